@@ -1,0 +1,779 @@
+//! The sans-IO HTTP/1.x server connection: bytes in, events and bytes out.
+//!
+//! See the [crate docs](crate) for the drain contract and a complete run loop.
+
+use core::net::SocketAddr;
+use core::time::Duration;
+
+use crate::environ::{Environ, Gateway};
+use crate::framing::{BodyFraming, Version};
+use crate::handler::{OutputMode, RequestFacts, Response, ResponseConfig, Transmit};
+use crate::read::body::{BodyLimits, BodyReader, Step};
+use crate::read::head::{Head, HeadLimits, HeadParser, Progress};
+use crate::state::{Phase, State, TimerKind};
+use crate::time::Instant;
+use crate::{LocalError, RemoteError};
+
+/// Size limits. Every limit has its own status when exceeded.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Limits {
+    /// Longest request line, method and version included (414). 8000-octet targets, the
+    /// RFC 9112 §3 recommendation, fit the default.
+    pub max_request_line: usize,
+    /// Largest request head, discarded fields included (431). At most 65535.
+    pub max_head: usize,
+    /// Most header fields in one head (431).
+    pub max_headers: usize,
+    /// Largest request body, declared or streamed (413).
+    pub max_body: u64,
+    /// Longest chunk-size line, extensions included (400).
+    pub max_chunk_line: usize,
+    /// Largest trailer section (431).
+    pub max_trailers: usize,
+    /// Most unread body octets discarded after a response to keep the connection; beyond
+    /// this the connection is closed instead.
+    pub max_drain: u64,
+    /// Most empty lines accepted before a request line (RFC 9112 §2.2 says at least one).
+    pub max_empty_lines: usize,
+}
+
+impl Limits {
+    /// The defaults: 16 KiB request line, 64 KiB head, 100 fields, 64 MiB body, 1 KiB
+    /// chunk lines, 8 KiB of trailers, 64 KiB drained, 8 empty lines.
+    pub const DEFAULT: Self = Self {
+        max_request_line: 16 * 1024,
+        max_head: 64 * 1024 - 1,
+        max_headers: 100,
+        max_body: 64 * 1024 * 1024,
+        max_chunk_line: 1024,
+        max_trailers: 8 * 1024,
+        max_drain: 64 * 1024,
+        max_empty_lines: 8,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Deadlines, measured on the [`Instant`]s the adapter passes in.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// From the connection's start to the first byte of its first request.
+    pub first_byte: Duration,
+    /// Idle time allowed between requests on a persistent connection.
+    pub keep_alive: Duration,
+    /// From the first byte of a request head to its end (cuts off slow heads).
+    pub head: Duration,
+    /// Longest wait for more request body bytes.
+    pub body: Duration,
+}
+
+impl Timeouts {
+    /// 10 s to the first byte, 5 s idle keep-alive, 10 s for a head, 30 s between body
+    /// reads.
+    pub const DEFAULT: Self = Self {
+        first_byte: Duration::from_secs(10),
+        keep_alive: Duration::from_secs(5),
+        head: Duration::from_secs(10),
+        body: Duration::from_secs(30),
+    };
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Everything configurable about a connection. Shared by reference between connections.
+#[derive(Clone, Copy, Debug)]
+pub struct Config<'a> {
+    /// Size limits.
+    pub limits: Limits,
+    /// Deadlines.
+    pub timeouts: Timeouts,
+    /// Header filtering: `None` keeps every field for the environ; `Some(list)` keeps only
+    /// Host, Content-Type, Content-Length and the listed fields (case-insensitive). Fields
+    /// not kept are still validated, counted and interpreted for framing, but their bytes
+    /// are dropped as they arrive, so a small receive buffer survives a large Cookie.
+    pub keep_headers: Option<&'a [&'a str]>,
+    /// The server-side facts of the environ.
+    pub gateway: Gateway<'a>,
+    /// Origin-server or CGI output.
+    pub mode: OutputMode,
+    /// The version written in response status lines (`BaseHandler.http_version`).
+    pub http_version: Version,
+}
+
+impl Config<'_> {
+    /// The default configuration.
+    pub const DEFAULT: Config<'static> = Config {
+        limits: Limits::DEFAULT,
+        timeouts: Timeouts::DEFAULT,
+        keep_headers: None,
+        gateway: Gateway::DEFAULT,
+        mode: OutputMode::Origin,
+        http_version: Version::Http11,
+    };
+
+    fn head_limits(&self) -> HeadLimits<'_> {
+        HeadLimits {
+            max_request_line: self.limits.max_request_line,
+            max_head: self.limits.max_head.min(usize::from(u16::MAX)),
+            max_fields: self.limits.max_headers,
+            max_empty_lines: self.limits.max_empty_lines,
+            keep: self.keep_headers,
+        }
+    }
+
+    fn body_limits(&self) -> BodyLimits {
+        BodyLimits {
+            max_body: self.limits.max_body,
+            max_chunk_line: self.limits.max_chunk_line,
+            max_trailers: self.limits.max_trailers,
+        }
+    }
+
+    fn response_config(&self) -> ResponseConfig<'_> {
+        ResponseConfig {
+            mode: self.mode,
+            server_software: self.gateway.server_software,
+            http11: self.http_version == Version::Http11,
+        }
+    }
+}
+
+impl Default for Config<'_> {
+    fn default() -> Self {
+        Config::DEFAULT
+    }
+}
+
+/// What the connection needs from the adapter next. Drain these with
+/// [`Connection::poll_event`] until `NeedData` or `Close`.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum Event<'c> {
+    /// Read more bytes into [`Connection::receive_buf`], then call
+    /// [`Connection::handle_received`] (or [`Connection::handle_eof`]); or wait for
+    /// [`Connection::poll_timeout`].
+    NeedData,
+    /// A request head is complete: serve it through [`Connection::exchange`]. Returned again
+    /// until the response is finished.
+    Request,
+    /// Send these bytes (a response the core wrote itself, such as a 400), then poll again.
+    Send(&'c [u8]),
+    /// The request and its response are complete and the connection persists; the next
+    /// request may follow.
+    NextCycle,
+    /// Close the connection (after sending everything already handed out).
+    Close,
+}
+
+/// A piece of request body, from [`Exchange::poll_body`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum Body<'a> {
+    /// Body bytes, in order.
+    Data(&'a [u8]),
+    /// No body bytes are buffered: read more into [`Exchange::receive_buf`].
+    NeedData,
+    /// The client is waiting for these bytes (`HTTP/1.1 100 Continue`) before it sends
+    /// the body: send them, then poll again.
+    Continue(&'static [u8]),
+    /// The body is complete (reading further is EOF, never the next request).
+    End,
+}
+
+/// The interim response released by the first body read of an `Expect: 100-continue`
+/// request.
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// An HTTP/1.x server connection over caller-owned buffers, with room for `H` kept header
+/// fields per request.
+#[derive(Debug)]
+pub struct Connection<'b, const H: usize = 32> {
+    config: &'b Config<'b>,
+    rx: &'b mut [u8],
+    tx: &'b mut [u8],
+    /// Valid bytes in `rx`.
+    filled: usize,
+    /// First unconsumed body byte (Exchange and Drain).
+    body_pos: usize,
+    parser: HeadParser,
+    head: Head<H>,
+    body: BodyReader,
+    response: Response,
+    state: State,
+    remote: Option<SocketAddr>,
+    unix_time: Option<u64>,
+}
+
+impl<'b, const H: usize> Connection<'b, H> {
+    /// A connection over a receive buffer `rx` (it must hold the largest kept head plus
+    /// some body) and a transmit buffer `tx` (it must hold the largest response head).
+    pub fn new(config: &'b Config<'b>, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
+        Self {
+            config,
+            rx,
+            tx,
+            filled: 0,
+            body_pos: 0,
+            parser: HeadParser::new(),
+            head: Head::new(),
+            body: BodyReader::Done,
+            response: Response::new(),
+            state: State::new(),
+            remote: None,
+            unix_time: None,
+        }
+    }
+
+    /// Sets the peer's address (`REMOTE_ADDR`, `REMOTE_PORT`).
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.remote = Some(remote);
+    }
+
+    /// Sets the wall-clock time, in Unix seconds, used for `Date` headers. Without it,
+    /// responses carry no `Date` (RFC 9110 §6.6.1: only servers with a clock send one).
+    pub fn set_unix_time(&mut self, unix_secs: u64) {
+        self.unix_time = Some(unix_secs);
+    }
+
+    /// The current phase.
+    #[must_use]
+    pub fn phase(&self) -> Phase {
+        self.state.phase
+    }
+
+    /// Requests completed on this connection.
+    #[must_use]
+    pub fn requests_served(&self) -> u32 {
+        self.state.served
+    }
+
+    /// The free part of the receive buffer: read the next bytes into it, then call
+    /// [`Connection::handle_received`]. Empty while the connection reads nothing (a request
+    /// is being answered with an error, or it is closed, or the buffer is full of a request
+    /// that is not yet consumed).
+    pub fn receive_buf(&mut self) -> &mut [u8] {
+        match self.state.phase {
+            Phase::Exchange | Phase::Drain => {
+                compact_body(self.rx, self.head.len, &mut self.filled, &mut self.body_pos);
+            }
+            Phase::Head => {}
+            Phase::Error { .. } | Phase::Closed => return &mut [],
+        }
+        self.rx.get_mut(self.filled..).unwrap_or(&mut [])
+    }
+
+    /// `n` bytes were written into [`Connection::receive_buf`].
+    pub fn handle_received(&mut self, n: usize) {
+        self.filled = (self.filled + n).min(self.rx.len());
+    }
+
+    /// The peer closed its sending side: no more bytes will arrive.
+    pub fn handle_eof(&mut self) {
+        self.state.eof = true;
+    }
+
+    /// The deadline from [`Connection::poll_timeout`] may have passed; `now` is the time.
+    /// Early or repeated calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let Some(deadline) = self.poll_timeout() else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        match self.state.timer() {
+            Some(TimerKind::FirstByte | TimerKind::KeepAlive) | None => self.state.close(),
+            Some(TimerKind::Head) => self.reject(RemoteError::Timeout),
+            Some(TimerKind::Body) if self.state.phase == Phase::Drain => self.state.close(),
+            Some(TimerKind::Body) => {
+                self.state.body_error = Some(RemoteError::Timeout);
+                self.state.waiting_body = false;
+            }
+        }
+    }
+
+    /// When [`Connection::handle_timeout`] must be called, if no bytes arrive before.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = &self.config.timeouts;
+        let after = match self.state.timer()? {
+            TimerKind::FirstByte => t.first_byte,
+            TimerKind::KeepAlive => t.keep_alive,
+            TimerKind::Head => t.head,
+            TimerKind::Body => t.body,
+        };
+        Some(self.state.anchor? + after)
+    }
+
+    /// The running deadline's kind, if any.
+    #[must_use]
+    pub fn timer(&self) -> Option<TimerKind> {
+        self.state.timer()
+    }
+
+    /// The next event. Call after every input until it returns [`Event::NeedData`] or
+    /// [`Event::Close`]; `now` anchors the deadlines of the situation it reports.
+    pub fn poll_event(&mut self, now: Instant) -> Event<'_> {
+        let event = self.next_event();
+        if self.state.anchor.is_none() && self.state.timer().is_some() {
+            self.state.anchor = Some(now);
+        }
+        match event {
+            Ev::NeedData => Event::NeedData,
+            Ev::Request => Event::Request,
+            Ev::Send(len) => Event::Send(self.tx.get(..len).unwrap_or(&[])),
+            Ev::NextCycle => Event::NextCycle,
+            Ev::Close => Event::Close,
+        }
+    }
+
+    fn next_event(&mut self) -> Ev {
+        match self.state.phase {
+            Phase::Head => self.poll_head(),
+            Phase::Exchange => Ev::Request,
+            Phase::Drain => self.poll_drain(),
+            Phase::Error { len, .. } => {
+                self.state.close();
+                Ev::Send(len)
+            }
+            Phase::Closed => Ev::Close,
+        }
+    }
+
+    fn poll_head(&mut self) -> Ev {
+        let limits = self.config.head_limits();
+        match self
+            .parser
+            .parse(self.rx, &mut self.filled, &mut self.head, &limits)
+        {
+            Err(e) => {
+                self.reject(e);
+                self.next_event()
+            }
+            Ok(Progress::NeedData) => {
+                if self.parser.started(self.filled) {
+                    self.state.head_started();
+                }
+                if !self.state.eof {
+                    Ev::NeedData
+                } else if self.state.head_started {
+                    self.reject(RemoteError::UnexpectedEof);
+                    self.next_event()
+                } else {
+                    self.state.close();
+                    Ev::Close
+                }
+            }
+            Ok(Progress::Done) => match self.head.flags.request_framing(self.head.version) {
+                Err(e) => {
+                    self.reject(e);
+                    self.next_event()
+                }
+                Ok(BodyFraming::ContentLength(n)) if n > self.config.limits.max_body => {
+                    self.reject(RemoteError::BodyTooLarge);
+                    self.next_event()
+                }
+                Ok(framing) => {
+                    self.body = BodyReader::new(framing);
+                    self.body_pos = self.head.len;
+                    self.response = Response::new();
+                    let expect = self.head.flags.expect_continue
+                        && self.head.version == Version::Http11
+                        && !self.body.is_done();
+                    self.state.head_complete(expect);
+                    Ev::Request
+                }
+            },
+        }
+    }
+
+    fn poll_drain(&mut self) -> Ev {
+        let limits = self.config.body_limits();
+        loop {
+            let input = self.rx.get(self.body_pos..self.filled).unwrap_or(&[]);
+            match self.body.step(input, &limits) {
+                Err(_) => {
+                    self.state.close();
+                    return Ev::Close;
+                }
+                Ok((n, step)) => {
+                    self.body_pos += n;
+                    if let Step::Data { len, .. } = step {
+                        self.state.drained += len as u64;
+                        self.state.body_progress(false);
+                        if self.state.drained > self.config.limits.max_drain {
+                            self.state.close();
+                            return Ev::Close;
+                        }
+                        continue;
+                    }
+                    if step == Step::Done {
+                        self.start_next_cycle();
+                        return Ev::NextCycle;
+                    }
+                    if self.state.eof {
+                        self.state.close();
+                        return Ev::Close;
+                    }
+                    return Ev::NeedData;
+                }
+            }
+        }
+    }
+
+    /// Drain → Head: moves the bytes after this request to the front of the buffer.
+    fn start_next_cycle(&mut self) {
+        let start = self.body_pos.min(self.filled);
+        self.rx.copy_within(start..self.filled, 0);
+        self.filled -= start;
+        self.body_pos = 0;
+        self.parser = HeadParser::new();
+        self.head = Head::new();
+        self.state.next_cycle();
+    }
+
+    /// Answers a protocol error with its status and closes. Nothing after it is processed.
+    fn reject(&mut self, error: RemoteError) {
+        let facts = RequestFacts {
+            head_method: false,
+            version: Version::Http11,
+            keep_alive: false,
+        };
+        let mut response = Response::new();
+        let t = response.fail(
+            self.tx,
+            &self.config.response_config(),
+            &facts,
+            self.unix_time,
+            error.status(),
+        );
+        let len = t.head.len();
+        self.filled = 0;
+        self.state.fail(error, len);
+    }
+
+    /// The environ of the current request and the [`Exchange`] that serves it. `arena`
+    /// holds variables that middleware sets (a few hundred bytes is plenty).
+    ///
+    /// # Errors
+    /// [`LocalError::InvalidState`] unless the last event was [`Event::Request`].
+    pub fn exchange<'c>(
+        &'c mut self,
+        arena: &'c mut [u8],
+    ) -> Result<(Environ<'c>, Exchange<'c>), LocalError> {
+        if self.state.phase != Phase::Exchange {
+            return Err(LocalError::InvalidState);
+        }
+        let (head_bytes, body_region) = self.rx.split_at_mut(self.head.len.min(self.rx.len()));
+        let environ = Environ::from_head(
+            head_bytes,
+            &self.head,
+            &self.config.gateway,
+            self.remote,
+            arena,
+        );
+        let exchange = Exchange {
+            config: self.config,
+            region: body_region,
+            base: self.head.len,
+            filled: &mut self.filled,
+            body_pos: &mut self.body_pos,
+            body: &mut self.body,
+            response: &mut self.response,
+            state: &mut self.state,
+            tx: self.tx,
+            head_method: self.head.method.of(head_bytes) == b"HEAD",
+            version: self.head.version,
+            client_keep_alive: self.head.flags.client_keep_alive(self.head.version),
+            unix_time: self.unix_time,
+        };
+        Ok((environ, exchange))
+    }
+}
+
+/// Moves unconsumed body bytes down to the end of the head when space is needed.
+fn compact_body(rx: &mut [u8], head_len: usize, filled: &mut usize, pos: &mut usize) {
+    if *pos >= *filled {
+        *filled = head_len;
+        *pos = head_len;
+    } else if *filled == rx.len() && *pos > head_len {
+        rx.copy_within(*pos..*filled, head_len);
+        *filled -= *pos - head_len;
+        *pos = head_len;
+    }
+}
+
+/// Internal event without borrows.
+enum Ev {
+    NeedData,
+    Request,
+    Send(usize),
+    NextCycle,
+    Close,
+}
+
+/// One request being served: its body comes in through [`Exchange::poll_body`], its
+/// response goes out through [`Exchange::start_response`], [`Exchange::write`] and
+/// [`Exchange::finish`] (or [`Exchange::fail`]). Borrowed from the connection with the
+/// environ beside it.
+#[derive(Debug)]
+pub struct Exchange<'c> {
+    config: &'c Config<'c>,
+    /// The receive buffer after the head.
+    region: &'c mut [u8],
+    /// Offset of `region` in the receive buffer.
+    base: usize,
+    filled: &'c mut usize,
+    body_pos: &'c mut usize,
+    body: &'c mut BodyReader,
+    response: &'c mut Response,
+    state: &'c mut State,
+    tx: &'c mut [u8],
+    head_method: bool,
+    version: Version,
+    client_keep_alive: bool,
+    unix_time: Option<u64>,
+}
+
+impl Exchange<'_> {
+    /// The next piece of the request body. The first call on an `Expect: 100-continue`
+    /// request returns [`Body::Continue`] (before any response is started): the client
+    /// sends the body only then.
+    ///
+    /// # Errors
+    /// The body's framing is broken, it is too large, it timed out, or the client closed
+    /// before its end. The error's status answers it through [`Exchange::fail`].
+    pub fn poll_body(&mut self, now: Instant) -> Result<Body<'_>, RemoteError> {
+        if let Some(e) = self.state.body_error {
+            return Err(e);
+        }
+        if self.state.expect_continue
+            && !self.state.continue_sent
+            && !self.response.headers_sent()
+        {
+            self.state.continue_sent = true;
+            return Ok(Body::Continue(CONTINUE));
+        }
+        let limits = self.config.body_limits();
+        let pos = *self.body_pos - self.base;
+        let filled = *self.filled - self.base;
+        let input = self.region.get(pos..filled).unwrap_or(&[]);
+        let step = self.body.step(input, &limits);
+        let (n, step) = match step {
+            Ok(s) => s,
+            Err(e) => {
+                self.state.body_error = Some(e);
+                return Err(e);
+            }
+        };
+        *self.body_pos += n;
+        match step {
+            Step::Data { start, len } => {
+                self.state.body_progress(false);
+                Ok(Body::Data(
+                    self.region.get(pos + start..pos + start + len).unwrap_or(&[]),
+                ))
+            }
+            Step::Done => Ok(Body::End),
+            Step::NeedData if self.state.eof => {
+                self.state.body_error = Some(RemoteError::UnexpectedEof);
+                Err(RemoteError::UnexpectedEof)
+            }
+            Step::NeedData => {
+                if !self.state.waiting_body {
+                    self.state.body_progress(true);
+                    self.state.anchor = Some(now);
+                }
+                Ok(Body::NeedData)
+            }
+        }
+    }
+
+    /// Has the whole request body been read?
+    #[must_use]
+    pub fn body_done(&self) -> bool {
+        self.body.is_done()
+    }
+
+    /// The free part of the receive buffer, for body bytes.
+    pub fn receive_buf(&mut self) -> &mut [u8] {
+        let mut filled = *self.filled - self.base;
+        let mut pos = *self.body_pos - self.base;
+        compact_body(self.region, 0, &mut filled, &mut pos);
+        *self.filled = filled + self.base;
+        *self.body_pos = pos + self.base;
+        self.region.get_mut(filled..).unwrap_or(&mut [])
+    }
+
+    /// `n` bytes were written into [`Exchange::receive_buf`].
+    pub fn handle_received(&mut self, n: usize) {
+        *self.filled = (*self.filled + n).min(self.base + self.region.len());
+    }
+
+    /// The peer closed its sending side.
+    pub fn handle_eof(&mut self) {
+        self.state.eof = true;
+    }
+
+    /// `start_response(status, headers)`: validates and stores the response head; it is
+    /// sent with the first non-empty body block. `status` is `"200 OK"`-shaped; header
+    /// names must be tokens, values free of control characters (HTAB allowed), and
+    /// hop-by-hop headers are refused: the gateway owns them.
+    ///
+    /// # Errors
+    /// A [`LocalError`] naming the first problem; nothing is stored then. A second call is
+    /// [`LocalError::AlreadyStarted`]: use [`Exchange::restart_response`] for the `exc_info`
+    /// form.
+    pub fn start_response<'h, I, N, V>(&mut self, status: &str, headers: I) -> Result<(), LocalError>
+    where
+        I: IntoIterator<Item = &'h (N, V)>,
+        I::IntoIter: Clone,
+        N: AsRef<str> + 'h,
+        V: AsRef<[u8]> + 'h,
+    {
+        self.start(status, headers, false)
+    }
+
+    /// `start_response(status, headers, exc_info)`: replaces a response whose head has not
+    /// been sent (an application error after `start_response`).
+    ///
+    /// # Errors
+    /// [`LocalError::HeadersAlreadySent`] once the head is out: the error must then end
+    /// the connection ([`Exchange::fail`]).
+    pub fn restart_response<'h, I, N, V>(
+        &mut self,
+        status: &str,
+        headers: I,
+    ) -> Result<(), LocalError>
+    where
+        I: IntoIterator<Item = &'h (N, V)>,
+        I::IntoIter: Clone,
+        N: AsRef<str> + 'h,
+        V: AsRef<[u8]> + 'h,
+    {
+        self.start(status, headers, true)
+    }
+
+    fn start<'h, I, N, V>(&mut self, status: &str, headers: I, replace: bool) -> Result<(), LocalError>
+    where
+        I: IntoIterator<Item = &'h (N, V)>,
+        I::IntoIter: Clone,
+        N: AsRef<str> + 'h,
+        V: AsRef<[u8]> + 'h,
+    {
+        self.live()?;
+        let cfg = self.config.response_config();
+        self.response
+            .start(self.tx, &cfg, self.unix_time, status, headers, replace)
+    }
+
+    /// Sends a body block (PEP 3333 `write`, or one item of the returned iterable).
+    ///
+    /// # Errors
+    /// [`LocalError::InvalidState`] before `start_response` or after `finish`;
+    /// [`LocalError::BodyTooLong`] past the declared Content-Length (nothing is sent, and the
+    /// connection will close).
+    pub fn write<'a>(&'a mut self, data: &'a [u8]) -> Result<Transmit<'a>, LocalError> {
+        self.write_block(data, false)
+    }
+
+    /// Sends `data` as the entire body: without a declared Content-Length, it is inferred
+    /// from `data` (PEP 3333: an iterable of one item). Call [`Exchange::finish`] after.
+    ///
+    /// # Errors
+    /// As [`Exchange::write`].
+    pub fn write_whole<'a>(&'a mut self, data: &'a [u8]) -> Result<Transmit<'a>, LocalError> {
+        self.write_block(data, true)
+    }
+
+    fn write_block<'a>(&'a mut self, data: &'a [u8], whole: bool) -> Result<Transmit<'a>, LocalError> {
+        self.live()?;
+        let facts = self.facts();
+        let cfg = self.config.response_config();
+        self.response.write(self.tx, &cfg, &facts, data, whole)
+    }
+
+    /// Completes the response (the head with `Content-Length: 0` if nothing was sent; the
+    /// last chunk). Afterwards the connection drains what is left of the request body and
+    /// moves on ([`Event::NextCycle`]) or closes.
+    ///
+    /// # Errors
+    /// [`LocalError::InvalidState`] before `start_response` or after the end.
+    pub fn finish(&mut self) -> Result<Transmit<'_>, LocalError> {
+        self.live()?;
+        let facts = self.facts();
+        let cfg = self.config.response_config();
+        let t = self.response.finish(self.tx, &cfg, &facts)?;
+        self.state.response_finished(self.response.must_close);
+        Ok(t)
+    }
+
+    /// The error output: before the head is sent, the response becomes an error response
+    /// (the status of a body error if there was one, else 500 with `BaseHandler.error_body`);
+    /// after, nothing more can be said and the connection closes. No diagnostics reach the
+    /// client. Ends the exchange.
+    pub fn fail(&mut self) -> Transmit<'_> {
+        if self.live().is_err() {
+            return Transmit::default();
+        }
+        let status = self.state.body_error.map_or(500, RemoteError::status);
+        let facts = self.facts();
+        let cfg = self.config.response_config();
+        let t = self
+            .response
+            .fail(self.tx, &cfg, &facts, self.unix_time, status);
+        self.state.response_finished(true);
+        t
+    }
+
+    /// The response status code (0 before `start_response`), for the access log.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.response.status()
+    }
+
+    /// Body bytes sent so far, for the access log.
+    #[must_use]
+    pub fn body_sent(&self) -> u64 {
+        self.response.body_sent
+    }
+
+    /// Has the response head been handed out?
+    #[must_use]
+    pub fn headers_sent(&self) -> bool {
+        self.response.headers_sent()
+    }
+
+    fn live(&self) -> Result<(), LocalError> {
+        if self.state.phase == Phase::Exchange {
+            Ok(())
+        } else {
+            Err(LocalError::InvalidState)
+        }
+    }
+
+    /// What the response needs to know now: can the connection persist after it?
+    fn facts(&self) -> RequestFacts {
+        let body_ok = match self.body.known_remaining() {
+            Some(n) => n <= self.config.limits.max_drain,
+            None => true,
+        } && !(self.state.expect_continue && !self.state.continue_sent)
+            && self.state.body_error.is_none();
+        RequestFacts {
+            head_method: self.head_method,
+            version: self.version,
+            keep_alive: self.client_keep_alive && body_ok && !self.state.eof,
+        }
+    }
+}

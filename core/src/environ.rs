@@ -1,0 +1,555 @@
+//! The environ: the CGI and WSGI variables of one request (`simple_server.get_environ`,
+//! `BaseHandler.setup_environ`), as a view over the request head in the receive buffer.
+//!
+//! Values are byte strings (PEP 3333's latin-1 "native strings": one byte, one character),
+//! borrowed from the head without copying. Header fields become `HTTP_*` variables (dash to
+//! underscore, upper case; repeated fields joined with `,` by the parser), except
+//! Content-Type and Content-Length, which are `CONTENT_TYPE` and `CONTENT_LENGTH`. A field
+//! whose name contains `_` is never an `HTTP_*` variable, so `X_Forwarded_For` cannot pose as
+//! `X-Forwarded-For` and nothing can pose as `CONTENT_LENGTH`.
+//!
+//! Middleware may set, replace or remove any key; such values are copied into a small arena
+//! the caller provides, so the environ never allocates.
+//!
+//! ```
+//! use wsgiref::environ::{Environ, Value};
+//!
+//! let pairs: &[(&str, &[u8])] = &[("REQUEST_METHOD", b"GET"), ("PATH_INFO", b"/a/b")];
+//! let mut arena = [0u8; 128];
+//! let mut env = Environ::from_pairs(pairs, &mut arena);
+//! assert_eq!(env.get("PATH_INFO"), Some(&b"/a/b"[..]));
+//! env.set("PATH_INFO", b"/b").unwrap();
+//! env.set("SCRIPT_NAME", b"/a").unwrap();
+//! env.set("REMOTE_USER", b"alice").unwrap();
+//! assert_eq!(env.get("PATH_INFO"), Some(&b"/b"[..]));
+//! let keys: Vec<String> = env.iter().map(|(k, _)| k.to_string()).collect();
+//! assert_eq!(keys, ["REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "REMOTE_USER"]);
+//! assert!(matches!(env.value("REMOTE_USER"), Some(Value::Str(b"alice"))));
+//! ```
+
+use core::cmp::Ordering;
+use core::fmt;
+use core::net::SocketAddr;
+
+use crate::LocalError;
+use crate::read::head::{Field, Head};
+use crate::write::{Cursor, format_radix};
+
+/// One environ value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A native string: bytes, one character each (latin-1).
+    Str(&'a [u8]),
+    /// A flag such as `wsgi.multithread`.
+    Bool(bool),
+    /// `wsgi.version`: `(1, 0)`.
+    Version(u8, u8),
+}
+
+/// The name of an environ variable, without copying: `HTTP_*` names are derived from the
+/// header field name on the fly.
+#[derive(Clone, Copy, Debug)]
+pub enum Key<'a> {
+    /// A fixed CGI or WSGI name such as `PATH_INFO`.
+    Static(&'static str),
+    /// `HTTP_` followed by this field name, upper-cased, `-` as `_`.
+    Http(&'a [u8]),
+    /// A name set by middleware.
+    Extra(&'a str),
+}
+
+impl Key<'_> {
+    /// The name's bytes, in order.
+    pub fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let (prefix, rest): (&[u8], &[u8]) = match *self {
+            Key::Static(s) => (s.as_bytes(), &[]),
+            Key::Http(name) => (b"HTTP_", name),
+            Key::Extra(s) => (s.as_bytes(), &[]),
+        };
+        prefix.iter().copied().chain(rest.iter().map(|&b| {
+            if b == b'-' {
+                b'_'
+            } else {
+                b.to_ascii_uppercase()
+            }
+        }))
+    }
+
+    /// Is this the variable called `name`?
+    #[must_use]
+    pub fn is(&self, name: &str) -> bool {
+        match *self {
+            Key::Static(s) => s == name,
+            Key::Extra(s) => s == name,
+            Key::Http(field) => http_name_matches(field, name),
+        }
+    }
+}
+
+impl fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        self.bytes().try_for_each(|b| f.write_char(char::from(b)))
+    }
+}
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Key<'_> {}
+
+impl PartialOrd for Key<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key<'_> {
+    /// Byte order of the names, as Python sorts `str` keys of latin-1 text.
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.bytes().cmp(other.bytes())
+    }
+}
+
+/// Does header field `field` map to the variable `name` (`HTTP_` + upper, `-` → `_`)?
+fn http_name_matches(field: &[u8], name: &str) -> bool {
+    let Some(rest) = name.as_bytes().strip_prefix(b"HTTP_") else {
+        return false;
+    };
+    rest.len() == field.len()
+        && rest.iter().zip(field).all(|(&k, &f)| {
+            if f == b'-' {
+                k == b'_'
+            } else {
+                k == f.to_ascii_uppercase()
+            }
+        })
+}
+
+/// Per-connection facts the gateway supplies for the environ.
+#[derive(Clone, Copy, Debug)]
+pub struct Gateway<'a> {
+    /// `SERVER_NAME`.
+    pub server_name: &'a str,
+    /// `SERVER_PORT`.
+    pub server_port: u16,
+    /// `SERVER_SOFTWARE` (also the `Server` response header).
+    pub server_software: &'a str,
+    /// `wsgi.url_scheme`: `http` or `https`.
+    pub url_scheme: &'a str,
+    /// `wsgi.multithread`.
+    pub multithread: bool,
+    /// `wsgi.multiprocess`.
+    pub multiprocess: bool,
+    /// `wsgi.run_once`.
+    pub run_once: bool,
+}
+
+impl Gateway<'_> {
+    /// Defaults: `SERVER_NAME` `localhost`, port 80, `http`, no threads or processes.
+    pub const DEFAULT: Gateway<'static> = Gateway {
+        server_name: "localhost",
+        server_port: 80,
+        server_software: "wsgiref.rs/0.1",
+        url_scheme: "http",
+        multithread: false,
+        multiprocess: false,
+        run_once: false,
+    };
+}
+
+impl Default for Gateway<'_> {
+    fn default() -> Self {
+        Gateway::DEFAULT
+    }
+}
+
+/// The fixed variables of an HTTP request, in iteration order.
+const CGI_KEYS: [&str; 13] = [
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+];
+
+/// The WSGI variables, after the `HTTP_*` ones.
+const WSGI_KEYS: [&str; 5] = [
+    "wsgi.version",
+    "wsgi.url_scheme",
+    "wsgi.multithread",
+    "wsgi.multiprocess",
+    "wsgi.run_once",
+];
+
+/// Text formatted once per request: ports and the peer address.
+#[derive(Clone, Copy, Debug)]
+struct Numbers {
+    buf: [u8; 64],
+    server_port: (u8, u8),
+    remote_addr: (u8, u8),
+    remote_port: (u8, u8),
+}
+
+impl Numbers {
+    fn new(server_port: u16, remote: Option<SocketAddr>) -> Self {
+        let mut n = Self {
+            buf: [0; 64],
+            server_port: (0, 0),
+            remote_addr: (0, 0),
+            remote_port: (0, 0),
+        };
+        let mut digits = [0u8; 20];
+        let mut out = Cursor::new(&mut n.buf, 0);
+        let _ = out.put(format_radix(u64::from(server_port), 10, &mut digits));
+        let a = out.pos();
+        if let Some(remote) = remote {
+            let mut w = CursorWriter(&mut out);
+            let _ = fmt::write(&mut w, format_args!("{}", remote.ip()));
+            let b = out.pos();
+            let _ = out.put(format_radix(u64::from(remote.port()), 10, &mut digits));
+            let c = out.pos();
+            n.remote_addr = (a as u8, b as u8);
+            n.remote_port = (b as u8, c as u8);
+        }
+        n.server_port = (0, a as u8);
+        n
+    }
+
+    fn get(&self, (start, end): (u8, u8)) -> &[u8] {
+        self.buf
+            .get(usize::from(start)..usize::from(end))
+            .unwrap_or(&[])
+    }
+}
+
+/// Adapts a [`Cursor`] to `fmt::Write`.
+struct CursorWriter<'c, 'a>(&'c mut Cursor<'a>);
+
+impl fmt::Write for CursorWriter<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.put(s.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
+/// The environ of an HTTP request: borrowed parts of the parsed head.
+#[derive(Clone, Copy, Debug)]
+struct HttpSource<'a> {
+    head: &'a [u8],
+    fields: &'a [Field],
+    method: &'a [u8],
+    path: &'a [u8],
+    query: &'a [u8],
+    protocol: &'a [u8],
+    content_type: Option<u8>,
+    content_length: Option<u8>,
+    gateway: &'a Gateway<'a>,
+    numbers: Numbers,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
+    Http(HttpSource<'a>),
+    Pairs(&'a [(&'a str, &'a [u8])]),
+}
+
+/// Values set by middleware, packed into a caller-provided arena:
+/// `[key_len: u8][value_len: u16 LE][removed: u8][key][value]` per entry.
+#[derive(Debug)]
+struct Extras<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+const ENTRY_HEADER: usize = 4;
+
+/// One arena entry: (key, value or None when removed, entry size).
+type Entry<'a> = (&'a str, Option<&'a [u8]>, usize);
+
+impl Extras<'_> {
+    fn entry_at(&self, at: usize) -> Option<Entry<'_>> {
+        let hdr: [u8; ENTRY_HEADER] = self.buf.get(at..at + ENTRY_HEADER)?.try_into().ok()?;
+        let [klen, v0, v1, removed] = hdr;
+        let (klen, vlen) = (usize::from(klen), usize::from(u16::from_le_bytes([v0, v1])));
+        let key_at = at + ENTRY_HEADER;
+        let key = core::str::from_utf8(self.buf.get(key_at..key_at + klen)?).ok()?;
+        let value = self.buf.get(key_at + klen..key_at + klen + vlen)?;
+        Some((key, (removed == 0).then_some(value), ENTRY_HEADER + klen + vlen))
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        let mut at = 0;
+        core::iter::from_fn(move || {
+            if at >= self.len {
+                return None;
+            }
+            let entry = self.entry_at(at)?;
+            at += entry.2;
+            Some(entry)
+        })
+    }
+
+    fn find(&self, key: &str) -> Option<(usize, Entry<'_>)> {
+        let mut at = 0;
+        while at < self.len {
+            let entry = self.entry_at(at)?;
+            if entry.0 == key {
+                return Some((at, entry));
+            }
+            at += entry.2;
+        }
+        None
+    }
+
+    fn delete(&mut self, key: &str) {
+        if let Some((at, (_, _, size))) = self.find(key) {
+            self.buf.copy_within(at + size..self.len, at);
+            self.len -= size;
+        }
+    }
+
+    fn put(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), LocalError> {
+        let klen = u8::try_from(key.len()).map_err(|_| LocalError::CapacityExceeded)?;
+        let v = value.unwrap_or(&[]);
+        let vlen = u16::try_from(v.len()).map_err(|_| LocalError::CapacityExceeded)?;
+        let size = ENTRY_HEADER + key.len() + v.len();
+        let old = self.find(key).map_or(0, |(_, e)| e.2);
+        if self.len - old + size > self.buf.len() {
+            return Err(LocalError::CapacityExceeded);
+        }
+        self.delete(key);
+        let [v0, v1] = vlen.to_le_bytes();
+        let mut out = Cursor::new(self.buf, self.len);
+        out.put_all(&[&[klen, v0, v1, u8::from(value.is_none())], key.as_bytes(), v])?;
+        self.len = out.pos();
+        Ok(())
+    }
+}
+
+/// The environ of one request. See the [module docs](self).
+#[derive(Debug)]
+pub struct Environ<'a> {
+    source: Source<'a>,
+    extras: Extras<'a>,
+}
+
+impl<'a> Environ<'a> {
+    /// An environ from explicit variables (a CGI gateway's process environment, tests),
+    /// with `arena` for values set later.
+    pub fn from_pairs(pairs: &'a [(&'a str, &'a [u8])], arena: &'a mut [u8]) -> Self {
+        Self {
+            source: Source::Pairs(pairs),
+            extras: Extras { buf: arena, len: 0 },
+        }
+    }
+
+    /// The environ of a parsed request head.
+    pub(crate) fn from_head<const H: usize>(
+        head_bytes: &'a [u8],
+        head: &'a Head<H>,
+        gateway: &'a Gateway<'a>,
+        remote: Option<SocketAddr>,
+        arena: &'a mut [u8],
+    ) -> Self {
+        Self {
+            source: Source::Http(HttpSource {
+                head: head_bytes,
+                fields: &head.fields,
+                method: head.method.of(head_bytes),
+                path: head.path.of(head_bytes),
+                query: head.query.of(head_bytes),
+                protocol: head.protocol.of(head_bytes),
+                content_type: head.content_type,
+                content_length: head.content_length,
+                gateway,
+                numbers: Numbers::new(gateway.server_port, remote),
+            }),
+            extras: Extras { buf: arena, len: 0 },
+        }
+    }
+
+    /// The value of a string variable, such as `get("HTTP_USER_AGENT")`; `None` if absent
+    /// or not a string (`wsgi.multithread` is a [`Value::Bool`]: see [`Environ::value`]).
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        match self.value(key)? {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// [`Environ::get`] as UTF-8 text, if it is valid UTF-8.
+    #[must_use]
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        core::str::from_utf8(self.get(key)?).ok()
+    }
+
+    /// The value of any variable.
+    #[must_use]
+    pub fn value(&self, key: &str) -> Option<Value<'_>> {
+        if let Some((_, (_, value, _))) = self.extras.find(key) {
+            return value.map(Value::Str);
+        }
+        self.base_value(key)
+    }
+
+    /// Is `key` present?
+    #[must_use]
+    pub fn contains(&self, key: &str) -> bool {
+        self.value(key).is_some()
+    }
+
+    /// Sets (or replaces) a variable; the key and value are copied into the arena.
+    ///
+    /// # Errors
+    /// [`LocalError::CapacityExceeded`] if the arena cannot hold it; nothing changes then.
+    pub fn set(&mut self, key: &str, value: &[u8]) -> Result<(), LocalError> {
+        self.extras.put(key, Some(value))
+    }
+
+    /// Removes a variable (`del environ[key]`).
+    ///
+    /// # Errors
+    /// [`LocalError::CapacityExceeded`] if hiding a request variable needs arena space
+    /// that is not there.
+    pub fn remove(&mut self, key: &str) -> Result<(), LocalError> {
+        if self.base_value(key).is_some() {
+            self.extras.put(key, None)
+        } else {
+            self.extras.delete(key);
+            Ok(())
+        }
+    }
+
+    /// Every variable, in a stable order: the CGI variables, the `HTTP_*` variables in the
+    /// order their fields arrived, the `wsgi.*` variables, then keys added by middleware.
+    pub fn iter(&self) -> impl Iterator<Item = (Key<'_>, Value<'_>)> + '_ {
+        let base = self.base_keys().filter_map(move |key| {
+            match self.extras.entries().find(|(name, _, _)| key.is(name)) {
+                Some((_, Some(v), _)) => Some((key, Value::Str(v))),
+                Some((_, None, _)) => None,
+                None => self.base_value_of(&key).map(|v| (key, v)),
+            }
+        });
+        let extras = self
+            .extras
+            .entries()
+            .filter(move |(k, v, _)| v.is_some() && self.base_value(k).is_none())
+            .filter_map(|(k, v, _)| Some((Key::Extra(k), Value::Str(v?))));
+        base.chain(extras)
+    }
+
+    /// The request's `wsgi.url_scheme`, `http` if unknown.
+    #[must_use]
+    pub fn url_scheme(&self) -> &[u8] {
+        self.get("wsgi.url_scheme").unwrap_or(b"http")
+    }
+
+    fn base_keys(&self) -> impl Iterator<Item = Key<'a>> + 'a {
+        let (cgi, http, wsgi, pairs): (&[&str], &[Field], &[&str], &[(&str, &[u8])]) =
+            match self.source {
+                Source::Http(h) => (&CGI_KEYS, h.fields, &WSGI_KEYS, &[]),
+                Source::Pairs(p) => (&[], &[], &[], p),
+            };
+        let head = match self.source {
+            Source::Http(h) => h.head,
+            Source::Pairs(_) => &[],
+        };
+        let (ct, cl) = match self.source {
+            Source::Http(h) => (h.content_type, h.content_length),
+            Source::Pairs(_) => (None, None),
+        };
+        cgi.iter()
+            .map(|&k| Key::Static(k))
+            .chain(
+                http.iter()
+                    .enumerate()
+                    .filter(move |(i, _)| {
+                        let i = u8::try_from(*i).ok();
+                        i != ct && i != cl
+                    })
+                    .map(move |(_, f)| Key::Http(f.name.of(head))),
+            )
+            .chain(wsgi.iter().map(|&k| Key::Static(k)))
+            .chain(pairs.iter().map(|&(k, _)| Key::Extra(k)))
+    }
+
+    fn base_value_of(&self, key: &Key<'_>) -> Option<Value<'_>> {
+        match (*key, &self.source) {
+            (Key::Http(name), Source::Http(h)) => h
+                .fields
+                .iter()
+                .find(|f| f.name.of(h.head) == name)
+                .map(|f| Value::Str(f.value.of(h.head))),
+            (Key::Static(k) | Key::Extra(k), _) => self.base_value(k),
+            (Key::Http(_), Source::Pairs(_)) => None,
+        }
+    }
+
+    fn base_value(&self, key: &str) -> Option<Value<'_>> {
+        let h = match &self.source {
+            Source::Pairs(pairs) => {
+                return pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|&(_, v)| Value::Str(v));
+            }
+            Source::Http(h) => h,
+        };
+        let field = |i: Option<u8>| {
+            i.and_then(|i| h.fields.get(usize::from(i)))
+                .map(|f| f.value.of(h.head))
+        };
+        let g = h.gateway;
+        let s = |v: &'a [u8]| Some(Value::Str(v));
+        match key {
+            "REQUEST_METHOD" => s(h.method),
+            "SCRIPT_NAME" => s(b""),
+            "PATH_INFO" => s(h.path),
+            "QUERY_STRING" => s(h.query),
+            // CPython's get_environ: text/plain when absent, '' for no length.
+            "CONTENT_TYPE" => s(field(h.content_type).unwrap_or(b"text/plain")),
+            "CONTENT_LENGTH" => s(field(h.content_length).unwrap_or(b"")),
+            "SERVER_NAME" => s(g.server_name.as_bytes()),
+            "SERVER_PORT" => Some(Value::Str(h.numbers.get(h.numbers.server_port))),
+            "SERVER_PROTOCOL" => s(h.protocol),
+            "SERVER_SOFTWARE" => s(g.server_software.as_bytes()),
+            "GATEWAY_INTERFACE" => s(b"CGI/1.1"),
+            "REMOTE_ADDR" => Some(Value::Str(h.numbers.get(h.numbers.remote_addr))),
+            "REMOTE_PORT" => Some(Value::Str(h.numbers.get(h.numbers.remote_port))),
+            "wsgi.version" => Some(Value::Version(1, 0)),
+            "wsgi.url_scheme" => s(g.url_scheme.as_bytes()),
+            "wsgi.multithread" => Some(Value::Bool(g.multithread)),
+            "wsgi.multiprocess" => Some(Value::Bool(g.multiprocess)),
+            "wsgi.run_once" => Some(Value::Bool(g.run_once)),
+            _ => {
+                let name = key.strip_prefix("HTTP_")?;
+                if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
+                    return None;
+                }
+                h.fields
+                    .iter()
+                    .enumerate()
+                    .find(|(i, f)| {
+                        let i = u8::try_from(*i).ok();
+                        i != h.content_type
+                            && i != h.content_length
+                            && http_name_matches(f.name.of(h.head), key)
+                    })
+                    .map(|(_, f)| Value::Str(f.value.of(h.head)))
+            }
+        }
+    }
+}

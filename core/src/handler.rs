@@ -1,0 +1,489 @@
+//! The response lifecycle of `wsgiref.handlers.BaseHandler`: `start_response`, body writes,
+//! `finish`, and the error output, in origin-server or CGI output mode.
+//!
+//! The status and headers are validated and written into the transmit buffer when
+//! `start_response` is called, but sent only with the first non-empty body block (PEP 3333).
+//! At that moment the framing is chosen ([`OutFraming`]) and the framing and persistence
+//! headers are appended. Body bytes never pass through the transmit buffer: a write returns
+//! a [`Transmit`] of three pieces (head, the caller's body slice, a static tail).
+
+use crate::framing::Version;
+use crate::write::{Cursor, reason_phrase};
+use crate::{LocalError, abnf, date, util};
+
+/// Whether the output is an HTTP response or CGI script output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum OutputMode {
+    /// An origin server: `HTTP/1.1 200 OK` status line, `Date` and `Server` headers,
+    /// framing headers (`BaseHandler.origin_server = True`).
+    #[default]
+    Origin,
+    /// A CGI script: a `Status: 200 OK` line, no `Date`/`Server`, no chunking; the web server
+    /// frames the response (`origin_server = False`).
+    Cgi,
+}
+
+/// Bytes to send, in order: `head`, then `body`, then `tail`. Write all three (a vectored
+/// write where the platform has one) before calling into the core again.
+///
+/// `head` holds a status line and headers and/or chunk framing from the transmit buffer,
+/// `body` is exactly the slice the application passed (never copied), `tail` is static
+/// framing such as the CRLF that ends a chunk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[must_use = "the bytes must be sent"]
+pub struct Transmit<'a> {
+    /// Status line, headers and/or chunk header.
+    pub head: &'a [u8],
+    /// Body bytes, passed through from the caller.
+    pub body: &'a [u8],
+    /// Trailing framing.
+    pub tail: &'static [u8],
+}
+
+impl Transmit<'_> {
+    /// Total number of bytes to send.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body.len() + self.tail.len()
+    }
+
+    /// Is there nothing to send?
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The three pieces, for a vectored write.
+    #[must_use]
+    pub fn pieces(&self) -> [&[u8]; 3] {
+        [self.head, self.body, self.tail]
+    }
+}
+
+/// How the response body is delimited on the wire, chosen when the head is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OutFraming {
+    /// `Content-Length`; this many octets may still be sent.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// No length known and no chunking (HTTP/1.0 client, or CGI): the end of the body is
+    /// the end of the connection (or of the CGI output).
+    UntilClose,
+    /// The response has no body (HEAD, 1xx, 204, 304): body bytes are not sent.
+    NoBody,
+}
+
+/// Where the response is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ResponsePhase {
+    /// `start_response` not called yet.
+    Idle,
+    /// Status and headers are validated and waiting in the transmit buffer.
+    Started,
+    /// The head has been handed out for sending; the body is streaming.
+    Committed(OutFraming),
+    /// The response is complete.
+    Finished,
+}
+
+/// What the response side needs to know about the request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestFacts {
+    pub(crate) head_method: bool,
+    pub(crate) version: Version,
+    /// The client wants the connection to persist and nothing prevents it so far.
+    pub(crate) keep_alive: bool,
+}
+
+/// Response-side settings (part of the connection's configuration).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ResponseConfig<'a> {
+    pub(crate) mode: OutputMode,
+    pub(crate) server_software: &'a str,
+    pub(crate) http11: bool,
+}
+
+/// The fixed body of the error output (`BaseHandler.error_body`).
+pub const ERROR_BODY: &[u8] = b"A server error occurred.  Please contact the administrator.";
+
+/// The response state machine. Every transition of the response side is in this type.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Response {
+    pub(crate) phase: ResponsePhase,
+    status: u16,
+    /// Content-Length the application declared.
+    declared: Option<u64>,
+    /// Valid head bytes waiting in the transmit buffer.
+    pending: usize,
+    /// The connection must close after this response.
+    pub(crate) must_close: bool,
+    /// Body octets sent (for the access log).
+    pub(crate) body_sent: u64,
+}
+
+impl Response {
+    pub(crate) const fn new() -> Self {
+        Self {
+            phase: ResponsePhase::Idle,
+            status: 0,
+            declared: None,
+            pending: 0,
+            must_close: false,
+            body_sent: 0,
+        }
+    }
+
+    /// The status code given to `start_response` (0 before).
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Has the head been handed out for sending?
+    pub(crate) fn headers_sent(&self) -> bool {
+        matches!(
+            self.phase,
+            ResponsePhase::Committed(_) | ResponsePhase::Finished
+        )
+    }
+
+    /// `start_response(status, headers)`, or with `replace` the `exc_info` form: allowed
+    /// again only while the head has not been sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start<'h, I, N, V>(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        unix_time: Option<u64>,
+        status: &str,
+        headers: I,
+        replace: bool,
+    ) -> Result<(), LocalError>
+    where
+        I: IntoIterator<Item = &'h (N, V)>,
+        I::IntoIter: Clone,
+        N: AsRef<str> + 'h,
+        V: AsRef<[u8]> + 'h,
+    {
+        match self.phase {
+            ResponsePhase::Idle => {}
+            ResponsePhase::Started if replace => {}
+            ResponsePhase::Started => return Err(LocalError::AlreadyStarted),
+            ResponsePhase::Committed(_) | ResponsePhase::Finished if replace => {
+                return Err(LocalError::HeadersAlreadySent);
+            }
+            ResponsePhase::Committed(_) | ResponsePhase::Finished => {
+                return Err(LocalError::AlreadyStarted);
+            }
+        }
+        let code = check_status(status)?;
+        // Validate everything before writing anything (unlike CPython, gh-150726).
+        let mut declared = None;
+        let (mut has_date, mut has_server) = (false, false);
+        let headers = headers.into_iter();
+        for (name, value) in headers.clone() {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            if !abnf::is_token(name.as_bytes()) {
+                return Err(LocalError::BadHeaderName);
+            }
+            if !abnf::is_field_value(value) {
+                return Err(LocalError::BadHeaderValue);
+            }
+            if util::is_hop_by_hop(name) {
+                return Err(LocalError::HopByHopHeader);
+            }
+            if name.eq_ignore_ascii_case("content-length") {
+                let n = crate::framing::parse_content_length(value)
+                    .map_err(|_| LocalError::BadHeaderValue)?;
+                if declared.is_some_and(|d| d != n) {
+                    return Err(LocalError::BadHeaderValue);
+                }
+                declared = Some(n);
+            }
+            has_date |= name.eq_ignore_ascii_case("date");
+            has_server |= name.eq_ignore_ascii_case("server");
+        }
+        let mut out = Cursor::new(tx, 0);
+        match cfg.mode {
+            OutputMode::Origin => {
+                let version: &[u8] = if cfg.http11 { b"HTTP/1.1 " } else { b"HTTP/1.0 " };
+                out.put_all(&[version, status.as_bytes(), b"\r\n"])?;
+                if !has_date {
+                    if let Some(t) = unix_time {
+                        out.put_field(b"Date", &date::format_date_time(t))?;
+                    }
+                }
+                if !has_server && !cfg.server_software.is_empty() {
+                    out.put_field(b"Server", cfg.server_software.as_bytes())?;
+                }
+            }
+            OutputMode::Cgi => out.put_all(&[b"Status: ", status.as_bytes(), b"\r\n"])?,
+        }
+        for (name, value) in headers {
+            out.put_field(name.as_ref().as_bytes(), value.as_ref())?;
+        }
+        *self = Self {
+            phase: ResponsePhase::Started,
+            status: code,
+            declared,
+            pending: out.pos(),
+            ..*self
+        };
+        Ok(())
+    }
+
+    /// Appends the framing and persistence headers and the blank line; chooses the framing.
+    /// `whole` is the length of the body when the caller knows it is the whole body.
+    fn commit(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        req: &RequestFacts,
+        whole: Option<u64>,
+    ) -> Result<OutFraming, LocalError> {
+        if self.phase != ResponsePhase::Started {
+            return Err(LocalError::InvalidState);
+        }
+        let bodyless_status = matches!(self.status, 100..=199 | 204 | 304);
+        let mut out = Cursor::new(tx, self.pending);
+        let mut digits = [0u8; 20];
+        let mut length_field = |n: u64, out: &mut Cursor<'_>| {
+            out.put_field(b"Content-Length", crate::write::format_radix(n, 10, &mut digits))
+        };
+        let framing = if bodyless_status {
+            OutFraming::NoBody
+        } else if let Some(n) = self.declared {
+            if req.head_method {
+                OutFraming::NoBody
+            } else {
+                OutFraming::Length(n)
+            }
+        } else if let Some(n) = whole {
+            length_field(n, &mut out)?;
+            if req.head_method {
+                OutFraming::NoBody
+            } else {
+                OutFraming::Length(n)
+            }
+        } else if req.head_method {
+            OutFraming::NoBody
+        } else if cfg.mode == OutputMode::Origin && req.version == Version::Http11 {
+            out.put_field(b"Transfer-Encoding", b"chunked")?;
+            OutFraming::Chunked
+        } else {
+            OutFraming::UntilClose
+        };
+        let close = self.must_close || framing == OutFraming::UntilClose || !req.keep_alive;
+        if cfg.mode == OutputMode::Origin {
+            if close {
+                out.put_field(b"Connection", b"close")?;
+            } else if req.version == Version::Http10 {
+                out.put_field(b"Connection", b"keep-alive")?;
+            }
+        }
+        out.put(b"\r\n")?;
+        self.pending = out.pos();
+        self.must_close |= close;
+        self.phase = ResponsePhase::Committed(framing);
+        Ok(framing)
+    }
+
+    /// A body block. Empty blocks before the head is sent send nothing (the head waits for
+    /// the first non-empty block). `whole` means this block is the entire body.
+    pub(crate) fn write<'a>(
+        &mut self,
+        tx: &'a mut [u8],
+        cfg: &ResponseConfig<'_>,
+        req: &RequestFacts,
+        data: &'a [u8],
+        whole: bool,
+    ) -> Result<Transmit<'a>, LocalError> {
+        let framing = match self.phase {
+            ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
+            ResponsePhase::Started if data.is_empty() && !whole => return Ok(Transmit::default()),
+            ResponsePhase::Started => {
+                self.commit(tx, cfg, req, whole.then_some(data.len() as u64))?
+            }
+            ResponsePhase::Committed(f) => f,
+        };
+        let len = data.len() as u64;
+        let (body, tail): (&'a [u8], &'static [u8]) = match framing {
+            OutFraming::Length(remaining) => {
+                if len > remaining {
+                    self.must_close = true;
+                    return Err(LocalError::BodyTooLong);
+                }
+                self.phase = ResponsePhase::Committed(OutFraming::Length(remaining - len));
+                (data, b"")
+            }
+            OutFraming::Chunked if data.is_empty() => (data, b""),
+            OutFraming::Chunked => {
+                let mut out = Cursor::new(tx, self.pending);
+                out.put_hex(len)?;
+                out.put(b"\r\n")?;
+                self.pending = out.pos();
+                (data, b"\r\n")
+            }
+            OutFraming::UntilClose => (data, b""),
+            OutFraming::NoBody => (&[], b""),
+        };
+        self.body_sent += body.len() as u64;
+        Ok(self.take(tx, body, tail))
+    }
+
+    /// Completes the response: sends the head if it is still waiting (with
+    /// `Content-Length: 0` unless the status has no body) and the last chunk.
+    pub(crate) fn finish<'a>(
+        &mut self,
+        tx: &'a mut [u8],
+        cfg: &ResponseConfig<'_>,
+        req: &RequestFacts,
+    ) -> Result<Transmit<'a>, LocalError> {
+        let framing = match self.phase {
+            ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
+            ResponsePhase::Started => self.commit(tx, cfg, req, Some(0))?,
+            ResponsePhase::Committed(f) => f,
+        };
+        let tail: &'static [u8] = match framing {
+            OutFraming::Chunked => b"0\r\n\r\n",
+            OutFraming::Length(remaining) => {
+                // Fewer bytes than declared: the client can only tell by the close.
+                self.must_close |= remaining > 0;
+                b""
+            }
+            OutFraming::UntilClose => {
+                self.must_close = true;
+                b""
+            }
+            OutFraming::NoBody => b"",
+        };
+        self.phase = ResponsePhase::Finished;
+        Ok(self.take(tx, &[], tail))
+    }
+
+    /// The error output (`BaseHandler.error_output`): if the head was not sent yet, the
+    /// pending response is replaced by `status` with a plain-text body; otherwise nothing
+    /// can be said and the connection must close. Either way the response is finished.
+    pub(crate) fn fail<'a>(
+        &mut self,
+        tx: &'a mut [u8],
+        cfg: &ResponseConfig<'_>,
+        req: &RequestFacts,
+        unix_time: Option<u64>,
+        status: u16,
+    ) -> Transmit<'a> {
+        self.must_close = true;
+        if self.headers_sent() {
+            self.phase = ResponsePhase::Finished;
+            return Transmit::default();
+        }
+        let body: &'static [u8] = if status == 500 {
+            ERROR_BODY
+        } else {
+            reason_phrase(status).as_bytes()
+        };
+        let mut line = [0u8; 64];
+        let line = status_text(status, &mut line);
+        let result = self
+            .start_internal(tx, cfg, unix_time, line)
+            .and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
+        self.phase = ResponsePhase::Finished;
+        let with_body = result.and_then(|framing| {
+            if framing != OutFraming::NoBody {
+                let mut out = Cursor::new(tx, self.pending);
+                out.put(body)?;
+                self.pending = out.pos();
+                self.body_sent += body.len() as u64;
+            }
+            Ok(())
+        });
+        match with_body {
+            Ok(()) => self.take(tx, &[], b""),
+            // The transmit buffer cannot hold the error response: close without a word.
+            Err(_) => {
+                self.pending = 0;
+                Transmit::default()
+            }
+        }
+    }
+
+    fn start_internal(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        unix_time: Option<u64>,
+        status: &str,
+    ) -> Result<(), LocalError> {
+        self.phase = ResponsePhase::Idle;
+        let headers: [(&str, &[u8]); 1] = [("Content-Type", b"text/plain")];
+        self.start(tx, cfg, unix_time, status, headers.iter(), false)
+    }
+
+    /// Hands out the pending head bytes with a body and tail.
+    fn take<'a>(&mut self, tx: &'a [u8], body: &'a [u8], tail: &'static [u8]) -> Transmit<'a> {
+        let head = tx.get(..self.pending).unwrap_or(&[]);
+        self.pending = 0;
+        Transmit { head, body, tail }
+    }
+}
+
+/// `"NNN Reason"` for a status code, in `buf`.
+pub(crate) fn status_text(status: u16, buf: &mut [u8; 64]) -> &str {
+    let mut digits = [0u8; 20];
+    let code = crate::write::format_radix(u64::from(status), 10, &mut digits);
+    let reason = reason_phrase(status).as_bytes();
+    let mut out = Cursor::new(buf, 0);
+    let _ = out.put_all(&[code, b" ", reason]);
+    let len = out.pos();
+    buf.get(..len)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or("500 Internal Server Error")
+}
+
+/// Validates a status line: three digits, a space, a reason phrase of `HTAB / SP / VCHAR /
+/// obs-text` (RFC 9112 §4). Returns the code. Checked in every build (CPython's are asserts).
+pub(crate) fn check_status(status: &str) -> Result<u16, LocalError> {
+    let bytes = status.as_bytes();
+    let Some((code, rest)) = bytes.split_at_checked(3) else {
+        return Err(LocalError::BadStatus);
+    };
+    if !code.iter().all(u8::is_ascii_digit) || rest.first() != Some(&b' ') {
+        return Err(LocalError::BadStatus);
+    }
+    if !rest.iter().all(|&b| abnf::is_field_value_byte(b)) {
+        return Err(LocalError::BadStatus);
+    }
+    Ok(code
+        .iter()
+        .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_vectors() {
+        let table: &[(&str, Result<u16, LocalError>)] = &[
+            ("200 OK", Ok(200)),
+            ("404 Not Found", Ok(404)),
+            ("200 ", Ok(200)),
+            ("599 Whatever\twith tab", Ok(599)),
+            // CPython test_status_validation_errors
+            ("200", Err(LocalError::BadStatus)),
+            ("20X OK", Err(LocalError::BadStatus)),
+            ("200OK", Err(LocalError::BadStatus)),
+            // gh-144370: control characters in the status
+            ("200 OK\r\nX: y", Err(LocalError::BadStatus)),
+            ("200 OK\x00", Err(LocalError::BadStatus)),
+            ("", Err(LocalError::BadStatus)),
+        ];
+        for (status, want) in table {
+            assert_eq!(check_status(status), *want, "{status:?}");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Every state of a connection and every transition between them, in one place.
+//!
+//! ```text
+//!            bytes            head complete              finish()
+//!   ┌──────► Head ─────────────────────────► Exchange ───────────────┐
+//!   │         │ bad input / timeout              │ body error          │
+//!   │         ▼                                  ▼ (via fail)          ▼
+//!   │       Error ──(error response sent)──► Closed ◄── must close ── Drain
+//!   │                                          ▲                      │
+//!   └───────────── NextCycle (keep-alive) ─────┼──────────────────────┘
+//!                                              └── EOF / idle timeout
+//! ```
+//!
+//! * `Head`: receiving a request head (idle between requests included).
+//! * `Exchange`: a head was parsed; the application reads the body and writes the response.
+//! * `Drain`: the response is complete; unread body bytes are discarded (bounded) so the next
+//!   request starts at the right byte.
+//! * `Error`: the core wrote an error response into the transmit buffer; after it is handed
+//!   out the connection closes. No byte after a rejected request is ever parsed.
+//! * `Closed`: nothing more is read or written.
+//!
+//! The response side has its own small machine in [`crate::handler`] (`ResponsePhase`); the
+//! two meet only in [`State::response_finished`].
+
+use crate::RemoteError;
+use crate::time::Instant;
+
+/// The phase of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Phase {
+    /// Receiving a request head.
+    Head,
+    /// A request is being served.
+    Exchange,
+    /// Discarding the unread rest of a request body after its response.
+    Drain,
+    /// An error response of this many bytes is waiting to be sent; then the connection closes.
+    Error {
+        /// Length of the error response in the transmit buffer.
+        len: usize,
+        /// The error that caused it.
+        error: RemoteError,
+    },
+    /// The connection is finished.
+    Closed,
+}
+
+/// Which deadline is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum TimerKind {
+    /// Waiting for the first byte of the first request.
+    FirstByte,
+    /// Waiting for the first byte of a later request (idle keep-alive).
+    KeepAlive,
+    /// Receiving a request head (counted from its first byte: slow heads are cut off).
+    Head,
+    /// Waiting for request body bytes (counted from the last progress).
+    Body,
+}
+
+/// The state of a connection apart from its buffers and the parsed head.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct State {
+    pub(crate) phase: Phase,
+    /// When the running timer started; set by the first poll that sees the new situation.
+    pub(crate) anchor: Option<Instant>,
+    /// Requests completed on this connection.
+    pub(crate) served: u32,
+    /// The peer will send nothing more.
+    pub(crate) eof: bool,
+    /// The head of the current request has started arriving.
+    pub(crate) head_started: bool,
+    /// The application is waiting for body bytes.
+    pub(crate) waiting_body: bool,
+    /// `100 Continue`: expected by the client, and whether it was sent.
+    pub(crate) expect_continue: bool,
+    pub(crate) continue_sent: bool,
+    /// A body error seen while the application was reading.
+    pub(crate) body_error: Option<RemoteError>,
+    /// Body octets discarded while draining.
+    pub(crate) drained: u64,
+}
+
+impl State {
+    pub(crate) const fn new() -> Self {
+        Self {
+            phase: Phase::Head,
+            anchor: None,
+            served: 0,
+            eof: false,
+            head_started: false,
+            waiting_body: false,
+            expect_continue: false,
+            continue_sent: false,
+            body_error: None,
+            drained: 0,
+        }
+    }
+
+    /// The running timer, if any.
+    pub(crate) fn timer(&self) -> Option<TimerKind> {
+        match self.phase {
+            Phase::Head if self.head_started => Some(TimerKind::Head),
+            Phase::Head if self.served == 0 => Some(TimerKind::FirstByte),
+            Phase::Head => Some(TimerKind::KeepAlive),
+            Phase::Exchange if self.waiting_body && self.body_error.is_none() => {
+                Some(TimerKind::Body)
+            }
+            Phase::Drain => Some(TimerKind::Body),
+            Phase::Exchange | Phase::Error { .. } | Phase::Closed => None,
+        }
+    }
+
+    /// Head → Head: the first byte of a request arrived; the head deadline starts.
+    pub(crate) fn head_started(&mut self) {
+        if !self.head_started {
+            self.head_started = true;
+            self.anchor = None;
+        }
+    }
+
+    /// Head → Exchange.
+    pub(crate) fn head_complete(&mut self, expect_continue: bool) {
+        self.phase = Phase::Exchange;
+        self.anchor = None;
+        self.waiting_body = false;
+        self.expect_continue = expect_continue;
+        self.continue_sent = false;
+        self.body_error = None;
+        self.drained = 0;
+    }
+
+    /// Any phase → Error: the core answers `error` itself and then closes.
+    pub(crate) fn fail(&mut self, error: RemoteError, len: usize) {
+        self.phase = Phase::Error { len, error };
+        self.anchor = None;
+    }
+
+    /// Error → Closed, once the error response was handed out; or any phase → Closed.
+    pub(crate) fn close(&mut self) {
+        self.phase = Phase::Closed;
+        self.anchor = None;
+    }
+
+    /// Exchange → Drain / Closed: the response is complete. It closes if the response must,
+    /// or if the client is still waiting to be told to send a body it announced.
+    pub(crate) fn response_finished(&mut self, must_close: bool) {
+        self.served = self.served.saturating_add(1);
+        let unsent_body = self.expect_continue && !self.continue_sent;
+        if must_close || unsent_body || self.body_error.is_some() {
+            self.close();
+        } else {
+            self.phase = Phase::Drain;
+            self.anchor = None;
+        }
+    }
+
+    /// Drain → Head: the body is consumed; the next request may begin (`NextCycle`).
+    pub(crate) fn next_cycle(&mut self) {
+        self.phase = Phase::Head;
+        self.anchor = None;
+        self.head_started = false;
+        self.waiting_body = false;
+        self.expect_continue = false;
+        self.continue_sent = false;
+    }
+
+    /// Body progress (or the start of waiting) resets the body deadline.
+    pub(crate) fn body_progress(&mut self, waiting: bool) {
+        self.waiting_body = waiting;
+        self.anchor = None;
+    }
+}
