@@ -57,8 +57,9 @@ pub(crate) struct FramingFields {
 /// values and overflow are errors.
 pub(crate) fn parse_content_length(value: &[u8]) -> Result<u64, RemoteError> {
     let mut agreed: Option<u64> = None;
-    for element in value.split(|&b| b == b',') {
-        let n = parse_decimal(trim_ows(element)).ok_or(RemoteError::BadContentLength)?;
+    // Empty list elements are ignored (RFC 9110 §5.6.1); no element at all is an error.
+    for element in list_elements(value) {
+        let n = parse_decimal(element).ok_or(RemoteError::BadContentLength)?;
         match agreed {
             Some(prev) if prev != n => return Err(RemoteError::BadContentLength),
             _ => agreed = Some(n),
