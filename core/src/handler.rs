@@ -302,15 +302,21 @@ impl Response {
         data: &'a [u8],
         whole: bool,
     ) -> Result<Transmit<'a>, LocalError> {
+        let len = data.len() as u64;
         let framing = match self.phase {
             ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
             ResponsePhase::Started if data.is_empty() && !whole => return Ok(Transmit::default()),
+            ResponsePhase::Started if self.declared.is_some_and(|n| len > n) => {
+                // Refused before the head is committed, so the error output can still
+                // replace this response.
+                self.must_close = true;
+                return Err(LocalError::BodyTooLong);
+            }
             ResponsePhase::Started => {
                 self.commit(tx, cfg, req, whole.then_some(data.len() as u64))?
             }
             ResponsePhase::Committed(f) => f,
         };
-        let len = data.len() as u64;
         let (body, tail): (&'a [u8], &'static [u8]) = match framing {
             OutFraming::Length(remaining) => {
                 if len > remaining {
