@@ -558,9 +558,7 @@ impl Exchange<'_> {
         if let Some(e) = self.state.body_error {
             return Err(e);
         }
-        if self.state.expect_continue
-            && !self.state.continue_sent
-            && !self.response.headers_sent()
+        if self.state.expect_continue && !self.state.continue_sent && !self.response.headers_sent()
         {
             self.state.continue_sent = true;
             return Ok(Body::Continue(CONTINUE));
@@ -582,7 +580,9 @@ impl Exchange<'_> {
             Step::Data { start, len } => {
                 self.state.body_progress(false);
                 Ok(Body::Data(
-                    self.region.get(pos + start..pos + start + len).unwrap_or(&[]),
+                    self.region
+                        .get(pos + start..pos + start + len)
+                        .unwrap_or(&[]),
                 ))
             }
             Step::Done => Ok(Body::End),
@@ -635,7 +635,11 @@ impl Exchange<'_> {
     /// A [`LocalError`] naming the first problem; nothing is stored then. A second call is
     /// [`LocalError::AlreadyStarted`]: use [`Exchange::restart_response`] for the `exc_info`
     /// form.
-    pub fn start_response<'h, I, N, V>(&mut self, status: &str, headers: I) -> Result<(), LocalError>
+    pub fn start_response<'h, I, N, V>(
+        &mut self,
+        status: &str,
+        headers: I,
+    ) -> Result<(), LocalError>
     where
         I: IntoIterator<Item = &'h (N, V)>,
         I::IntoIter: Clone,
@@ -665,7 +669,12 @@ impl Exchange<'_> {
         self.start(status, headers, true)
     }
 
-    fn start<'h, I, N, V>(&mut self, status: &str, headers: I, replace: bool) -> Result<(), LocalError>
+    fn start<'h, I, N, V>(
+        &mut self,
+        status: &str,
+        headers: I,
+        replace: bool,
+    ) -> Result<(), LocalError>
     where
         I: IntoIterator<Item = &'h (N, V)>,
         I::IntoIter: Clone,
@@ -697,7 +706,11 @@ impl Exchange<'_> {
         self.write_block(data, true)
     }
 
-    fn write_block<'a>(&'a mut self, data: &'a [u8], whole: bool) -> Result<Transmit<'a>, LocalError> {
+    fn write_block<'a>(
+        &'a mut self,
+        data: &'a [u8],
+        whole: bool,
+    ) -> Result<Transmit<'a>, LocalError> {
         self.live()?;
         let facts = self.facts();
         let cfg = self.config.response_config();
@@ -768,7 +781,7 @@ impl Exchange<'_> {
         let body_ok = match self.body.known_remaining() {
             Some(n) => n <= self.config.limits.max_drain,
             None => true,
-        } && !(self.state.expect_continue && !self.state.continue_sent)
+        } && (!self.state.expect_continue || self.state.continue_sent)
             && self.state.body_error.is_none();
         RequestFacts {
             head_method: self.head_method,

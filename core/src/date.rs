@@ -23,7 +23,10 @@ pub fn format_date_time(unix_secs: u64) -> [u8; DATE_LEN] {
     let (year, month, day) = civil_from_days(days);
     let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
     let weekday = DAYS.get((days % 7) as usize).copied().unwrap_or(b"Thu");
-    let month_name = MONTHS.get(month.saturating_sub(1) as usize).copied().unwrap_or(b"Jan");
+    let month_name = MONTHS
+        .get(month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or(b"Jan");
     out[..3].copy_from_slice(weekday);
     put_digits(&mut out[5..7], u64::from(day));
     out[8..11].copy_from_slice(month_name);

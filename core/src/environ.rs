@@ -286,7 +286,11 @@ impl Extras<'_> {
         let key_at = at + ENTRY_HEADER;
         let key = core::str::from_utf8(self.buf.get(key_at..key_at + klen)?).ok()?;
         let value = self.buf.get(key_at + klen..key_at + klen + vlen)?;
-        Some((key, (removed == 0).then_some(value), ENTRY_HEADER + klen + vlen))
+        Some((
+            key,
+            (removed == 0).then_some(value),
+            ENTRY_HEADER + klen + vlen,
+        ))
     }
 
     fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
@@ -332,7 +336,11 @@ impl Extras<'_> {
         self.delete(key);
         let [v0, v1] = vlen.to_le_bytes();
         let mut out = Cursor::new(self.buf, self.len);
-        out.put_all(&[&[klen, v0, v1, u8::from(value.is_none())], key.as_bytes(), v])?;
+        out.put_all(&[
+            &[klen, v0, v1, u8::from(value.is_none())],
+            key.as_bytes(),
+            v,
+        ])?;
         self.len = out.pos();
         Ok(())
     }

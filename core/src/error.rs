@@ -44,7 +44,7 @@ pub enum RemoteError {
     LeadingEmptyLines,
     /// An HTTP/1.1 request without a Host field (400, RFC 9112 §3.2).
     MissingHost,
-    /// More than one Host field, or a Host value that is not a valid uri-host[:port] (400).
+    /// More than one Host field, or a Host value that is not a valid `uri-host[:port]` (400).
     BadHost,
     /// Both Content-Length and Transfer-Encoding were sent (400, RFC 9112 §6.1).
     ContentLengthWithTransferEncoding,

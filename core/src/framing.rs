@@ -2,8 +2,8 @@
 //!
 //! Everything that decides *how long* a message is and *whether the connection survives it*
 //! is here, so it can be read against the RFC in one sitting. The head parser feeds each
-//! relevant field into a [`FramingFields`] accumulator; when the head is complete,
-//! [`FramingFields::request_framing`] applies RFC 9112 §6.3 in order.
+//! relevant field into a `FramingFields` accumulator; when the head is complete,
+//! `FramingFields::request_framing` applies RFC 9112 §6.3 in order.
 
 use crate::RemoteError;
 use crate::abnf::{is_token, trim_ows};

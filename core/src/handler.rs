@@ -210,7 +210,11 @@ impl Response {
         let mut out = Cursor::new(tx, 0);
         match cfg.mode {
             OutputMode::Origin => {
-                let version: &[u8] = if cfg.http11 { b"HTTP/1.1 " } else { b"HTTP/1.0 " };
+                let version: &[u8] = if cfg.http11 {
+                    b"HTTP/1.1 "
+                } else {
+                    b"HTTP/1.0 "
+                };
                 out.put_all(&[version, status.as_bytes(), b"\r\n"])?;
                 if !has_date {
                     if let Some(t) = unix_time {
@@ -252,7 +256,10 @@ impl Response {
         let mut out = Cursor::new(tx, self.pending);
         let mut digits = [0u8; 20];
         let mut length_field = |n: u64, out: &mut Cursor<'_>| {
-            out.put_field(b"Content-Length", crate::write::format_radix(n, 10, &mut digits))
+            out.put_field(
+                b"Content-Length",
+                crate::write::format_radix(n, 10, &mut digits),
+            )
         };
         let framing = if bodyless_status {
             OutFraming::NoBody
@@ -463,9 +470,7 @@ pub(crate) fn check_status(status: &str) -> Result<u16, LocalError> {
     if !rest.iter().all(|&b| abnf::is_field_value_byte(b)) {
         return Err(LocalError::BadStatus);
     }
-    Ok(code
-        .iter()
-        .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0')))
+    Ok(code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0')))
 }
 
 #[cfg(test)]

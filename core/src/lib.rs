@@ -1,6 +1,159 @@
-//! wsgiref for Rust: the sans-IO core. (Crate docs are completed below.)
+//! # wsgiref for Rust: the sans-IO core
+//!
+//! Python's `wsgiref` (the WSGI reference implementation) rebuilt for Rust as a `no_std`,
+//! no-alloc, sans-IO HTTP/1.1 gateway core. It is fed bytes and returns events and bytes to
+//! send; it never touches a socket, a clock, a thread or the heap. Adapters (std sockets,
+//! CGI, embassy-net, any event loop) are thin loops around one [`Connection`].
+//!
+//! ## The drain contract
+//!
+//! Inputs go in through `handle_*`, outputs come out of `poll_*`:
+//!
+//! 1. Read from the transport into [`Connection::receive_buf`] and report the count with
+//!    [`Connection::handle_received`]; report the end of input with
+//!    [`Connection::handle_eof`]; when the deadline of [`Connection::poll_timeout`] passes,
+//!    call [`Connection::handle_timeout`].
+//! 2. After **every** input, call [`Connection::poll_event`] until it returns
+//!    [`Event::NeedData`] (go back to 1) or [`Event::Close`] (close the transport):
+//!    * [`Event::Send`]: write these bytes (an error response the core produced itself);
+//!    * [`Event::Request`]: a request head is complete. Take the environ and the
+//!      [`Exchange`] from [`Connection::exchange`] and serve it: read the body with
+//!      [`Exchange::poll_body`] (feeding [`Exchange::receive_buf`] when it says
+//!      [`Body::NeedData`], sending [`Body::Continue`] bytes when it asks), answer with
+//!      [`Exchange::start_response`], [`Exchange::write`] and [`Exchange::finish`] (or
+//!      [`Exchange::fail`] on an application error). Every response call returns a
+//!      [`Transmit`]: send its three pieces in order before the next call.
+//!    * [`Event::NextCycle`]: the exchange is over and the connection persists.
+//! 3. Bytes handed out (`Send`, `Transmit`, `Continue`) must be sent completely and in
+//!    order; the core assumes they were.
+//!
+//! Time comes in as an argument ([`Instant`]); the core reports deadlines, the adapter arms
+//! the timer. The same bytes give the same events however they are split into reads.
+//!
+//! ## A complete run loop
+//!
+//! A blocking loop over an in-memory stream (any `Read + Write` works the same way):
+//!
+//! ```
+//! use std::io::{Cursor, Read, Write};
+//! use wsgiref::{Body, Config, Connection, Event, Instant};
+//!
+//! /// The seed's hello world, served for every request.
+//! fn serve<S: Read + Write>(stream: &mut S, config: &Config<'_>) -> std::io::Result<()> {
+//!     let (mut rx, mut tx) = ([0u8; 2048], [0u8; 1024]);
+//!     let mut conn: Connection<'_> = Connection::new(config, &mut rx, &mut tx);
+//!     let now = || Instant::from_millis(0); // a real adapter reads its clock here
+//!     loop {
+//!         match conn.poll_event(now()) {
+//!             Event::NeedData => match stream.read(conn.receive_buf())? {
+//!                 0 => conn.handle_eof(),
+//!                 n => conn.handle_received(n),
+//!             },
+//!             Event::Send(bytes) => stream.write_all(bytes)?,
+//!             Event::Request => {
+//!                 let mut arena = [0u8; 256];
+//!                 let (environ, mut exchange) = conn.exchange(&mut arena).expect("in Request");
+//!                 let name = environ.get("PATH_INFO").unwrap_or(b"/").to_vec();
+//!                 // Read (and here discard) the request body.
+//!                 loop {
+//!                     match exchange.poll_body(now()) {
+//!                         Ok(Body::Data(_)) => {}
+//!                         Ok(Body::Continue(bytes)) => stream.write_all(bytes)?,
+//!                         Ok(Body::NeedData) => match stream.read(exchange.receive_buf())? {
+//!                             0 => exchange.handle_eof(),
+//!                             n => exchange.handle_received(n),
+//!                         },
+//!                         Ok(_) => break, // Body::End
+//!                         Err(_) => break, // answered by fail() below
+//!                     }
+//!                 }
+//!                 if !exchange.body_done() {
+//!                     let t = exchange.fail();
+//!                     for piece in t.pieces() { stream.write_all(piece)?; }
+//!                     continue;
+//!                 }
+//!                 exchange.start_response("200 OK", &[("Content-Type", "text/plain")])
+//!                     .expect("valid status and headers");
+//!                 let mut body = b"Hello ".to_vec();
+//!                 body.extend_from_slice(&name);
+//!                 for t in [exchange.write_whole(&body).expect("write")] {
+//!                     for piece in t.pieces() { stream.write_all(piece)?; }
+//!                 }
+//!                 let t = exchange.finish().expect("finish");
+//!                 for piece in t.pieces() { stream.write_all(piece)?; }
+//!             }
+//!             Event::NextCycle => {}
+//!             Event::Close => return Ok(()),
+//!             _ => return Ok(()),
+//!         }
+//!     }
+//! }
+//!
+//! /// An in-memory stream: reads from `input`, collects what is written.
+//! struct Pipe { input: Cursor<Vec<u8>>, output: Vec<u8> }
+//! impl Read for Pipe {
+//!     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> { self.input.read(buf) }
+//! }
+//! impl Write for Pipe {
+//!     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { self.output.write(buf) }
+//!     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+//! }
+//!
+//! let requests = b"GET /world HTTP/1.1\r\nHost: a\r\n\r\n\
+//!                  POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc\
+//!                  GET /bye HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+//! let mut pipe = Pipe { input: Cursor::new(requests.to_vec()), output: Vec::new() };
+//! serve(&mut pipe, &Config::DEFAULT).unwrap();
+//! let out = String::from_utf8(pipe.output).unwrap();
+//! assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 3);
+//! assert!(out.contains("Content-Length: 12\r\n\r\nHello /world"));
+//! assert!(out.ends_with("Connection: close\r\n\r\nHello /bye"));
+//! ```
+//!
+//! ## Python names and their Rust counterparts
+//!
+//! | `wsgiref` | here |
+//! |---|---|
+//! | `simple_server.WSGIRequestHandler.get_environ`, `BaseHandler.setup_environ` | [`Connection::exchange`] → [`Environ`] |
+//! | `environ[key]`, `environ.get(key)` | [`Environ::get`], [`Environ::value`] |
+//! | `start_response(status, headers)` | [`Exchange::start_response`] |
+//! | `start_response(status, headers, exc_info)` | [`Exchange::restart_response`] |
+//! | `write(data)` (the callable `start_response` returns) | [`Exchange::write`] |
+//! | returning `[body]` (Content-Length inferred) | [`Exchange::write_whole`] |
+//! | `BaseHandler.finish_response` / `finish_content` | [`Exchange::finish`] |
+//! | `BaseHandler.error_output`, `error_status`, `error_body` | [`Exchange::fail`], [`handler::ERROR_BODY`] |
+//! | `BaseHandler.origin_server` | [`OutputMode`] |
+//! | `BaseHandler.http_version` | [`Config::http_version`] |
+//! | `BaseHandler.server_software` | [`Gateway::server_software`] |
+//! | `wsgi_multithread`, `wsgi_multiprocess`, `wsgi_run_once` | [`Gateway`] fields |
+//! | `wsgi.input` | [`Exchange::poll_body`] |
+//! | `handlers.format_date_time` | [`format_date_time`] |
+//! | `headers.Headers` | [`headers::Headers`] |
+//! | `util.is_hop_by_hop` | [`util::is_hop_by_hop`] |
+//!
+//! The full table, with the names still to come (the application trait, the validator,
+//! `demo_app`, the std and CGI adapters), is in `docs/ARCHITECTURE.md`.
+//!
+//! ## Features
+//!
+//! * `log` / `defmt`: logging through one of them (mutually exclusive); `defmt` also derives
+//!   `defmt::Format` on the public types.
+//! * `std`: nothing the core needs; reserved for conveniences of std users.
 #![no_std]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
+
+#[cfg(all(feature = "log", feature = "defmt"))]
+compile_error!("features `log` and `defmt` are mutually exclusive");
 
 #[cfg(any(feature = "std", test))]
 extern crate std;

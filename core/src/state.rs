@@ -20,7 +20,7 @@
 //! * `Closed`: nothing more is read or written.
 //!
 //! The response side has its own small machine in [`crate::handler`] (`ResponsePhase`); the
-//! two meet only in [`State::response_finished`].
+//! two meet only in `State::response_finished`.
 
 use crate::RemoteError;
 use crate::time::Instant;

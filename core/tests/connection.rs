@@ -23,7 +23,12 @@ fn check_env(t: &Transcript, i: usize, expected: &[(&str, &[u8])], name: &str) {
 /// of wsgiref-behaviour §4.6 where they apply to HTTP/1.1, and RFC 9112 framing).
 #[test]
 fn valid_requests_give_their_environ() {
-    type Vector = (&'static str, &'static [u8], &'static [(&'static str, &'static [u8])], &'static [u8]);
+    type Vector = (
+        &'static str,
+        &'static [u8],
+        &'static [(&'static str, &'static [u8])],
+        &'static [u8],
+    );
     let table: &[Vector] = &[
         (
             "minimal HTTP/1.1",
@@ -231,7 +236,10 @@ fn invalid_requests_get_their_status_and_close() {
             "{name}: a request after the error was processed: {:?}",
             t.log
         );
-        assert!(common::find(&t.output, b"Connection: close\r\n").is_some(), "{name}");
+        assert!(
+            common::find(&t.output, b"Connection: close\r\n").is_some(),
+            "{name}"
+        );
         assert_eq!(t.log.last().map(String::as_str), Some("close"), "{name}");
     }
 }
@@ -252,7 +260,10 @@ fn limits_have_their_status() {
         ..Config::DEFAULT
     };
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "x".repeat(64));
-    let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "v".repeat(250));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
+        "v".repeat(250)
+    );
     let table: &[(&str, &[u8], u16)] = &[
         ("request line over the limit", long_target.as_bytes(), 414),
         ("head over the limit", big_head.as_bytes(), 431),
@@ -275,7 +286,12 @@ fn limits_have_their_status() {
 #[test]
 fn eight_thousand_octet_targets_are_accepted_by_default() {
     let input = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(7999));
-    let t = run(&Config::DEFAULT, input.as_bytes(), Split::Every(1000), 16 * 1024);
+    let t = run(
+        &Config::DEFAULT,
+        input.as_bytes(),
+        Split::Every(1000),
+        16 * 1024,
+    );
     assert_eq!(t.statuses(), [200], "{:?}", t.log);
     assert_eq!(t.env(0, "PATH_INFO").map(<[u8]>::len), Some(8000));
 }
@@ -287,18 +303,38 @@ fn persistence_and_pipelining() {
     let config = Config::DEFAULT;
     let input = b"POST /1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /2 HTTP/1.1\r\nHost: a\r\n\r\nPOST /3 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\nGET /4 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n";
     let t = run_all_splits(&config, input, RX);
-    let paths: Vec<_> = t.environs.iter().map(|e| e.iter().find(|(k, _)| k == "PATH_INFO").unwrap().1.clone()).collect();
-    assert_eq!(paths, [b"/1".to_vec(), b"/2".to_vec(), b"/3".to_vec(), b"/4".to_vec()]);
+    let paths: Vec<_> = t
+        .environs
+        .iter()
+        .map(|e| e.iter().find(|(k, _)| k == "PATH_INFO").unwrap().1.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            b"/1".to_vec(),
+            b"/2".to_vec(),
+            b"/3".to_vec(),
+            b"/4".to_vec()
+        ]
+    );
     assert_eq!(t.bodies, [b"abc".to_vec(), vec![], b"xy".to_vec(), vec![]]);
     assert_eq!(t.statuses(), [200, 200, 200, 200]);
     assert_eq!(t.log.iter().filter(|l| *l == "next").count(), 3);
     assert_eq!(t.log.last().map(String::as_str), Some("close"));
 
-    let t = run_all_splits(&config, b"GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n", RX);
+    let t = run_all_splits(
+        &config,
+        b"GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
+        RX,
+    );
     assert_eq!(t.environs.len(), 1, "HTTP/1.0 without keep-alive closes");
     assert!(common::find(&t.output, b"Connection: close\r\n").is_some());
 
-    let t = run_all_splits(&config, b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n", RX);
+    let t = run_all_splits(
+        &config,
+        b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
+        RX,
+    );
     assert_eq!(t.environs.len(), 2, "HTTP/1.0 with keep-alive persists");
     assert!(common::find(&t.output, b"Connection: keep-alive\r\n").is_some());
 }
@@ -322,10 +358,19 @@ fn unread_bodies_are_drained_not_parsed() {
                 let mut arena = [0u8; 64];
                 let (env, mut ex) = conn.exchange(&mut arena).unwrap();
                 served.push(env.get("PATH_INFO").unwrap().to_vec());
-                ex.start_response("204 No Content", &[] as &[(&str, &str)]).unwrap();
+                ex.start_response("204 No Content", &[] as &[(&str, &str)])
+                    .unwrap();
                 let t = ex.finish().unwrap();
-                assert!(std::str::from_utf8(t.head).unwrap().starts_with("HTTP/1.1 204 No Content\r\n"));
-                assert!(!std::str::from_utf8(t.head).unwrap().contains("Content-Length"));
+                assert!(
+                    std::str::from_utf8(t.head)
+                        .unwrap()
+                        .starts_with("HTTP/1.1 204 No Content\r\n")
+                );
+                assert!(
+                    !std::str::from_utf8(t.head)
+                        .unwrap()
+                        .contains("Content-Length")
+                );
             }
             Event::NextCycle => {}
             Event::NeedData => break,

@@ -73,7 +73,10 @@ fn continue_is_never_sent_to_http10_or_after_the_response_started() {
         .unwrap();
     let head = ex.write_whole(b"no").unwrap().head.to_vec();
     assert!(head.windows(19).any(|w| w == b"Connection: close\r\n"));
-    assert_ne!(ex.poll_body(ms(0)), Ok(Body::Continue(wsgiref::connection::CONTINUE)));
+    assert_ne!(
+        ex.poll_body(ms(0)),
+        Ok(Body::Continue(wsgiref::connection::CONTINUE))
+    );
     let _ = ex.finish().unwrap();
     assert_eq!(conn.poll_event(ms(0)), Event::Close);
 }
@@ -96,7 +99,11 @@ fn deadlines() {
     assert_eq!(conn.timer(), Some(TimerKind::FirstByte));
     assert_eq!(conn.poll_timeout(), Some(ms(100 + first)));
     conn.handle_timeout(ms(99 + first));
-    assert_eq!(conn.poll_event(ms(99 + first)), Event::NeedData, "early: no effect");
+    assert_eq!(
+        conn.poll_event(ms(99 + first)),
+        Event::NeedData,
+        "early: no effect"
+    );
     conn.handle_timeout(ms(100 + first));
     assert_eq!(conn.poll_event(ms(100 + first)), Event::Close);
 
@@ -122,7 +129,10 @@ fn deadlines() {
     // error output is a 408.
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
     let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
-    feed(&mut conn, b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab");
+    feed(
+        &mut conn,
+        b"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab",
+    );
     assert_eq!(conn.poll_event(ms(0)), Event::Request);
     {
         let mut arena = [0u8; 64];
@@ -177,17 +187,31 @@ fn a_one_kib_buffer_serves_a_browser_request_with_a_two_kib_cookie() {
         keep_headers: Some(keep),
         ..Config::DEFAULT
     };
-    for split in [Split::Every(usize::MAX), Split::Every(1), Split::Every(7), Split::Every(100)] {
+    for split in [
+        Split::Every(usize::MAX),
+        Split::Every(1),
+        Split::Every(7),
+        Split::Every(100),
+    ] {
         let t = run(&config, request.as_bytes(), split, 1024);
         assert_eq!(t.statuses(), [200], "{split:?}: {:?}", t.log);
         assert_eq!(t.env(0, "PATH_INFO"), Some(&b"/dashboard"[..]));
         assert_eq!(t.env(0, "HTTP_HOST"), Some(&b"device.local"[..]));
-        assert!(t.env(0, "HTTP_USER_AGENT").unwrap().starts_with(b"Mozilla/5.0"));
+        assert!(
+            t.env(0, "HTTP_USER_AGENT")
+                .unwrap()
+                .starts_with(b"Mozilla/5.0")
+        );
         assert_eq!(t.env(0, "HTTP_COOKIE"), None);
         assert_eq!(t.env(0, "HTTP_ACCEPT_LANGUAGE"), None);
     }
     // Without filtering the same buffer cannot hold it: 431, not a crash.
-    let t = run(&Config::DEFAULT, request.as_bytes(), Split::Every(usize::MAX), 1024);
+    let t = run(
+        &Config::DEFAULT,
+        request.as_bytes(),
+        Split::Every(usize::MAX),
+        1024,
+    );
     assert_eq!(t.statuses(), [431]);
     // A dropped field is still validated.
     let bad = request.replace("theme=dark", "theme=\x01");
@@ -213,7 +237,10 @@ fn api_misuse_is_a_local_error() {
     assert_eq!(ex.finish().err(), Some(LocalError::InvalidState));
     let none: &[(&str, &str)] = &[];
     assert_eq!(ex.start_response("20 OK", none), Err(LocalError::BadStatus));
-    assert_eq!(ex.start_response("200 OK\r\nX: y", none), Err(LocalError::BadStatus));
+    assert_eq!(
+        ex.start_response("200 OK\r\nX: y", none),
+        Err(LocalError::BadStatus)
+    );
     assert_eq!(
         ex.start_response("200 OK", &[("X", "a\r\nSet-Cookie: evil")]),
         Err(LocalError::BadHeaderValue)
@@ -226,14 +253,22 @@ fn api_misuse_is_a_local_error() {
         ex.start_response("200 OK", &[("Connection", "close")]),
         Err(LocalError::HopByHopHeader)
     );
-    ex.start_response("200 OK", &[("Content-Length", "3")]).unwrap();
-    assert_eq!(ex.start_response("200 OK", none), Err(LocalError::AlreadyStarted));
+    ex.start_response("200 OK", &[("Content-Length", "3")])
+        .unwrap();
+    assert_eq!(
+        ex.start_response("200 OK", none),
+        Err(LocalError::AlreadyStarted)
+    );
     ex.restart_response("500 Oops", none).unwrap();
-    ex.restart_response("200 OK", &[("Content-Length", "3")]).unwrap();
+    ex.restart_response("200 OK", &[("Content-Length", "3")])
+        .unwrap();
     assert_eq!(ex.write(b"toolong").err(), Some(LocalError::BodyTooLong));
     let t = ex.write(b"abc").unwrap();
     assert_eq!(t.body, b"abc");
-    assert_eq!(ex.restart_response("500 Oops", none), Err(LocalError::HeadersAlreadySent));
+    assert_eq!(
+        ex.restart_response("500 Oops", none),
+        Err(LocalError::HeadersAlreadySent)
+    );
     let _ = ex.finish().unwrap();
     assert_eq!(ex.finish().err(), Some(LocalError::InvalidState));
     // BodyTooLong poisoned persistence: the connection closes.
@@ -320,7 +355,12 @@ fn response_framing_vectors() {
         let mut out = Vec::new();
         ex.start_response(status, *headers).unwrap();
         for (data, whole) in *writes {
-            let t = if *whole { ex.write_whole(data) } else { ex.write(data) }.unwrap();
+            let t = if *whole {
+                ex.write_whole(data)
+            } else {
+                ex.write(data)
+            }
+            .unwrap();
             t.pieces().iter().for_each(|p| out.extend_from_slice(p));
         }
         let t = ex.finish().unwrap();

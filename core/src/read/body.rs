@@ -357,7 +357,9 @@ mod tests {
         loop {
             let (n, step) = reader.step(&input[pos..avail], &LIMITS)?;
             match step {
-                Step::Data { start, len } => out.extend_from_slice(&input[pos + start..pos + start + len]),
+                Step::Data { start, len } => {
+                    out.extend_from_slice(&input[pos + start..pos + start + len])
+                }
                 Step::Done => return Ok((out, pos + n, true)),
                 Step::NeedData => {}
             }
@@ -378,14 +380,20 @@ mod tests {
         let table: &[(&[u8], Result<&[u8], RemoteError>)] = &[
             (b"0\r\n\r\n", Ok(b"")),
             (b"5\r\nhello\r\n0\r\n\r\n", Ok(b"hello")),
-            (b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", Ok(b"hello world")),
+            (
+                b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                Ok(b"hello world"),
+            ),
             (b"A\r\n0123456789\r\n0\r\n\r\n", Ok(b"0123456789")),
             (b"000a\r\n0123456789\r\n0\r\n\r\n", Ok(b"0123456789")),
             (b"5;a=b;c\r\nhello\r\n0\r\n\r\n", Ok(b"hello")),
             (b"5 ; a = \"q\\\"x\"\r\nhello\r\n0\r\n\r\n", Ok(b"hello")),
             (b"5 ; a = b c\r\nhello\r\n0\r\n\r\n", Err(BadChunk)),
             (b"5 ;a=\"q\\\"x\"\r\nhello\r\n0\r\n\r\n", Ok(b"hello")),
-            (b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\nContent-Length: 99\r\n\r\n", Ok(b"hello")),
+            (
+                b"5\r\nhello\r\n0\r\nX-Trailer: 1\r\nContent-Length: 99\r\n\r\n",
+                Ok(b"hello"),
+            ),
             (b"0x5\r\nhello\r\n0\r\n\r\n", Err(BadChunk)),
             (b"+5\r\nhello\r\n0\r\n\r\n", Err(BadChunk)),
             (b"-5\r\nhello\r\n0\r\n\r\n", Err(BadChunk)),
@@ -397,7 +405,10 @@ mod tests {
             (b"10000000000000000\r\n", Err(BadChunk)),
             (b"5;\x01\r\nhello\r\n0\r\n\r\n", Err(BadChunk)),
             (b"5\r\nhello\r\n0\r\n Folded: x\r\n\r\n", Err(ObsFold)),
-            (b"5\r\nhello\r\n0\r\nBad : x\r\n\r\n", Err(WhitespaceBeforeColon)),
+            (
+                b"5\r\nhello\r\n0\r\nBad : x\r\n\r\n",
+                Err(WhitespaceBeforeColon),
+            ),
             (b"5\r\nhello\r\n0\r\n\r\r", Err(BadChunk)),
         ];
         for (input, expected) in table {
@@ -454,8 +465,14 @@ mod tests {
     #[test]
     fn content_length_never_reads_past_the_end() {
         let mut reader = BodyReader::new(BodyFraming::ContentLength(3));
-        assert_eq!(reader.step(b"ab", &LIMITS), Ok((2, Step::Data { start: 0, len: 2 })));
-        assert_eq!(reader.step(b"cGET", &LIMITS), Ok((1, Step::Data { start: 0, len: 1 })));
+        assert_eq!(
+            reader.step(b"ab", &LIMITS),
+            Ok((2, Step::Data { start: 0, len: 2 }))
+        );
+        assert_eq!(
+            reader.step(b"cGET", &LIMITS),
+            Ok((1, Step::Data { start: 0, len: 1 }))
+        );
         assert!(reader.is_done());
         assert_eq!(reader.step(b"GET", &LIMITS), Ok((0, Step::Done)));
     }

@@ -489,7 +489,10 @@ impl FieldKind {
 
 /// Fields whose value the parser must see whole to decide framing or persistence.
 fn is_framing_field(name: &[u8]) -> bool {
-    !matches!(FieldKind::of(name), FieldKind::Other | FieldKind::ContentType)
+    !matches!(
+        FieldKind::of(name),
+        FieldKind::Other | FieldKind::ContentType
+    )
 }
 
 /// Is a field kept for the environ? Always Host, Content-Type and Content-Length; the rest
@@ -648,7 +651,10 @@ fn split_target(
             let q_at = offset + path_at + q + 1;
             (q, Span::new(q_at, offset + target.len()))
         }
-        None => (rest.len(), Span::new(offset + target.len(), offset + target.len())),
+        None => (
+            rest.len(),
+            Span::new(offset + target.len(), offset + target.len()),
+        ),
     };
     Ok((offset + path_at, offset + path_at + path_len, query))
 }
@@ -790,7 +796,12 @@ mod tests {
             (b"a/b", false),
         ];
         for (value, ok) in table {
-            assert_eq!(is_valid_host(value), *ok, "{:?}", core::str::from_utf8(value));
+            assert_eq!(
+                is_valid_host(value),
+                *ok,
+                "{:?}",
+                core::str::from_utf8(value)
+            );
         }
     }
 

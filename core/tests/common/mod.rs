@@ -121,7 +121,10 @@ pub fn run(config: &Config<'_>, input: &[u8], split: Split, rx_len: usize) -> Tr
             },
             Event::Request => serve(&mut conn, &mut feed, &mut t),
             Event::Send(bytes) => {
-                t.log.push(format!("send {}", String::from_utf8_lossy(&bytes[..12.min(bytes.len())])));
+                t.log.push(format!(
+                    "send {}",
+                    String::from_utf8_lossy(&bytes[..12.min(bytes.len())])
+                ));
                 t.output.extend_from_slice(bytes);
             }
             Event::NextCycle => t.log.push("next".into()),
@@ -173,7 +176,8 @@ fn serve(conn: &mut Connection<'_, 32>, feed: &mut Feeder<'_>, t: &mut Transcrip
         }
     }
     let headers = [("Content-Type", "text/plain")];
-    ex.start_response("200 OK", &headers).expect("start_response");
+    ex.start_response("200 OK", &headers)
+        .expect("start_response");
     let out = ex.write_whole(&body).expect("write");
     for piece in out.pieces() {
         t.output.extend_from_slice(piece);
