@@ -266,7 +266,9 @@ enum Source<'a> {
 }
 
 /// Values set by middleware, packed into a caller-provided arena:
-/// `[key_len: u8][value_len: u16 LE][removed: u8][key][value]` per entry.
+/// `[key_len: u8][value_len: u16 LE][kind: u8][key][value]` per entry, where kind is
+/// `KIND_STR`, `KIND_REMOVED`, `KIND_FALSE`, `KIND_TRUE` or `KIND_VERSION` (then the value
+/// is the two version bytes).
 #[derive(Debug)]
 struct Extras<'a> {
     buf: &'a mut [u8],
@@ -274,23 +276,31 @@ struct Extras<'a> {
 }
 
 const ENTRY_HEADER: usize = 4;
+const KIND_STR: u8 = 0;
+const KIND_REMOVED: u8 = 1;
+const KIND_FALSE: u8 = 2;
+const KIND_TRUE: u8 = 3;
+const KIND_VERSION: u8 = 4;
 
 /// One arena entry: (key, value or None when removed, entry size).
-type Entry<'a> = (&'a str, Option<&'a [u8]>, usize);
+type Entry<'a> = (&'a str, Option<Value<'a>>, usize);
 
 impl Extras<'_> {
     fn entry_at(&self, at: usize) -> Option<Entry<'_>> {
         let hdr: [u8; ENTRY_HEADER] = self.buf.get(at..at + ENTRY_HEADER)?.try_into().ok()?;
-        let [klen, v0, v1, removed] = hdr;
+        let [klen, v0, v1, kind] = hdr;
         let (klen, vlen) = (usize::from(klen), usize::from(u16::from_le_bytes([v0, v1])));
         let key_at = at + ENTRY_HEADER;
         let key = core::str::from_utf8(self.buf.get(key_at..key_at + klen)?).ok()?;
         let value = self.buf.get(key_at + klen..key_at + klen + vlen)?;
-        Some((
-            key,
-            (removed == 0).then_some(value),
-            ENTRY_HEADER + klen + vlen,
-        ))
+        let value = match (kind, value) {
+            (KIND_STR, v) => Some(Value::Str(v)),
+            (KIND_FALSE, _) => Some(Value::Bool(false)),
+            (KIND_TRUE, _) => Some(Value::Bool(true)),
+            (KIND_VERSION, &[major, minor]) => Some(Value::Version(major, minor)),
+            _ => None,
+        };
+        Some((key, value, ENTRY_HEADER + klen + vlen))
     }
 
     fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
@@ -324,9 +334,19 @@ impl Extras<'_> {
         }
     }
 
-    fn put(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), LocalError> {
+    fn put(&mut self, key: &str, value: Option<Value<'_>>) -> Result<(), LocalError> {
         let klen = u8::try_from(key.len()).map_err(|_| LocalError::CapacityExceeded)?;
-        let v = value.unwrap_or(&[]);
+        let version;
+        let (kind, v): (u8, &[u8]) = match value {
+            None => (KIND_REMOVED, &[]),
+            Some(Value::Str(s)) => (KIND_STR, s),
+            Some(Value::Bool(false)) => (KIND_FALSE, &[]),
+            Some(Value::Bool(true)) => (KIND_TRUE, &[]),
+            Some(Value::Version(major, minor)) => {
+                version = [major, minor];
+                (KIND_VERSION, &version)
+            }
+        };
         let vlen = u16::try_from(v.len()).map_err(|_| LocalError::CapacityExceeded)?;
         let size = ENTRY_HEADER + key.len() + v.len();
         let old = self.find(key).map_or(0, |(_, e)| e.2);
@@ -336,11 +356,7 @@ impl Extras<'_> {
         self.delete(key);
         let [v0, v1] = vlen.to_le_bytes();
         let mut out = Cursor::new(self.buf, self.len);
-        out.put_all(&[
-            &[klen, v0, v1, u8::from(value.is_none())],
-            key.as_bytes(),
-            v,
-        ])?;
+        out.put_all(&[&[klen, v0, v1, kind], key.as_bytes(), v])?;
         self.len = out.pos();
         Ok(())
     }
@@ -408,7 +424,7 @@ impl<'a> Environ<'a> {
     #[must_use]
     pub fn value(&self, key: &str) -> Option<Value<'_>> {
         if let Some((_, (_, value, _))) = self.extras.find(key) {
-            return value.map(Value::Str);
+            return value;
         }
         self.base_value(key)
     }
@@ -424,6 +440,14 @@ impl<'a> Environ<'a> {
     /// # Errors
     /// [`LocalError::CapacityExceeded`] if the arena cannot hold it; nothing changes then.
     pub fn set(&mut self, key: &str, value: &[u8]) -> Result<(), LocalError> {
+        self.extras.put(key, Some(Value::Str(value)))
+    }
+
+    /// Sets (or replaces) a variable with any [`Value`], such as a `wsgi.*` flag.
+    ///
+    /// # Errors
+    /// [`LocalError::CapacityExceeded`] if the arena cannot hold it; nothing changes then.
+    pub fn set_value(&mut self, key: &str, value: Value<'_>) -> Result<(), LocalError> {
         self.extras.put(key, Some(value))
     }
 
@@ -446,7 +470,7 @@ impl<'a> Environ<'a> {
     pub fn iter(&self) -> impl Iterator<Item = (Key<'_>, Value<'_>)> + '_ {
         let base = self.base_keys().filter_map(move |key| {
             match self.extras.entries().find(|(name, _, _)| key.is(name)) {
-                Some((_, Some(v), _)) => Some((key, Value::Str(v))),
+                Some((_, Some(v), _)) => Some((key, v)),
                 Some((_, None, _)) => None,
                 None => self.base_value_of(&key).map(|v| (key, v)),
             }
@@ -455,7 +479,7 @@ impl<'a> Environ<'a> {
             .extras
             .entries()
             .filter(move |(k, v, _)| v.is_some() && self.base_value(k).is_none())
-            .filter_map(|(k, v, _)| Some((Key::Extra(k), Value::Str(v?))));
+            .filter_map(|(k, v, _)| Some((Key::Extra(k), v?)));
         base.chain(extras)
     }
 
