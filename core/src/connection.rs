@@ -191,6 +191,21 @@ pub enum Body<'a> {
     End,
 }
 
+/// The outcome of [`Exchange::read_body`].
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum ReadBody {
+    /// This many bytes were copied into the buffer.
+    Data(usize),
+    /// Nothing is buffered: read more into [`Exchange::receive_buf`].
+    NeedData,
+    /// Send these bytes (`100 Continue`), then read again.
+    Continue(&'static [u8]),
+    /// The body is complete.
+    End,
+}
+
 /// The interim response released by the first body read of an `Expect: 100-continue`
 /// request.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -402,7 +417,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         let limits = self.config.body_limits();
         loop {
             let input = self.rx.get(self.body_pos..self.filled).unwrap_or(&[]);
-            match self.body.step(input, &limits) {
+            match self.body.step(input, &limits, usize::MAX) {
                 Err(_) => {
                     self.state.close();
                     return Ev::Close;
@@ -555,6 +570,33 @@ impl Exchange<'_> {
     /// The body's framing is broken, it is too large, it timed out, or the client closed
     /// before its end. The error's status answers it through [`Exchange::fail`].
     pub fn poll_body(&mut self, now: Instant) -> Result<Body<'_>, RemoteError> {
+        self.poll_body_limited(now, usize::MAX)
+    }
+
+    /// Reads body bytes into `buf` (`wsgi.input.read`): like [`Exchange::poll_body`], but
+    /// copying at most `buf.len()` bytes and consuming only those.
+    ///
+    /// # Errors
+    /// As [`Exchange::poll_body`].
+    pub fn read_body(&mut self, buf: &mut [u8], now: Instant) -> Result<ReadBody, RemoteError> {
+        if buf.is_empty() {
+            return Ok(ReadBody::Data(0));
+        }
+        Ok(match self.poll_body_limited(now, buf.len())? {
+            Body::Data(data) => {
+                let n = data.len().min(buf.len());
+                if let (Some(out), Some(data)) = (buf.get_mut(..n), data.get(..n)) {
+                    out.copy_from_slice(data);
+                }
+                ReadBody::Data(n)
+            }
+            Body::NeedData => ReadBody::NeedData,
+            Body::Continue(bytes) => ReadBody::Continue(bytes),
+            Body::End => ReadBody::End,
+        })
+    }
+
+    fn poll_body_limited(&mut self, now: Instant, max: usize) -> Result<Body<'_>, RemoteError> {
         if let Some(e) = self.state.body_error {
             return Err(e);
         }
@@ -567,7 +609,7 @@ impl Exchange<'_> {
         let pos = *self.body_pos - self.base;
         let filled = *self.filled - self.base;
         let input = self.region.get(pos..filled).unwrap_or(&[]);
-        let step = self.body.step(input, &limits);
+        let step = self.body.step(input, &limits, max);
         let (n, step) = match step {
             Ok(s) => s,
             Err(e) => {
@@ -624,6 +666,15 @@ impl Exchange<'_> {
     /// The peer closed its sending side.
     pub fn handle_eof(&mut self) {
         self.state.eof = true;
+    }
+
+    /// The transport's read deadline passed while waiting for body bytes (a blocking
+    /// adapter's socket timeout): the body read fails with 408.
+    pub fn handle_timeout_now(&mut self) {
+        if self.state.waiting_body && self.state.body_error.is_none() {
+            self.state.body_error = Some(RemoteError::Timeout);
+            self.state.waiting_body = false;
+        }
     }
 
     /// `start_response(status, headers)`: validates and stores the response head; it is

@@ -7,9 +7,15 @@
 //! headers are appended. Body bytes never pass through the transmit buffer: a write returns
 //! a [`Transmit`] of three pieces (head, the caller's body slice, a static tail).
 
+use core::cell::RefCell;
+use core::fmt;
+
+use crate::app::{AppError, Application, Body, InputError, Request, ResponseStart, StartResponse};
+use crate::environ::Environ;
 use crate::framing::Version;
+use crate::time::Instant;
 use crate::write::{Cursor, reason_phrase};
-use crate::{LocalError, abnf, date, util};
+use crate::{LocalError, RemoteError, abnf, date, util};
 
 /// Whether the output is an HTTP response or CGI script output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -441,6 +447,535 @@ impl Response {
         let head = tx.get(..self.pending).unwrap_or(&[]);
         self.pending = 0;
         Transmit { head, body, tail }
+    }
+}
+
+/// A response writer without an HTTP connection: CGI output (`BaseCGIHandler`), or any
+/// gateway that frames responses itself. Same lifecycle as [`crate::Exchange`].
+#[derive(Debug)]
+pub struct ResponseWriter<'t> {
+    response: Response,
+    tx: &'t mut [u8],
+    mode: OutputMode,
+    server_software: &'t str,
+    http11: bool,
+    facts: RequestFacts,
+    unix_time: Option<u64>,
+}
+
+impl<'t> ResponseWriter<'t> {
+    /// A writer producing `mode` output into `tx` for a request with method `method`
+    /// (HEAD gets no body) and protocol `protocol` (`HTTP/1.1` allows chunking in origin
+    /// mode).
+    pub fn new(tx: &'t mut [u8], mode: OutputMode, method: &[u8], protocol: &[u8]) -> Self {
+        let version = if protocol.eq_ignore_ascii_case(b"HTTP/1.0") {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        Self {
+            response: Response::new(),
+            tx,
+            mode,
+            server_software: "",
+            http11: true,
+            facts: RequestFacts {
+                head_method: method == b"HEAD",
+                version,
+                keep_alive: false,
+            },
+            unix_time: None,
+        }
+    }
+
+    /// Sets the `Server` header value (origin mode; `BaseHandler.server_software`).
+    pub fn set_server_software(&mut self, software: &'t str) {
+        self.server_software = software;
+    }
+
+    /// Writes `HTTP/1.0` status lines instead of `HTTP/1.1` (`BaseHandler.http_version`).
+    pub fn set_http10(&mut self) {
+        self.http11 = false;
+    }
+
+    /// Sets the wall clock (Unix seconds) for the `Date` header in origin mode.
+    pub fn set_unix_time(&mut self, unix_secs: u64) {
+        self.unix_time = Some(unix_secs);
+    }
+
+    fn cfg(&self) -> ResponseConfig<'t> {
+        ResponseConfig {
+            mode: self.mode,
+            server_software: self.server_software,
+            http11: self.http11,
+        }
+    }
+
+    /// `start_response`; with `replace`, the `exc_info` form.
+    ///
+    /// # Errors
+    /// As [`crate::Exchange::start_response`].
+    pub fn start_response(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        let cfg = self.cfg();
+        self.response
+            .start(self.tx, &cfg, self.unix_time, status, headers.iter(), replace)
+    }
+
+    /// A body block; `whole` when it is the entire body.
+    ///
+    /// # Errors
+    /// As [`crate::Exchange::write`].
+    pub fn write<'a>(&'a mut self, data: &'a [u8], whole: bool) -> Result<Transmit<'a>, LocalError> {
+        let cfg = self.cfg();
+        self.response.write(self.tx, &cfg, &self.facts, data, whole)
+    }
+
+    /// Completes the response.
+    ///
+    /// # Errors
+    /// As [`crate::Exchange::finish`].
+    pub fn finish(&mut self) -> Result<Transmit<'_>, LocalError> {
+        let cfg = self.cfg();
+        self.response.finish(self.tx, &cfg, &self.facts)
+    }
+
+    /// The error output with `status` (500 gives `ERROR_BODY`).
+    pub fn fail(&mut self, status: u16) -> Transmit<'_> {
+        let cfg = self.cfg();
+        self.response
+            .fail(self.tx, &cfg, &self.facts, self.unix_time, status)
+    }
+
+    /// Has the head been handed out?
+    #[must_use]
+    pub fn headers_sent(&self) -> bool {
+        self.response.headers_sent()
+    }
+
+    /// Was `start_response` called?
+    #[must_use]
+    pub fn started(&self) -> bool {
+        self.response.phase != ResponsePhase::Idle
+    }
+
+    /// The status code (0 before `start_response`).
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.response.status()
+    }
+
+    /// Body bytes sent.
+    #[must_use]
+    pub fn body_sent(&self) -> u64 {
+        self.response.body_sent
+    }
+}
+
+/// Why a transport operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The peer went away (reset, broken pipe, aborted): ended quietly, nothing logged
+    /// (bpo-27682).
+    Disconnected,
+    /// A socket deadline passed.
+    TimedOut,
+    /// Any other failure.
+    Failed,
+}
+
+/// The blocking byte transport a gateway serves over: a socket, stdin/stdout, a test pipe.
+pub trait Transport {
+    /// Reads into `buf`; `Ok(0)` is the end of input.
+    ///
+    /// # Errors
+    /// The read failed or timed out.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError>;
+
+    /// Sends every byte of `pieces`, in order (a vectored write where possible; partial
+    /// writes retried until done).
+    ///
+    /// # Errors
+    /// The write failed.
+    fn send(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError>;
+
+    /// The current time, for deadlines.
+    fn now(&mut self) -> Instant {
+        Instant::from_millis(0)
+    }
+}
+
+/// The gateway side of one request, as [`run`] drives it.
+pub trait Io {
+    /// `wsgi.input.read(buf)`.
+    ///
+    /// # Errors
+    /// The body is malformed, too large, timed out or cut short, or the transport failed.
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError>;
+    /// `start_response`.
+    ///
+    /// # Errors
+    /// Invalid status or headers, or not allowed now.
+    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), LocalError>;
+    /// Sends a block (`whole`: the entire body).
+    ///
+    /// # Errors
+    /// As the response writer, or the transport failed.
+    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError>;
+    /// Completes the response.
+    ///
+    /// # Errors
+    /// As the response writer, or the transport failed.
+    fn finish(&mut self) -> Result<(), IoError>;
+    /// The error output (`status` if the head is not sent), ending the response.
+    ///
+    /// # Errors
+    /// The transport failed.
+    fn fail(&mut self, status: u16) -> Result<(), IoError>;
+    /// Has the head been sent?
+    fn headers_sent(&self) -> bool;
+    /// Was `start_response` called?
+    fn started(&self) -> bool;
+    /// Status code and body bytes sent, for the access log.
+    fn progress(&self) -> (u16, u64);
+}
+
+/// A failure while responding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum IoError {
+    /// The response side was misused (an application error).
+    Local(LocalError),
+    /// The transport failed.
+    Transport(TransportError),
+}
+
+impl From<LocalError> for IoError {
+    fn from(e: LocalError) -> Self {
+        Self::Local(e)
+    }
+}
+
+fn send<T: Transport + ?Sized>(transport: &mut T, t: &Transmit<'_>) -> Result<(), IoError> {
+    if t.is_empty() {
+        return Ok(());
+    }
+    transport.send(&t.pieces()).map_err(IoError::Transport)
+}
+
+/// An HTTP exchange over a transport: what the std server hands to [`run`].
+#[derive(Debug)]
+pub struct HttpIo<'x, 'c, T: ?Sized> {
+    exchange: &'x mut crate::Exchange<'c>,
+    transport: &'x mut T,
+}
+
+impl<'x, 'c, T: Transport + ?Sized> HttpIo<'x, 'c, T> {
+    /// Serves `exchange` over `transport`.
+    pub fn new(exchange: &'x mut crate::Exchange<'c>, transport: &'x mut T) -> Self {
+        Self {
+            exchange,
+            transport,
+        }
+    }
+}
+
+impl<T: Transport + ?Sized> Io for HttpIo<'_, '_, T> {
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        use crate::connection::ReadBody;
+        loop {
+            let now = self.transport.now();
+            match self.exchange.read_body(buf, now).map_err(InputError::Remote)? {
+                ReadBody::Data(n) => return Ok(n),
+                ReadBody::End => return Ok(0),
+                ReadBody::Continue(bytes) => self
+                    .transport
+                    .send(&[bytes])
+                    .map_err(|_| InputError::Io(embedded_io::ErrorKind::BrokenPipe))?,
+                ReadBody::NeedData => match self.transport.read(self.exchange.receive_buf()) {
+                    Ok(0) => self.exchange.handle_eof(),
+                    Ok(n) => self.exchange.handle_received(n),
+                    Err(TransportError::TimedOut) => {
+                        self.exchange.handle_timeout_now();
+                    }
+                    Err(_) => return Err(InputError::Io(embedded_io::ErrorKind::ConnectionReset)),
+                },
+            }
+        }
+    }
+
+    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), LocalError> {
+        if replace {
+            self.exchange.restart_response(status, headers)
+        } else {
+            self.exchange.start_response(status, headers)
+        }
+    }
+
+    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
+        let t = if whole {
+            self.exchange.write_whole(data)?
+        } else {
+            self.exchange.write(data)?
+        };
+        send(self.transport, &t)
+    }
+
+    fn finish(&mut self) -> Result<(), IoError> {
+        let t = self.exchange.finish()?;
+        send(self.transport, &t)
+    }
+
+    fn fail(&mut self, _status: u16) -> Result<(), IoError> {
+        let t = self.exchange.fail();
+        send(self.transport, &t)
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.exchange.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.exchange.status() != 0
+    }
+
+    fn progress(&self) -> (u16, u64) {
+        (self.exchange.status(), self.exchange.body_sent())
+    }
+}
+
+/// A CGI request: the body from the transport, bounded by `CONTENT_LENGTH`, and the response
+/// through a [`ResponseWriter`] (`BaseCGIHandler` over stdin/stdout).
+#[derive(Debug)]
+pub struct CgiIo<'x, T: ?Sized> {
+    writer: ResponseWriter<'x>,
+    transport: &'x mut T,
+    remaining: u64,
+}
+
+impl<'x, T: Transport + ?Sized> CgiIo<'x, T> {
+    /// A CGI gateway reading at most `content_length` body bytes from `transport`.
+    pub fn new(writer: ResponseWriter<'x>, transport: &'x mut T, content_length: u64) -> Self {
+        Self {
+            writer,
+            transport,
+            remaining: content_length,
+        }
+    }
+}
+
+impl<T: Transport + ?Sized> Io for CgiIo<'_, T> {
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        let want = usize::try_from(self.remaining).map_or(buf.len(), |r| r.min(buf.len()));
+        let Some(out) = buf.get_mut(..want) else {
+            return Ok(0);
+        };
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let n = self
+            .transport
+            .read(out)
+            .map_err(|_| InputError::Io(embedded_io::ErrorKind::BrokenPipe))?;
+        if n == 0 {
+            return Err(InputError::Remote(RemoteError::UnexpectedEof));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+
+    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), LocalError> {
+        self.writer.start_response(status, headers, replace)
+    }
+
+    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
+        let t = self.writer.write(data, whole)?;
+        send(self.transport, &t)
+    }
+
+    fn finish(&mut self) -> Result<(), IoError> {
+        let t = self.writer.finish()?;
+        send(self.transport, &t)
+    }
+
+    fn fail(&mut self, status: u16) -> Result<(), IoError> {
+        let t = self.writer.fail(status);
+        send(self.transport, &t)
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.writer.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.writer.started()
+    }
+
+    fn progress(&self) -> (u16, u64) {
+        (self.writer.status(), self.writer.body_sent())
+    }
+}
+
+/// What became of one request, for the access log and the error log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Outcome {
+    /// The status sent (0 if none).
+    pub status: u16,
+    /// Body bytes sent.
+    pub body_sent: u64,
+    /// The application error, if there was one (log it: `BaseHandler.log_exception`).
+    pub error: Option<AppError>,
+    /// The client went away; nothing more can be sent (not an error to log).
+    pub disconnected: bool,
+}
+
+/// The stages of `BaseHandler.run`. Every transition of the lifecycle is in [`run`].
+#[derive(Debug)]
+enum Stage<B> {
+    /// Calling the application.
+    Call,
+    /// Pulling body blocks; `first` until a block was written.
+    Stream { body: B, first: bool },
+    /// Completing the response.
+    Finish,
+    /// The application failed: error output (or close, if the head is out).
+    Fail(AppError),
+    /// The client went away.
+    Gone,
+    /// Done.
+    Done,
+}
+
+/// `BaseHandler.run(application)`: calls the application, streams its body, finishes the
+/// response, and turns any error into the error output (before the head is sent) or the end
+/// of the connection (after). The body is dropped (closed) on every path before the
+/// response ends.
+pub fn run<A: Application + ?Sized>(
+    app: &A,
+    environ: &mut Environ<'_>,
+    errors: &mut dyn fmt::Write,
+    io: &mut dyn Io,
+) -> Outcome {
+    let cell = RefCell::new(io);
+    let mut input = InputHandle(&cell);
+    let mut starter = StartHandle(&cell);
+    let mut req = Request {
+        environ,
+        input: &mut input,
+        errors,
+    };
+    let mut stage = Stage::Call;
+    let mut error = None;
+    let mut disconnected = false;
+    loop {
+        stage = match stage {
+            Stage::Call => {
+                let mut start_response = StartResponse::new(&mut starter);
+                match app.call(&mut req, &mut start_response) {
+                    Ok(_) if !cell.borrow().started() => Stage::Fail(AppError::with_kind(
+                        "AssertionError",
+                        "write() before start_response()",
+                    )),
+                    Ok(body) => Stage::Stream { body, first: true },
+                    Err(e) => Stage::Fail(e),
+                }
+            }
+            Stage::Stream { mut body, first } => {
+                let single = first && body.single_block() && !cell.borrow().headers_sent();
+                match body.next_block(&mut req) {
+                    None => Stage::Finish,
+                    Some(Err(e)) => Stage::Fail(e),
+                    Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
+                        Ok(()) => Stage::Stream { body, first: false },
+                        Err(IoError::Transport(_)) => Stage::Gone,
+                        Err(IoError::Local(e)) => Stage::Fail(e.into()),
+                    },
+                }
+                // `body` is dropped here on every path that leaves Stream.
+            }
+            Stage::Finish => match cell.borrow_mut().finish() {
+                Ok(()) => Stage::Done,
+                Err(IoError::Transport(_)) => Stage::Gone,
+                Err(IoError::Local(e)) => Stage::Fail(e.into()),
+            },
+            Stage::Fail(e) => {
+                error = Some(e);
+                let status = e.status().unwrap_or(500);
+                match cell.borrow_mut().fail(status) {
+                    Ok(()) | Err(IoError::Local(_)) => Stage::Done,
+                    Err(IoError::Transport(_)) => Stage::Gone,
+                }
+            }
+            Stage::Gone => {
+                disconnected = true;
+                Stage::Done
+            }
+            Stage::Done => break,
+        };
+    }
+    let (status, body_sent) = cell.borrow().progress();
+    Outcome {
+        status,
+        body_sent,
+        error,
+        disconnected,
+    }
+}
+
+/// `wsgi.input` over the shared gateway.
+struct InputHandle<'a, 'io>(&'a RefCell<&'io mut dyn Io>);
+
+impl embedded_io::ErrorType for InputHandle<'_, '_> {
+    type Error = InputError;
+}
+
+impl embedded_io::Read for InputHandle<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        self.0
+            .try_borrow_mut()
+            .map_err(|_| InputError::Invalid("wsgi.input used while responding"))?
+            .read_body(buf)
+    }
+}
+
+/// `start_response` over the shared gateway.
+struct StartHandle<'a, 'io>(&'a RefCell<&'io mut dyn Io>);
+
+impl ResponseStart for StartHandle<'_, '_> {
+    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), AppError> {
+        let mut io = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| AppError::from(LocalError::InvalidState))?;
+        io.start(status, headers, replace).map_err(AppError::from)
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
+        let mut io = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| AppError::from(LocalError::InvalidState))?;
+        match io.write(data, false) {
+            Ok(()) => Ok(()),
+            Err(IoError::Local(e)) => Err(e.into()),
+            Err(IoError::Transport(_)) => Err(AppError::with_kind("OSError", "client disconnected")),
+        }
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.0.try_borrow().is_ok_and(|io| io.headers_sent())
+    }
+
+    fn started(&self) -> bool {
+        self.0.try_borrow().is_ok_and(|io| io.started())
     }
 }
 

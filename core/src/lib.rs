@@ -159,6 +159,7 @@ compile_error!("features `log` and `defmt` are mutually exclusive");
 extern crate std;
 
 pub(crate) mod abnf;
+pub mod app;
 pub mod connection;
 mod date;
 pub mod environ;
@@ -177,6 +178,6 @@ pub use date::{DATE_LEN, format_date_time};
 pub use environ::{Environ, Gateway, Key, Value};
 pub use error::{LocalError, RemoteError};
 pub use framing::Version;
-pub use handler::{OutputMode, Transmit};
+pub use handler::{OutputMode, Transmit, run};
 pub use time::Instant;
 pub use write::reason_phrase;

@@ -130,20 +130,24 @@ impl BodyReader {
         }
     }
 
-    /// Decodes from the start of `input`. Returns how many bytes of `input` were consumed
-    /// (data included) and what was found.
+    /// Decodes from the start of `input`, handing out at most `max` data bytes (`max` > 0).
+    /// Returns how many bytes of `input` were consumed (data included) and what was found.
     pub(crate) fn step(
         &mut self,
         input: &[u8],
         limits: &BodyLimits,
+        max: usize,
     ) -> Result<(usize, Step), RemoteError> {
+        let max = max.max(1);
         match self {
             Self::Done => Ok((0, Step::Done)),
             Self::Length { remaining } => {
                 if input.is_empty() {
                     return Ok((0, Step::NeedData));
                 }
-                let len = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                let len = usize::try_from(*remaining)
+                    .map_or(input.len(), |r| r.min(input.len()))
+                    .min(max);
                 *remaining -= len as u64;
                 if *remaining == 0 {
                     *self = Self::Done;
@@ -161,7 +165,8 @@ impl BodyReader {
                 while let Some(&b) = input.get(i) {
                     if *state == Chunk::Data {
                         let len = usize::try_from(*size)
-                            .map_or(input.len() - i, |s| s.min(input.len() - i));
+                            .map_or(input.len() - i, |s| s.min(input.len() - i))
+                            .min(max);
                         *size -= len as u64;
                         if *size == 0 {
                             *state = Chunk::DataCr;
@@ -355,7 +360,7 @@ mod tests {
         let mut pos = 0;
         let mut avail = 0;
         loop {
-            let (n, step) = reader.step(&input[pos..avail], &LIMITS)?;
+            let (n, step) = reader.step(&input[pos..avail], &LIMITS, usize::MAX)?;
             match step {
                 Step::Data { start, len } => {
                     out.extend_from_slice(&input[pos + start..pos + start + len])
@@ -452,7 +457,7 @@ mod tests {
             let mut reader = BodyReader::new(BodyFraming::Chunked);
             let mut pos = 0;
             let err = loop {
-                match reader.step(&input[pos..], &limits) {
+                match reader.step(&input[pos..], &limits, usize::MAX) {
                     Ok((n, Step::Data { .. })) => pos += n,
                     Ok((_, step)) => panic!("{input:?}: unexpected {step:?}"),
                     Err(e) => break e,
@@ -466,14 +471,14 @@ mod tests {
     fn content_length_never_reads_past_the_end() {
         let mut reader = BodyReader::new(BodyFraming::ContentLength(3));
         assert_eq!(
-            reader.step(b"ab", &LIMITS),
+            reader.step(b"ab", &LIMITS, usize::MAX),
             Ok((2, Step::Data { start: 0, len: 2 }))
         );
         assert_eq!(
-            reader.step(b"cGET", &LIMITS),
+            reader.step(b"cGET", &LIMITS, usize::MAX),
             Ok((1, Step::Data { start: 0, len: 1 }))
         );
         assert!(reader.is_done());
-        assert_eq!(reader.step(b"GET", &LIMITS), Ok((0, Step::Done)));
+        assert_eq!(reader.step(b"GET", &LIMITS, usize::MAX), Ok((0, Step::Done)));
     }
 }
