@@ -295,11 +295,7 @@ impl<'s> StartResponse<'s> {
     ///
     /// # Errors
     /// As [`StartResponse::start`].
-    pub fn start_bytes(
-        &mut self,
-        status: &str,
-        headers: &[(&str, &[u8])],
-    ) -> Result<(), AppError> {
+    pub fn start_bytes(&mut self, status: &str, headers: &[(&str, &[u8])]) -> Result<(), AppError> {
         self.inner.start(status, headers, false)
     }
 
@@ -374,7 +370,10 @@ pub trait Body {
 pub struct Empty;
 
 impl Body for Empty {
-    fn next_block<'b>(&'b mut self, _: &'b mut Request<'_, '_>) -> Option<Result<&'b [u8], AppError>> {
+    fn next_block<'b>(
+        &'b mut self,
+        _: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
         None
     }
 }
@@ -434,7 +433,10 @@ impl<I: Iterator> Body for Blocks<I>
 where
     I::Item: AsRef<[u8]>,
 {
-    fn next_block<'b>(&'b mut self, _: &'b mut Request<'_, '_>) -> Option<Result<&'b [u8], AppError>> {
+    fn next_block<'b>(
+        &'b mut self,
+        _: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
         self.current = Some(self.iter.next()?);
         self.current.as_ref().map(|c| Ok(c.as_ref()))
     }
@@ -450,7 +452,9 @@ pub struct Stream<F, const N: usize> {
 
 impl<F, const N: usize> fmt::Debug for Stream<F, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stream").field("block", &N).finish_non_exhaustive()
+        f.debug_struct("Stream")
+            .field("block", &N)
+            .finish_non_exhaustive()
     }
 }
 
@@ -472,7 +476,10 @@ impl<F, const N: usize> Body for Stream<F, N>
 where
     F: FnMut(&mut Request<'_, '_>, &mut [u8]) -> Result<usize, AppError>,
 {
-    fn next_block<'b>(&'b mut self, req: &'b mut Request<'_, '_>) -> Option<Result<&'b [u8], AppError>> {
+    fn next_block<'b>(
+        &'b mut self,
+        req: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
         if self.done {
             return None;
         }

@@ -143,6 +143,7 @@ impl Config<'_> {
             mode: self.mode,
             server_software: self.gateway.server_software,
             http11: self.http_version == Version::Http11,
+            manage_connection: true,
         }
     }
 }

@@ -112,6 +112,9 @@ pub(crate) struct ResponseConfig<'a> {
     pub(crate) mode: OutputMode,
     pub(crate) server_software: &'a str,
     pub(crate) http11: bool,
+    /// The writer owns a persistent connection: it may chunk and it writes `Connection`
+    /// headers. A standalone writer (SimpleHandler, CGI) does neither, as CPython.
+    pub(crate) manage_connection: bool,
 }
 
 /// The fixed body of the error output (`BaseHandler.error_body`).
@@ -284,14 +287,17 @@ impl Response {
             }
         } else if req.head_method {
             OutFraming::NoBody
-        } else if cfg.mode == OutputMode::Origin && req.version == Version::Http11 {
+        } else if cfg.manage_connection
+            && cfg.mode == OutputMode::Origin
+            && req.version == Version::Http11
+        {
             out.put_field(b"Transfer-Encoding", b"chunked")?;
             OutFraming::Chunked
         } else {
             OutFraming::UntilClose
         };
         let close = self.must_close || framing == OutFraming::UntilClose || !req.keep_alive;
-        if cfg.mode == OutputMode::Origin {
+        if cfg.manage_connection && cfg.mode == OutputMode::Origin {
             if close {
                 out.put_field(b"Connection", b"close")?;
             } else if req.version == Version::Http10 {
@@ -508,6 +514,7 @@ impl<'t> ResponseWriter<'t> {
             mode: self.mode,
             server_software: self.server_software,
             http11: self.http11,
+            manage_connection: false,
         }
     }
 
@@ -522,15 +529,25 @@ impl<'t> ResponseWriter<'t> {
         replace: bool,
     ) -> Result<(), LocalError> {
         let cfg = self.cfg();
-        self.response
-            .start(self.tx, &cfg, self.unix_time, status, headers.iter(), replace)
+        self.response.start(
+            self.tx,
+            &cfg,
+            self.unix_time,
+            status,
+            headers.iter(),
+            replace,
+        )
     }
 
     /// A body block; `whole` when it is the entire body.
     ///
     /// # Errors
     /// As [`crate::Exchange::write`].
-    pub fn write<'a>(&'a mut self, data: &'a [u8], whole: bool) -> Result<Transmit<'a>, LocalError> {
+    pub fn write<'a>(
+        &'a mut self,
+        data: &'a [u8],
+        whole: bool,
+    ) -> Result<Transmit<'a>, LocalError> {
         let cfg = self.cfg();
         self.response.write(self.tx, &cfg, &self.facts, data, whole)
     }
@@ -622,7 +639,12 @@ pub trait Io {
     ///
     /// # Errors
     /// Invalid status or headers, or not allowed now.
-    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), LocalError>;
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError>;
     /// Sends a block (`whole`: the entire body).
     ///
     /// # Errors
@@ -692,7 +714,11 @@ impl<T: Transport + ?Sized> Io for HttpIo<'_, '_, T> {
         use crate::connection::ReadBody;
         loop {
             let now = self.transport.now();
-            match self.exchange.read_body(buf, now).map_err(InputError::Remote)? {
+            match self
+                .exchange
+                .read_body(buf, now)
+                .map_err(InputError::Remote)?
+            {
                 ReadBody::Data(n) => return Ok(n),
                 ReadBody::End => return Ok(0),
                 ReadBody::Continue(bytes) => self
@@ -711,7 +737,12 @@ impl<T: Transport + ?Sized> Io for HttpIo<'_, '_, T> {
         }
     }
 
-    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), LocalError> {
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError> {
         if replace {
             self.exchange.restart_response(status, headers)
         } else {
@@ -791,7 +822,12 @@ impl<T: Transport + ?Sized> Io for CgiIo<'_, T> {
         Ok(n)
     }
 
-    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), LocalError> {
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError> {
         self.writer.start_response(status, headers, replace)
     }
 
@@ -950,7 +986,12 @@ impl embedded_io::Read for InputHandle<'_, '_> {
 struct StartHandle<'a, 'io>(&'a RefCell<&'io mut dyn Io>);
 
 impl ResponseStart for StartHandle<'_, '_> {
-    fn start(&mut self, status: &str, headers: &[(&str, &[u8])], replace: bool) -> Result<(), AppError> {
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), AppError> {
         let mut io = self
             .0
             .try_borrow_mut()
@@ -966,7 +1007,9 @@ impl ResponseStart for StartHandle<'_, '_> {
         match io.write(data, false) {
             Ok(()) => Ok(()),
             Err(IoError::Local(e)) => Err(e.into()),
-            Err(IoError::Transport(_)) => Err(AppError::with_kind("OSError", "client disconnected")),
+            Err(IoError::Transport(_)) => {
+                Err(AppError::with_kind("OSError", "client disconnected"))
+            }
         }
     }
 
@@ -992,8 +1035,8 @@ pub(crate) fn status_text(status: u16, buf: &mut [u8; 64]) -> &str {
         .unwrap_or("500 Internal Server Error")
 }
 
-/// Validates a status line: three digits, a space, a reason phrase of `HTAB / SP / VCHAR /
-/// obs-text` (RFC 9112 §4). Returns the code. Checked in every build (CPython's are asserts).
+/// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
+/// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the code. Checked in every build (CPython's are asserts).
 pub(crate) fn check_status(status: &str) -> Result<u16, LocalError> {
     let bytes = status.as_bytes();
     let Some((code, rest)) = bytes.split_at_checked(3) else {
@@ -1002,7 +1045,11 @@ pub(crate) fn check_status(status: &str) -> Result<u16, LocalError> {
     if !code.iter().all(u8::is_ascii_digit) || rest.first() != Some(&b' ') {
         return Err(LocalError::BadStatus);
     }
-    if !rest.iter().all(|&b| abnf::is_field_value_byte(b)) {
+    // gh-144370: no control character at all, HTAB included (CPython 3.14).
+    if !rest
+        .iter()
+        .all(|&b| b != b'\t' && abnf::is_field_value_byte(b))
+    {
         return Err(LocalError::BadStatus);
     }
     Ok(code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0')))
@@ -1018,7 +1065,7 @@ mod tests {
             ("200 OK", Ok(200)),
             ("404 Not Found", Ok(404)),
             ("200 ", Ok(200)),
-            ("599 Whatever\twith tab", Ok(599)),
+            ("599 Whatever\twith tab", Err(LocalError::BadStatus)),
             // CPython test_status_validation_errors
             ("200", Err(LocalError::BadStatus)),
             ("20X OK", Err(LocalError::BadStatus)),

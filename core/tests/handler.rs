@@ -1,0 +1,568 @@
+//! `BaseHandler.run` driven deterministically: CPython's HandlerTests (CGI output through a
+//! `ResponseWriter`) and IntegrationTests (`run_amock`: a request through a `Connection`),
+//! with exact output bytes.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use wsgiref::app::{AppError, Blocks, Body, Bytes, Empty, Request, StartResponse};
+use wsgiref::connection::Config;
+use wsgiref::handler::{
+    CgiIo, HttpIo, Outcome, OutputMode, ResponseWriter, Transport, TransportError, run,
+};
+use wsgiref::{Connection, Environ, Event, Gateway, Instant, Version};
+
+/// An in-memory transport: reads from `input`, collects what is sent.
+#[derive(Default)]
+struct Pipe {
+    input: Vec<u8>,
+    pos: usize,
+    output: Vec<u8>,
+    fail_sends: Option<TransportError>,
+}
+
+impl Transport for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        let n = buf.len().min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+
+    fn send(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError> {
+        if let Some(e) = self.fail_sends {
+            return Err(e);
+        }
+        pieces.iter().for_each(|p| self.output.extend_from_slice(p));
+        Ok(())
+    }
+}
+
+/// Runs `app` as a CGI script (BaseCGIHandler) and returns (output, outcome, errors).
+fn run_cgi<A: wsgiref::app::Application>(app: &A) -> (Vec<u8>, Outcome, String) {
+    let pairs: &[(&str, &[u8])] = &[
+        ("REQUEST_METHOD", b"GET"),
+        ("SERVER_PROTOCOL", b"HTTP/1.0"),
+        ("PATH_INFO", b"/"),
+    ];
+    let mut arena = [0u8; 128];
+    let mut env = Environ::from_pairs(pairs, &mut arena);
+    let mut tx = [0u8; 512];
+    let writer = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"GET", b"HTTP/1.0");
+    let mut pipe = Pipe::default();
+    let mut errors = String::new();
+    let outcome = {
+        let mut io = CgiIo::new(writer, &mut pipe, 0);
+        run(app, &mut env, &mut errors, &mut io)
+    };
+    (pipe.output, outcome, errors)
+}
+
+type Res<B> = Result<B, AppError>;
+
+fn start(sr: &mut StartResponse<'_>, status: &str, headers: &[(&str, &str)]) -> Res<()> {
+    sr.start(status, headers)
+}
+
+const ERROR_PAGE: &[u8] = b"Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 59\r\n\r\nA server error occurred.  Please contact the administrator.";
+
+/// HandlerTests.testContentLength, testBasicErrorOutput, testBytesData and the §3.15 output
+/// layouts, CGI mode.
+#[test]
+fn cgi_output_layouts() {
+    fn app1(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[])?;
+        Ok(Bytes::new(b"http"))
+    }
+    fn app2(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[])?;
+        sr.write(b"http")?;
+        Ok(Empty)
+    }
+    fn app3(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[])?;
+        Ok(Bytes::new("тест".as_bytes()))
+    }
+    fn app4(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[("Content-Length", "12345")])?;
+        Ok(Empty)
+    }
+    fn empty(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[])?;
+        Ok(Empty)
+    }
+    fn bytes_data(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        start(
+            sr,
+            "200 OK",
+            &[("Content-Type", "text/plain; charset=utf-8")],
+        )?;
+        Ok(Bytes::new(b"data"))
+    }
+    fn two_blocks(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Blocks<std::array::IntoIter<&'static [u8], 2>>> {
+        start(sr, "200 OK", &[])?;
+        Ok(Blocks::new([&b"ab"[..], b"cd"].into_iter()))
+    }
+    fn empty_block(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[])?;
+        Ok(Bytes::new(b""))
+    }
+    fn empty_then_x(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Blocks<std::array::IntoIter<&'static [u8], 2>>> {
+        start(sr, "200 OK", &[])?;
+        Ok(Blocks::new([&b""[..], b"x"].into_iter()))
+    }
+    fn declared_99(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[("Content-Length", "99")])?;
+        Ok(Bytes::new(b"ab"))
+    }
+    fn lower_cl(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[("content-length", "2")])?;
+        Ok(Bytes::new(b"ab"))
+    }
+    fn write_then_return(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[])?;
+        sr.write(b"ab")?;
+        Ok(Bytes::new(b"cd"))
+    }
+    fn no_content(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "204 No Content", &[])?;
+        Ok(Empty)
+    }
+    fn replaced(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[("A", "1")])?;
+        sr.restart("500 Oops", &[("B", b"2")])?;
+        Ok(Bytes::new(b"x"))
+    }
+    fn error_app(_: &mut Request<'_, '_>, _: &mut StartResponse<'_>) -> Res<Empty> {
+        Err(AppError::with_kind(
+            "AssertionError",
+            "This should be caught by handler",
+        ))
+    }
+    fn no_start(_: &mut Request<'_, '_>, _: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+        Ok(Bytes::new(b"abc"))
+    }
+    fn twice(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[])?;
+        start(sr, "200 OK", &[])?;
+        Ok(Empty)
+    }
+    fn error_after_output(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[])?;
+        sr.write(b"Some output has been sent")?;
+        Err(AppError::with_kind(
+            "AssertionError",
+            "This should be caught by handler",
+        ))
+    }
+    fn partial_then_restart(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[("A", "1")])?;
+        sr.write(b"partial")?;
+        sr.restart("500 Oops", &[("B", b"2")])?;
+        Ok(Empty)
+    }
+
+    // (name, output, logged error's line or "")
+    let table: Vec<(&str, (Vec<u8>, Outcome, String), &[u8], &str)> = vec![
+        ("testContentLength app1", run_cgi(&app1), b"Status: 200 OK\r\nContent-Length: 4\r\n\r\nhttp", ""),
+        ("testContentLength app2 (write: no inference)", run_cgi(&app2), b"Status: 200 OK\r\n\r\nhttp", ""),
+        ("testContentLength app3", run_cgi(&app3), b"Status: 200 OK\r\nContent-Length: 8\r\n\r\n\xd1\x82\xd0\xb5\xd1\x81\xd1\x82", ""),
+        ("testContentLength app4 (declared length kept)", run_cgi(&app4), b"Status: 200 OK\r\nContent-Length: 12345\r\n\r\n", ""),
+        ("testBasicErrorOutput non-error", run_cgi(&empty), b"Status: 200 OK\r\nContent-Length: 0\r\n\r\n", ""),
+        ("testBasicErrorOutput error", run_cgi(&error_app), ERROR_PAGE, "AssertionError: This should be caught by handler"),
+        ("testBytesData", run_cgi(&bytes_data), b"Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n\r\ndata", ""),
+        ("testErrorAfterOutput", run_cgi(&error_after_output), b"Status: 200 OK\r\n\r\nSome output has been sent", "AssertionError: This should be caught by handler"),
+        ("3.15 two blocks", run_cgi(&two_blocks), b"Status: 200 OK\r\n\r\nabcd", ""),
+        ("3.15 [b'']", run_cgi(&empty_block), b"Status: 200 OK\r\nContent-Length: 0\r\n\r\n", ""),
+        // PEP 3333: the head waits for the first non-empty block (CPython sends it early).
+        ("3.15 [b'', b'x']", run_cgi(&empty_then_x), b"Status: 200 OK\r\n\r\nx", ""),
+        ("3.15 declared 99, sent 2 (not corrected)", run_cgi(&declared_99), b"Status: 200 OK\r\nContent-Length: 99\r\n\r\nab", ""),
+        ("3.15 lower-case content-length", run_cgi(&lower_cl), b"Status: 200 OK\r\ncontent-length: 2\r\n\r\nab", ""),
+        ("3.15 write then return", run_cgi(&write_then_return), b"Status: 200 OK\r\n\r\nabcd", ""),
+        // gh-62299 fixed: no Content-Length on 204.
+        ("3.15 204", run_cgi(&no_content), b"Status: 204 No Content\r\n\r\n", ""),
+        ("3.15 exc_info replaces", run_cgi(&replaced), b"Status: 500 Oops\r\nB: 2\r\nContent-Length: 1\r\n\r\nx", ""),
+        ("3.15 exc_info after output", run_cgi(&partial_then_restart), b"Status: 200 OK\r\nA: 1\r\n\r\npartial", "AssertionError: Headers already sent"),
+        ("3.15 never calls start_response", run_cgi(&no_start), ERROR_PAGE, "AssertionError: write() before start_response()"),
+        ("3.15 start_response twice", run_cgi(&twice), ERROR_PAGE, "AssertionError: Headers already set!"),
+    ];
+    for (name, (output, outcome, _errors), expected, logged) in table {
+        assert_eq!(
+            String::from_utf8_lossy(&output),
+            String::from_utf8_lossy(expected),
+            "{name}"
+        );
+        let got = outcome.error.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(got, logged, "{name}");
+        assert!(!outcome.disconnected, "{name}");
+    }
+}
+
+/// testRaisesControlCharacters (3.14): every C0 character and DEL in the status, a header
+/// name or a header value is refused (HTAB allowed in values), in every build.
+#[test]
+fn control_characters_are_refused() {
+    for c in (0u8..0x20).chain([0x7f]) {
+        let ch = char::from(c).to_string();
+        let status = format!("200 OK{ch}");
+        let mut tx = [0u8; 256];
+        let mut w = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"GET", b"HTTP/1.0");
+        assert!(
+            w.start_response(&status, &[], false).is_err(),
+            "status {c:#x}"
+        );
+        assert!(
+            w.start_response("200 OK", &[(ch.as_str(), b"y")], false)
+                .is_err(),
+            "name {c:#x}"
+        );
+        let ok = w
+            .start_response("200 OK", &[("x", ch.as_bytes())], false)
+            .is_ok();
+        assert_eq!(ok, c == b'\t', "value {c:#x}");
+    }
+}
+
+/// testCloseOnError: the body is closed (dropped) when iterating it fails.
+#[test]
+fn the_body_is_closed_on_every_path() {
+    struct Tracked {
+        closed: Rc<Cell<bool>>,
+        step: u8,
+        fail: bool,
+    }
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.closed.set(true);
+        }
+    }
+    impl Body for Tracked {
+        fn next_block<'b>(
+            &'b mut self,
+            _: &'b mut Request<'_, '_>,
+        ) -> Option<Result<&'b [u8], AppError>> {
+            self.step += 1;
+            match self.step {
+                1 => Some(Ok(b"blah")),
+                _ if self.fail => Some(Err(AppError::new("boom"))),
+                _ => None,
+            }
+        }
+    }
+    for fail in [true, false] {
+        let closed = Rc::new(Cell::new(false));
+        let c = closed.clone();
+        let app = wsgiref::app::from_fn(move |_req, sr| {
+            sr.start("200 OK", &[])?;
+            sr.write(b"first")?;
+            Ok(Tracked {
+                closed: c.clone(),
+                step: 0,
+                fail,
+            })
+        });
+        let (output, outcome, _) = run_cgi(&app);
+        assert!(closed.get(), "body not closed (fail={fail})");
+        assert_eq!(output, b"Status: 200 OK\r\n\r\nfirstblah");
+        assert_eq!(outcome.error.is_some(), fail);
+    }
+}
+
+/// testClientConnectionTerminations: a client that went away ends the request quietly.
+#[test]
+fn client_disconnects_are_quiet() {
+    fn hello(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+        start(sr, "200 OK", &[("Content-Type", "text/plain")])?;
+        Ok(Bytes::new(b"Hello, world!"))
+    }
+    let pairs: &[(&str, &[u8])] = &[("REQUEST_METHOD", b"GET")];
+    let mut arena = [0u8; 64];
+    let mut env = Environ::from_pairs(pairs, &mut arena);
+    let mut tx = [0u8; 512];
+    let writer = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"GET", b"HTTP/1.0");
+    let mut pipe = Pipe {
+        fail_sends: Some(TransportError::Disconnected),
+        ..Pipe::default()
+    };
+    let mut errors = String::new();
+    let mut io = CgiIo::new(writer, &mut pipe, 0);
+    let outcome = run(&hello, &mut env, &mut errors, &mut io);
+    assert!(outcome.disconnected);
+    assert_eq!(outcome.error, None);
+    assert!(errors.is_empty());
+}
+
+/// testHeaderFormats: origin-server output, with and without server software, for both
+/// status-line versions (SimpleHandler does not manage the connection: no Connection
+/// header, no chunking).
+#[test]
+fn origin_header_formats() {
+    fn empty(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[])?;
+        Ok(Empty)
+    }
+    for software in ["FooBar/1.0", ""] {
+        for http10 in [true, false] {
+            for protocol in [&b"HTTP/1.0"[..], b"HTTP/1.1"] {
+                let pairs: &[(&str, &[u8])] = &[("SERVER_PROTOCOL", protocol)];
+                let mut arena = [0u8; 64];
+                let mut env = Environ::from_pairs(pairs, &mut arena);
+                let mut tx = [0u8; 512];
+                let mut writer = ResponseWriter::new(&mut tx, OutputMode::Origin, b"GET", protocol);
+                writer.set_server_software(software);
+                writer.set_unix_time(1_149_533_394);
+                if http10 {
+                    writer.set_http10();
+                }
+                let mut pipe = Pipe::default();
+                let mut errors = String::new();
+                let mut io = CgiIo::new(writer, &mut pipe, 0);
+                let _ = run(&empty, &mut env, &mut errors, &mut io);
+                let mut want = format!(
+                    "HTTP/{} 200 OK\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\n",
+                    if http10 { "1.0" } else { "1.1" }
+                );
+                if !software.is_empty() {
+                    let _ = write!(want, "Server: {software}\r\n");
+                }
+                want.push_str("Content-Length: 0\r\n\r\n");
+                assert_eq!(String::from_utf8_lossy(&pipe.output), want);
+            }
+        }
+    }
+}
+
+/// `run_amock`: one request through a `Connection` and `HttpIo`, CPython's fixture settings
+/// (`SERVER_NAME=''`, port 80, `HTTP/1.0` status lines).
+fn run_amock<A: wsgiref::app::Application>(app: &A, data: &[u8]) -> (Vec<u8>, Vec<Outcome>) {
+    let config = Config {
+        gateway: Gateway {
+            server_name: "",
+            server_port: 80,
+            server_software: "WSGIServer/0.2 CPython/3.11.7",
+            ..Gateway::DEFAULT
+        },
+        http_version: Version::Http10,
+        ..Config::DEFAULT
+    };
+    let (mut rx, mut tx) = ([0u8; 16 * 1024], [0u8; 1024]);
+    let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+    conn.set_remote("127.0.0.1:8888".parse().unwrap());
+    let mut pipe = Pipe {
+        input: data.to_vec(),
+        ..Pipe::default()
+    };
+    let mut outcomes = Vec::new();
+    loop {
+        match conn.poll_event(Instant::from_millis(0)) {
+            Event::NeedData => match pipe.read(conn.receive_buf()).unwrap() {
+                0 => conn.handle_eof(),
+                n => conn.handle_received(n),
+            },
+            Event::Send(bytes) => pipe.output.extend_from_slice(bytes),
+            Event::Request => {
+                let mut arena = [0u8; 256];
+                let (mut env, mut ex) = conn.exchange(&mut arena).unwrap();
+                let mut errors = String::new();
+                let mut io = HttpIo::new(&mut ex, &mut pipe);
+                outcomes.push(run(app, &mut env, &mut errors, &mut io));
+            }
+            Event::NextCycle => {}
+            _ => return (pipe.output, outcomes),
+        }
+    }
+}
+
+fn hello_app(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
+    start(
+        sr,
+        "200 OK",
+        &[
+            ("Content-Type", "text/plain"),
+            ("Date", "Mon, 05 Jun 2006 18:49:54 GMT"),
+        ],
+    )?;
+    Ok(Bytes::new(b"Hello, world!"))
+}
+
+/// IntegrationTests.test_plain_hello. One difference on purpose: `Connection: close`, sent
+/// whenever the connection will close (here: an HTTP/1.0 client without keep-alive).
+#[test]
+fn plain_hello() {
+    let (out, outcomes) = run_amock(&hello_app, b"GET / HTTP/1.0\n\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "HTTP/1.0 200 OK\r\nServer: WSGIServer/0.2 CPython/3.11.7\r\nContent-Type: text/plain\r\nDate: Mon, 05 Jun 2006 18:49:54 GMT\r\nContent-Length: 13\r\nConnection: close\r\n\r\nHello, world!"
+    );
+    assert_eq!(outcomes[0].status, 200);
+    assert_eq!(outcomes[0].body_sent, 13);
+}
+
+/// IntegrationTests.test_environ: the environ a request produces, as an application sees it.
+#[test]
+fn environ_through_the_handler() {
+    fn header_app(
+        req: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<heapless_body::Body> {
+        start(
+            sr,
+            "200 OK",
+            &[
+                ("Content-Type", "text/plain"),
+                ("Date", "Mon, 05 Jun 2006 18:49:54 GMT"),
+            ],
+        )?;
+        let mut out = heapless_body::Body::default();
+        for key in ["HTTP_X_TEST_HEADER", "QUERY_STRING", "PATH_INFO"] {
+            if !out.0.is_empty() {
+                out.0.push(b';');
+            }
+            out.0
+                .extend_from_slice(req.environ.get(key).unwrap_or(b"?"));
+        }
+        Ok(out)
+    }
+    let (out, _) = run_amock(
+        &header_app,
+        b"GET /p%61th/?query=test HTTP/1.0\nX-Test-Header: Python test \nX-Test-Header: Python test 2\nContent-Length: 0\n\n",
+    );
+    assert!(
+        out.ends_with(b"\r\n\r\nPython test,Python test 2;query=test;/path/"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+/// IntegrationTests.test_request_length (3.13+ reason phrase).
+#[test]
+fn request_length() {
+    let mut data = b"GET ".to_vec();
+    data.extend(std::iter::repeat_n(b'x', 65537));
+    data.extend_from_slice(b" HTTP/1.0\n\n");
+    let (out, outcomes) = run_amock(&hello_app, &data);
+    assert!(outcomes.is_empty());
+    assert!(
+        out.starts_with(b"HTTP/1.0 414 URI Too Long\r\n"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+/// IntegrationTests.test_cp1252_url, with the head terminated (CPython also serves a request
+/// line cut off by EOF; an incomplete head is a 400 here).
+#[test]
+fn cp1252_url() {
+    fn path_app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<heapless_body::Body> {
+        start(
+            sr,
+            "200 OK",
+            &[
+                ("Content-Type", "text/plain"),
+                ("Date", "Wed, 24 Dec 2008 13:29:32 GMT"),
+            ],
+        )?;
+        let mut out = heapless_body::Body::default();
+        out.0
+            .extend_from_slice(req.environ.get("PATH_INFO").unwrap_or(b"?"));
+        Ok(out)
+    }
+    let (out, _) = run_amock(&path_app, b"GET /\x80%80 HTTP/1.0\r\n\r\n");
+    assert!(out.ends_with(b"\r\n\r\n/\x80\x80"));
+}
+
+/// The request body through `wsgi.input`: bounded by its framing, chunked decoded, 100
+/// Continue released by the first read, and an echo that streams it back.
+#[test]
+fn input_is_bounded_and_releases_continue() {
+    fn echo(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<heapless_body::Body> {
+        start(sr, "200 OK", &[])?;
+        let mut out = heapless_body::Body::default();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = req.input.read(&mut buf).map_err(AppError::from)?;
+            if n == 0 {
+                break;
+            }
+            out.0.extend_from_slice(&buf[..n]);
+        }
+        // Reading past the end stays at the end.
+        assert_eq!(req.input.read(&mut buf).map_err(AppError::from)?, 0);
+        Ok(out)
+    }
+    let (out, outcomes) = run_amock(
+        &echo,
+        b"POST /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nokGET /never HTTP/1.1\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-Length: 12\r\n\r\nhello, world"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Content-Length: 2\r\nConnection: close\r\n\r\nok"),
+        "{text}"
+    );
+    assert_eq!(outcomes.len(), 2);
+
+    // A broken body is answered with its own status, not 500.
+    let (out, outcomes) = run_amock(
+        &echo,
+        b"POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert!(
+        out.starts_with(b"HTTP/1.0 400 Bad Request\r\n"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(outcomes[0].error.map(|e| e.status()), Some(Some(400)));
+}
+
+/// A tiny owned body for tests (std Vec).
+#[allow(unreachable_pub)]
+mod heapless_body {
+    use wsgiref::app::{AppError, Request};
+
+    #[derive(Default)]
+    pub struct Body(pub Vec<u8>, bool);
+
+    impl wsgiref::app::Body for Body {
+        fn next_block<'b>(
+            &'b mut self,
+            _: &'b mut Request<'_, '_>,
+        ) -> Option<Result<&'b [u8], AppError>> {
+            if self.1 {
+                return None;
+            }
+            self.1 = true;
+            Some(Ok(&self.0))
+        }
+
+        fn single_block(&self) -> bool {
+            true
+        }
+    }
+}
