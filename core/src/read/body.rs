@@ -479,6 +479,9 @@ mod tests {
             Ok((1, Step::Data { start: 0, len: 1 }))
         );
         assert!(reader.is_done());
-        assert_eq!(reader.step(b"GET", &LIMITS, usize::MAX), Ok((0, Step::Done)));
+        assert_eq!(
+            reader.step(b"GET", &LIMITS, usize::MAX),
+            Ok((0, Step::Done))
+        );
     }
 }
