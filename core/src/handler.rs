@@ -236,13 +236,20 @@ impl Response {
             }
             OutputMode::Cgi => out.put_all(&[b"Status: ", status.as_bytes(), b"\r\n"])?,
         }
+        // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
+        // framing, so an application's is dropped rather than sent.
+        let no_length = matches!(code, 100..=199 | 204);
         for (name, value) in headers {
-            out.put_field(name.as_ref().as_bytes(), value.as_ref())?;
+            let name = name.as_ref();
+            if no_length && name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+            out.put_field(name.as_bytes(), value.as_ref())?;
         }
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
-            declared,
+            declared: if no_length { None } else { declared },
             pending: out.pos(),
             ..*self
         };
