@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use crate::environ::{Environ, Gateway};
 use crate::framing::{BodyFraming, Version};
-use crate::handler::{OutputMode, RequestFacts, Response, ResponseConfig, Transmit};
+use crate::handler::{ErrorOutput, OutputMode, RequestFacts, Response, ResponseConfig, Transmit};
 use crate::read::body::{BodyLimits, BodyReader, Step};
 use crate::read::head::{Head, HeadLimits, HeadParser, Progress};
 use crate::state::{Phase, State, TimerKind};
@@ -107,6 +107,9 @@ pub struct Config<'a> {
     pub mode: OutputMode,
     /// The version written in response status lines (`BaseHandler.http_version`).
     pub http_version: Version,
+    /// The response to an application error (`error_status`, `error_headers`,
+    /// `error_body`).
+    pub error_output: ErrorOutput<'a>,
 }
 
 impl Config<'_> {
@@ -118,6 +121,7 @@ impl Config<'_> {
         gateway: Gateway::DEFAULT,
         mode: OutputMode::Origin,
         http_version: Version::Http11,
+        error_output: ErrorOutput::DEFAULT,
     };
 
     fn head_limits(&self) -> HeadLimits<'_> {
@@ -144,6 +148,7 @@ impl Config<'_> {
             server_software: self.gateway.server_software,
             http11: self.http_version == Version::Http11,
             manage_connection: true,
+            error: self.error_output,
         }
     }
 }

@@ -115,10 +115,40 @@ pub(crate) struct ResponseConfig<'a> {
     /// The writer owns a persistent connection: it may chunk and it writes `Connection`
     /// headers. A standalone writer (SimpleHandler, CGI) does neither, as CPython.
     pub(crate) manage_connection: bool,
+    /// The error output for application errors.
+    pub(crate) error: ErrorOutput<'a>,
 }
 
 /// The fixed body of the error output (`BaseHandler.error_body`).
 pub const ERROR_BODY: &[u8] = b"A server error occurred.  Please contact the administrator.";
+
+/// The response sent when an application fails before its head is sent
+/// (`BaseHandler.error_status`, `error_headers`, `error_body`). No diagnostics are in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorOutput<'a> {
+    /// `error_status`.
+    pub status: &'a str,
+    /// `error_headers`.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// `error_body`.
+    pub body: &'a [u8],
+}
+
+impl ErrorOutput<'_> {
+    /// CPython's defaults: `500 Internal Server Error`, `Content-Type: text/plain`, and
+    /// [`ERROR_BODY`].
+    pub const DEFAULT: ErrorOutput<'static> = ErrorOutput {
+        status: "500 Internal Server Error",
+        headers: &[("Content-Type", "text/plain")],
+        body: ERROR_BODY,
+    };
+}
+
+impl Default for ErrorOutput<'_> {
+    fn default() -> Self {
+        ErrorOutput::DEFAULT
+    }
+}
 
 /// The response state machine. Every transition of the response side is in this type.
 #[derive(Clone, Copy, Debug)]
@@ -413,16 +443,26 @@ impl Response {
             self.phase = ResponsePhase::Finished;
             return Transmit::default();
         }
-        let body: &'static [u8] = if status == 500 {
-            ERROR_BODY
-        } else {
-            reason_phrase(status).as_bytes()
-        };
         let mut line = [0u8; 64];
-        let line = status_text(status, &mut line);
-        let result = self
-            .start_internal(tx, cfg, unix_time, line)
-            .and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
+        let text = status_text(status, &mut line);
+        let plain: [(&str, &[u8]); 1] = [("Content-Type", b"text/plain")];
+        let (status_line, body): (&str, &[u8]) = if status == 500 {
+            (cfg.error.status, cfg.error.body)
+        } else {
+            (text, reason_phrase(status).as_bytes())
+        };
+        self.phase = ResponsePhase::Idle;
+        let started = if status == 500 {
+            let headers = cfg.error.headers.iter().map(|&(n, v)| (n, v.as_bytes()));
+            let mut pairs: heapless::Vec<(&str, &[u8]), 16> = heapless::Vec::new();
+            headers
+                .take(16)
+                .for_each(|p| pairs.push(p).unwrap_or_default());
+            self.start(tx, cfg, unix_time, status_line, pairs.iter(), false)
+        } else {
+            self.start(tx, cfg, unix_time, status_line, plain.iter(), false)
+        };
+        let result = started.and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
         self.phase = ResponsePhase::Finished;
         let with_body = result.and_then(|framing| {
             if framing != OutFraming::NoBody {
@@ -441,18 +481,6 @@ impl Response {
                 Transmit::default()
             }
         }
-    }
-
-    fn start_internal(
-        &mut self,
-        tx: &mut [u8],
-        cfg: &ResponseConfig<'_>,
-        unix_time: Option<u64>,
-        status: &str,
-    ) -> Result<(), LocalError> {
-        self.phase = ResponsePhase::Idle;
-        let headers: [(&str, &[u8]); 1] = [("Content-Type", b"text/plain")];
-        self.start(tx, cfg, unix_time, status, headers.iter(), false)
     }
 
     /// Hands out the pending head bytes with a body and tail.
@@ -474,6 +502,7 @@ pub struct ResponseWriter<'t> {
     http11: bool,
     facts: RequestFacts,
     unix_time: Option<u64>,
+    error: ErrorOutput<'t>,
 }
 
 impl<'t> ResponseWriter<'t> {
@@ -498,7 +527,13 @@ impl<'t> ResponseWriter<'t> {
                 keep_alive: false,
             },
             unix_time: None,
+            error: ErrorOutput::DEFAULT,
         }
+    }
+
+    /// Sets the error output (`error_status`, `error_headers`, `error_body`).
+    pub fn set_error_output(&mut self, error: ErrorOutput<'t>) {
+        self.error = error;
     }
 
     /// Sets the `Server` header value (origin mode; `BaseHandler.server_software`).
@@ -522,6 +557,7 @@ impl<'t> ResponseWriter<'t> {
             server_software: self.server_software,
             http11: self.http11,
             manage_connection: false,
+            error: self.error,
         }
     }
 

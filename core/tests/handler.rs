@@ -566,3 +566,35 @@ mod heapless_body {
         }
     }
 }
+
+/// `BaseHandler.error_status`, `error_headers` and `error_body` are configurable.
+#[test]
+fn error_output_is_configurable() {
+    use wsgiref::handler::ErrorOutput;
+    fn broken(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Empty> {
+        start(sr, "200 OK", &[("X-Lost", "yes")])?;
+        Err(AppError::new("boom"))
+    }
+    let pairs: &[(&str, &[u8])] = &[("REQUEST_METHOD", b"GET")];
+    let mut arena = [0u8; 64];
+    let mut env = Environ::from_pairs(pairs, &mut arena);
+    let mut tx = [0u8; 512];
+    let mut writer = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"GET", b"HTTP/1.0");
+    writer.set_error_output(ErrorOutput {
+        status: "503 Service Unavailable",
+        headers: &[("Content-Type", "text/html"), ("Retry-After", "5")],
+        body: b"<p>later</p>",
+    });
+    let mut pipe = Pipe::default();
+    let mut errors = String::new();
+    let mut io = CgiIo::new(writer, &mut pipe, 0);
+    let outcome = run(&broken, &mut env, &mut errors, &mut io);
+    assert_eq!(
+        String::from_utf8_lossy(&pipe.output),
+        "Status: 503 Service Unavailable\r\nContent-Type: text/html\r\nRetry-After: 5\r\nContent-Length: 12\r\n\r\n<p>later</p>"
+    );
+    assert_eq!(
+        outcome.error.map(|e| e.to_string()).as_deref(),
+        Some("Error: boom")
+    );
+}
