@@ -497,6 +497,75 @@ where
     }
 }
 
+/// A file body (`wsgi.file_wrapper(filelike, blksize)`): read in blocks of up to `N` bytes,
+/// or handed whole to a gateway that can send files faster ([`Body::file`]).
+pub struct FileBody<R, const N: usize = 8192> {
+    reader: R,
+    buf: [u8; N],
+    done: bool,
+}
+
+impl<R, const N: usize> fmt::Debug for FileBody<R, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileBody")
+            .field("blksize", &N)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read, const N: usize> FileBody<R, N> {
+    /// A body streaming `reader` to its end.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            buf: [0; N],
+            done: false,
+        }
+    }
+
+    /// The reader back (closing is dropping it).
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+}
+
+impl<R: Read, const N: usize> FileSource for FileBody<R, N> {
+    fn read_block(&mut self, buf: &mut [u8]) -> Result<usize, AppError> {
+        self.reader
+            .read(buf)
+            .map_err(|_| AppError::with_kind("OSError", "reading the file failed"))
+    }
+}
+
+impl<R: Read, const N: usize> Body for FileBody<R, N> {
+    fn next_block<'b>(
+        &'b mut self,
+        _: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
+        if self.done {
+            return None;
+        }
+        match self.reader.read(&mut self.buf) {
+            Ok(0) => {
+                self.done = true;
+                None
+            }
+            Ok(n) => Some(Ok(self.buf.get(..n).unwrap_or(&self.buf))),
+            Err(_) => {
+                self.done = true;
+                Some(Err(AppError::with_kind(
+                    "OSError",
+                    "reading the file failed",
+                )))
+            }
+        }
+    }
+
+    fn file(&mut self) -> Option<&mut dyn FileSource> {
+        Some(self)
+    }
+}
+
 /// A WSGI application.
 pub trait Application {
     /// The body it returns.

@@ -10,7 +10,9 @@
 use core::cell::RefCell;
 use core::fmt;
 
-use crate::app::{AppError, Application, Body, InputError, Request, ResponseStart, StartResponse};
+use crate::app::{
+    AppError, Application, Body, FileSource, InputError, Request, ResponseStart, StartResponse,
+};
 use crate::environ::Environ;
 use crate::framing::Version;
 use crate::time::Instant;
@@ -709,6 +711,12 @@ pub trait Io {
     fn started(&self) -> bool;
     /// Status code and body bytes sent, for the access log.
     fn progress(&self) -> (u16, u64);
+
+    /// Sends a whole file body with a platform fast path (`BaseHandler.sendfile`). `None`
+    /// (the default) means "not supported here": the handler reads the file in blocks.
+    fn send_file(&mut self, _file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
+        None
+    }
 }
 
 /// A failure while responding.
@@ -968,14 +976,25 @@ pub fn run<A: Application + ?Sized>(
                 }
             }
             Stage::Stream { mut body, first } => {
+                // `wsgi.file_wrapper`: offer the whole file to the gateway's fast path first.
+                let fast = if first {
+                    body.file().and_then(|f| cell.borrow_mut().send_file(f))
+                } else {
+                    None
+                };
                 let single = first && body.single_block() && !cell.borrow().headers_sent();
-                match body.next_block(&mut req) {
-                    None => Stage::Finish,
-                    Some(Err(e)) => Stage::Fail(e),
-                    Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
-                        Ok(()) => Stage::Stream { body, first: false },
-                        Err(IoError::Transport(_)) => Stage::Gone,
-                        Err(IoError::Local(e)) => Stage::Fail(e.into()),
+                match fast {
+                    Some(Ok(())) => Stage::Finish,
+                    Some(Err(IoError::Transport(_))) => Stage::Gone,
+                    Some(Err(IoError::Local(e))) => Stage::Fail(e.into()),
+                    None => match body.next_block(&mut req) {
+                        None => Stage::Finish,
+                        Some(Err(e)) => Stage::Fail(e),
+                        Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
+                            Ok(()) => Stage::Stream { body, first: false },
+                            Err(IoError::Transport(_)) => Stage::Gone,
+                            Err(IoError::Local(e)) => Stage::Fail(e.into()),
+                        },
                     },
                 }
                 // `body` is dropped here on every path that leaves Stream.

@@ -598,3 +598,103 @@ fn error_output_is_configurable() {
         Some("Error: boom")
     );
 }
+
+/// `wsgi.file_wrapper`: a file body is offered whole to a gateway with a fast path
+/// (`sendfile`), and otherwise read in blocks of `blksize` (testFileWrapper's 150 bytes in
+/// blocks of 120: 120, then 30).
+#[test]
+fn file_bodies_use_the_fast_path_or_blocks() {
+    use wsgiref::LocalError;
+    use wsgiref::app::{FileBody, FileSource};
+    use wsgiref::handler::{Io, IoError};
+
+    static DATA: [u8; 150] = [b'x'; 150];
+    fn file_app(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<FileBody<&'static [u8], 120>> {
+        start(sr, "200 OK", &[])?;
+        Ok(FileBody::new(&DATA[..]))
+    }
+
+    /// Delegates to a CGI gateway, with a `send_file` that records its use and the blocks.
+    struct Fast<'a> {
+        inner: CgiIo<'a, Pipe>,
+        blocks: Vec<usize>,
+        supported: bool,
+    }
+    impl Io for Fast<'_> {
+        fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, wsgiref::app::InputError> {
+            self.inner.read_body(buf)
+        }
+        fn start(&mut self, s: &str, h: &[(&str, &[u8])], r: bool) -> Result<(), LocalError> {
+            self.inner.start(s, h, r)
+        }
+        fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
+            self.blocks.push(data.len());
+            self.inner.write(data, whole)
+        }
+        fn finish(&mut self) -> Result<(), IoError> {
+            self.inner.finish()
+        }
+        fn fail(&mut self, status: u16) -> Result<(), IoError> {
+            self.inner.fail(status)
+        }
+        fn headers_sent(&self) -> bool {
+            self.inner.headers_sent()
+        }
+        fn started(&self) -> bool {
+            self.inner.started()
+        }
+        fn progress(&self) -> (u16, u64) {
+            self.inner.progress()
+        }
+        fn send_file(&mut self, file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
+            if !self.supported {
+                return None;
+            }
+            let mut all = Vec::new();
+            let mut buf = [0u8; 64];
+            loop {
+                match file.read_block(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                    Err(_) => return Some(Err(IoError::Local(LocalError::InvalidState))),
+                }
+            }
+            self.blocks.push(usize::MAX); // marks the fast path
+            Some(self.inner.write(&all, true))
+        }
+    }
+
+    for supported in [false, true] {
+        let pairs: &[(&str, &[u8])] = &[("REQUEST_METHOD", b"GET")];
+        let mut arena = [0u8; 64];
+        let mut env = Environ::from_pairs(pairs, &mut arena);
+        let mut tx = [0u8; 512];
+        let writer = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"GET", b"HTTP/1.0");
+        let mut pipe = Pipe::default();
+        let mut errors = String::new();
+        let blocks = {
+            let mut io = Fast {
+                inner: CgiIo::new(writer, &mut pipe, 0),
+                blocks: Vec::new(),
+                supported,
+            };
+            let outcome = run(&file_app, &mut env, &mut errors, &mut io);
+            assert_eq!(outcome.error, None);
+            io.blocks
+        };
+        if supported {
+            assert_eq!(blocks, [usize::MAX]);
+            assert!(
+                pipe.output
+                    .starts_with(b"Status: 200 OK\r\nContent-Length: 150\r\n\r\n")
+            );
+        } else {
+            assert_eq!(blocks, [120, 30]);
+            assert!(pipe.output.starts_with(b"Status: 200 OK\r\n\r\n"));
+        }
+        assert!(pipe.output.ends_with(&DATA));
+    }
+}
