@@ -40,7 +40,6 @@ use crate::{LocalError, RemoteError};
 
 /// Why reading `wsgi.input` failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum InputError {
     /// The request body is malformed, too large, timed out or cut short; answered with its
@@ -63,6 +62,17 @@ impl fmt::Display for InputError {
 }
 
 impl core::error::Error for InputError {}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for InputError {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self {
+            Self::Remote(e) => defmt::write!(f, "request body: {}", e),
+            Self::Io(_) => defmt::write!(f, "transport failed"),
+            Self::Invalid(m) => defmt::write!(f, "{=str}", m),
+        }
+    }
+}
 
 impl embedded_io::Error for InputError {
     fn kind(&self) -> embedded_io::ErrorKind {
