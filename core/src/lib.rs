@@ -162,6 +162,7 @@ pub(crate) mod abnf;
 pub mod app;
 pub mod connection;
 mod date;
+pub mod demo;
 pub mod environ;
 mod error;
 pub mod framing;
@@ -171,6 +172,7 @@ mod read;
 pub mod state;
 mod time;
 pub mod util;
+pub mod validate;
 mod write;
 
 pub use connection::{Body, Config, Connection, Event, Exchange, Limits, Timeouts};
