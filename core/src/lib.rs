@@ -110,29 +110,57 @@
 //! assert!(out.ends_with("Connection: close\r\n\r\nHello /bye"));
 //! ```
 //!
+//! ## An application
+//!
+//! The seed's hello world, as an [`app::Application`] (a plain function is one):
+//!
+//! ```
+//! use wsgiref::app::{AppError, Bytes, Request, StartResponse};
+//!
+//! fn hello_world_app(
+//!     _req: &mut Request<'_, '_>,
+//!     start_response: &mut StartResponse<'_>,
+//! ) -> Result<Bytes<&'static [u8]>, AppError> {
+//!     let headers = [("Content-type", "text/plain; charset=utf-8")];
+//!     start_response.start("200 OK", &headers)?;
+//!     Ok(Bytes::new(b"Hello World"))
+//! }
+//! # fn is_app(_: &impl wsgiref::app::Application) {}
+//! # is_app(&hello_world_app);
+//! ```
+//!
+//! [`handler::run`] runs it against any gateway: an HTTP [`Exchange`] ([`handler::HttpIo`]),
+//! CGI output ([`handler::CgiIo`]), or your own [`handler::Io`].
+//!
 //! ## Python names and their Rust counterparts
 //!
 //! | `wsgiref` | here |
 //! |---|---|
-//! | `simple_server.WSGIRequestHandler.get_environ`, `BaseHandler.setup_environ` | [`Connection::exchange`] → [`Environ`] |
-//! | `environ[key]`, `environ.get(key)` | [`Environ::get`], [`Environ::value`] |
-//! | `start_response(status, headers)` | [`Exchange::start_response`] |
-//! | `start_response(status, headers, exc_info)` | [`Exchange::restart_response`] |
-//! | `write(data)` (the callable `start_response` returns) | [`Exchange::write`] |
-//! | returning `[body]` (Content-Length inferred) | [`Exchange::write_whole`] |
-//! | `BaseHandler.finish_response` / `finish_content` | [`Exchange::finish`] |
-//! | `BaseHandler.error_output`, `error_status`, `error_body` | [`Exchange::fail`], [`handler::ERROR_BODY`] |
-//! | `BaseHandler.origin_server` | [`OutputMode`] |
-//! | `BaseHandler.http_version` | [`Config::http_version`] |
-//! | `BaseHandler.server_software` | [`Gateway::server_software`] |
-//! | `wsgi_multithread`, `wsgi_multiprocess`, `wsgi_run_once` | [`Gateway`] fields |
-//! | `wsgi.input` | [`Exchange::poll_body`] |
+//! | the WSGI application callable | [`app::Application`] (functions and [`app::from_fn`] closures) |
+//! | `environ` | [`Environ`]: [`Environ::get`], [`Environ::value`], [`Environ::set`], [`Environ::remove`], [`Environ::iter`] |
+//! | `start_response(status, headers)` / `(…, exc_info)` | [`app::StartResponse::start`] / [`app::StartResponse::restart`] |
+//! | the `write(data)` callable | [`app::StartResponse::write`] |
+//! | the returned iterable | [`app::Body`] ([`app::Bytes`], [`app::Blocks`], [`app::Stream`], [`app::Empty`]) |
+//! | `wsgi.input`, `wsgi.errors` | [`app::Request::input`], [`app::Request::errors`] |
+//! | `wsgi.file_wrapper`, `BaseHandler.sendfile` | [`app::FileBody`], [`handler::Io::send_file`] |
+//! | `wsgiref.util.FileWrapper` | [`util::FileWrapper`] |
+//! | `util.guess_scheme`, `application_uri`, `request_uri`, `shift_path_info`, `setup_testing_defaults`, `is_hop_by_hop` | [`util`] functions of the same names |
+//! | `wsgiref.headers.Headers` (`get_all`, `setdefault`, `add_header`, `keys`, `values`, `items`) | [`headers::Headers`] |
+//! | `handlers.BaseHandler.run` | [`handler::run`] |
+//! | `BaseHandler.get_stdin`, `get_stderr`, `_write`, `_flush`, `add_cgi_vars` | [`handler::Io`], [`handler::Transport`] |
+//! | `BaseHandler.setup_environ`, `os_environ` | [`Connection::exchange`] → [`Environ`] (no process environment leaks in) |
+//! | `BaseHandler.error_output`, `error_status`, `error_headers`, `error_body` | [`handler::ErrorOutput`], [`Exchange::fail`] |
+//! | `BaseHandler.log_exception`, `traceback_limit` | [`handler::Outcome::error`] (the adapter logs it; there are no tracebacks) |
+//! | `BaseHandler.origin_server`, `http_version`, `server_software` | [`OutputMode`], [`Config::http_version`], [`Gateway::server_software`] |
+//! | `wsgi_multithread`, `wsgi_multiprocess`, `wsgi_run_once`, `get_scheme` | [`Gateway`] |
+//! | `handlers.SimpleHandler`, `BaseCGIHandler` | [`handler::ResponseWriter`] + [`handler::CgiIo`] |
 //! | `handlers.format_date_time` | [`format_date_time`] |
-//! | `headers.Headers` | [`headers::Headers`] |
-//! | `util.is_hop_by_hop` | [`util::is_hop_by_hop`] |
+//! | `validate.validator` | [`validate::validator`] |
+//! | `simple_server.demo_app` | [`demo::demo_app`] |
+//! | `simple_server.WSGIRequestHandler.get_environ` | [`Connection::exchange`] |
+//! | `make_server`, `WSGIServer` (`serve_forever`, `handle_request`, `set_app`, `get_app`, `server_close`), `CGIHandler`, `IISCGIHandler`, `read_environ` | the std adapter (`wsgiref-std`, to come) |
 //!
-//! The full table, with the names still to come (the application trait, the validator,
-//! `demo_app`, the std and CGI adapters), is in `docs/ARCHITECTURE.md`.
+//! `docs/ARCHITECTURE.md` has the states, the lifecycle and this table with notes.
 //!
 //! ## Features
 //!
