@@ -910,6 +910,37 @@ impl<T: Transport + ?Sized> Io for CgiIo<'_, T> {
     }
 }
 
+/// `BaseHandler.setup_environ` for gateways without an HTTP connection (CGI, tests): sets
+/// `wsgi.version`, `wsgi.run_once`, `wsgi.url_scheme` (from `HTTPS`, as `get_scheme`),
+/// `wsgi.multithread` and `wsgi.multiprocess` from `gateway`, overriding what the environ had,
+/// and, for an origin server with a server software name, `SERVER_SOFTWARE` if absent.
+/// (`wsgi.input`, `wsgi.errors` and `wsgi.file_wrapper` are not environ values here: they are
+/// [`Request`] fields and [`crate::app::FileBody`].) An HTTP [`crate::Connection`]'s environ
+/// has these entries already.
+///
+/// # Errors
+/// [`LocalError::CapacityExceeded`] if the environ's arena is too small.
+pub fn setup_environ(
+    environ: &mut Environ<'_>,
+    gateway: &crate::environ::Gateway<'_>,
+    mode: OutputMode,
+) -> Result<(), LocalError> {
+    use crate::environ::Value;
+    environ.set_value("wsgi.version", Value::Version(1, 0))?;
+    environ.set_value("wsgi.run_once", Value::Bool(gateway.run_once))?;
+    let scheme = util::guess_scheme(environ);
+    environ.set("wsgi.url_scheme", scheme.as_bytes())?;
+    environ.set_value("wsgi.multithread", Value::Bool(gateway.multithread))?;
+    environ.set_value("wsgi.multiprocess", Value::Bool(gateway.multiprocess))?;
+    if mode == OutputMode::Origin
+        && !gateway.server_software.is_empty()
+        && !environ.contains("SERVER_SOFTWARE")
+    {
+        environ.set("SERVER_SOFTWARE", gateway.server_software.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// What became of one request, for the access log and the error log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]

@@ -698,3 +698,63 @@ fn file_bodies_use_the_fast_path_or_blocks() {
         assert!(pipe.output.ends_with(&DATA));
     }
 }
+
+/// HandlerTests.testEnviron, testCGIEnviron and testScheme: `setup_environ` over the merged
+/// process and handler environment (the handler's values win, as `add_cgi_vars` does).
+#[test]
+fn setup_environ_vectors() {
+    use wsgiref::Value;
+    use wsgiref::handler::setup_environ;
+    use wsgiref::util::setup_testing_defaults;
+
+    // os_environ merged with the handler's base environ (X="Y", HOME="/override/home").
+    let pairs: &[(&str, &[u8])] = &[
+        ("HOME", b"/override/home"),
+        ("PATH", b"/my/path"),
+        ("LANG", b"fr_FR.UTF-8"),
+        ("X", b"Y"),
+    ];
+    let mut arena = [0u8; 512];
+    let mut env = Environ::from_pairs(pairs, &mut arena);
+    setup_testing_defaults(&mut env).unwrap();
+    let gateway = Gateway {
+        multithread: true,
+        multiprocess: true,
+        run_once: false,
+        ..Gateway::DEFAULT
+    };
+    setup_environ(&mut env, &gateway, OutputMode::Cgi).unwrap();
+    let expect: &[(&str, Value<'_>)] = &[
+        ("HOME", Value::Str(b"/override/home")),
+        ("PATH", Value::Str(b"/my/path")),
+        ("LANG", Value::Str(b"fr_FR.UTF-8")),
+        ("X", Value::Str(b"Y")),
+        ("SCRIPT_NAME", Value::Str(b"")),
+        ("SERVER_NAME", Value::Str(b"127.0.0.1")),
+        ("wsgi.version", Value::Version(1, 0)),
+        ("wsgi.run_once", Value::Bool(false)),
+        ("wsgi.url_scheme", Value::Str(b"http")),
+        ("wsgi.multithread", Value::Bool(true)),
+        ("wsgi.multiprocess", Value::Bool(true)),
+    ];
+    for (key, value) in expect {
+        assert_eq!(env.value(key), Some(*value), "{key}");
+    }
+    // A CGI handler sets no SERVER_SOFTWARE; an origin server does, if absent.
+    assert_eq!(env.get("SERVER_SOFTWARE"), None);
+    setup_environ(&mut env, &gateway, OutputMode::Origin).unwrap();
+    assert_eq!(
+        env.get("SERVER_SOFTWARE"),
+        Some(Gateway::DEFAULT.server_software.as_bytes())
+    );
+
+    // testScheme: HTTPS=on → https; absent → http. testCGIEnviron: an empty base works.
+    for (https, scheme) in [(Some(&b"on"[..]), &b"https"[..]), (None, b"http")] {
+        let with: [(&str, &[u8]); 1] = [("HTTPS", https.unwrap_or(b""))];
+        let pairs: &[(&str, &[u8])] = if https.is_some() { &with } else { &[] };
+        let mut arena = [0u8; 256];
+        let mut env = Environ::from_pairs(pairs, &mut arena);
+        setup_environ(&mut env, &Gateway::DEFAULT, OutputMode::Cgi).unwrap();
+        assert_eq!(env.get("wsgi.url_scheme"), Some(scheme));
+    }
+}
