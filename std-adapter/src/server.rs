@@ -1,0 +1,514 @@
+//! `wsgiref.simple_server` on std: `make_server`, a server with `serve_forever`,
+//! `handle_request`, `shutdown`, `server_close`, `set_app` / `get_app`, and a request handler
+//! whose `get_environ`, `get_stderr` and `log_request` can be overridden.
+//!
+//! Each accepted connection is served by one worker of a bounded pool, through one core
+//! [`Connection`]: HTTP/1.1 keep-alive and pipelining, every deadline the core reports
+//! enforced with socket timeouts. Buffers belong to the worker and are reused, so requests
+//! allocate nothing. Over the connection limit, a client gets `503` and is closed.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use wsgiref::app::Application;
+use wsgiref::handler::{HttpIo, Outcome, run};
+use wsgiref::state::Phase;
+use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, Timeouts};
+
+use crate::transport::{Clock, SocketTransport, write_all_vectored};
+
+/// Settings of a [`WsgiServer`].
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Worker threads, each serving one connection at a time.
+    pub threads: usize,
+    /// Connections served or waiting at once; beyond it, `503` and close.
+    pub max_connections: usize,
+    /// Receive buffer per worker: the largest kept request head plus some body.
+    pub rx_buffer: usize,
+    /// Transmit buffer per worker: the largest response head.
+    pub tx_buffer: usize,
+    /// Core limits.
+    pub limits: Limits,
+    /// Core deadlines.
+    pub timeouts: Timeouts,
+    /// Longest a single socket write may block.
+    pub write_timeout: Duration,
+    /// `Server` header and `SERVER_SOFTWARE`.
+    pub server_software: String,
+    /// No access log.
+    pub quiet: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            threads: 8,
+            max_connections: 256,
+            rx_buffer: 16 * 1024,
+            tx_buffer: 4 * 1024,
+            limits: Limits::DEFAULT,
+            timeouts: Timeouts::DEFAULT,
+            write_timeout: Duration::from_secs(30),
+            server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            quiet: false,
+        }
+    }
+}
+
+/// `WSGIRequestHandler`'s overridable parts (all have defaults).
+pub trait RequestHandler: Sync {
+    /// `get_environ`: adjust the environ of each request before the application sees it
+    /// (the base environ: add keys, override `SERVER_NAME`, …).
+    fn get_environ(&self, environ: &mut Environ<'_>) {
+        let _ = environ;
+    }
+
+    /// `get_stderr`: where `wsgi.errors` text and error logs go.
+    fn get_stderr(&self, text: fmt::Arguments<'_>) {
+        let _ = io::stderr().write_fmt(text);
+    }
+
+    /// `log_request`: one line per request, in `simple_server`'s format.
+    fn log_request(&self, line: &AccessLog<'_>) {
+        self.get_stderr(format_args!("{line}\n"));
+    }
+}
+
+/// The default request handler: environ as parsed, errors and log to stderr.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultHandler;
+
+impl RequestHandler for DefaultHandler {}
+
+/// One access-log line: `127.0.0.1 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 13`.
+#[derive(Debug)]
+pub struct AccessLog<'a> {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The request line as it is logged (printable, escaped).
+    pub request_line: &'a str,
+    /// Status code sent (0 if none).
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+}
+
+impl fmt::Display for AccessLog<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let now = chrono::Local::now().format("%d/%b/%Y %H:%M:%S");
+        write!(
+            f,
+            "{} - - [{}] \"{}\" {} {}",
+            self.peer.ip(),
+            now,
+            self.request_line,
+            self.status,
+            self.bytes
+        )
+    }
+}
+
+/// A WSGI server (`WSGIServer`): bound and listening, serving `A`.
+pub struct WsgiServer<A, H = DefaultHandler> {
+    listener: TcpListener,
+    local: SocketAddr,
+    server_name: String,
+    app: A,
+    handler: H,
+    config: ServerConfig,
+    stop: AtomicBool,
+    clock: Clock,
+}
+
+impl<A, H> fmt::Debug for WsgiServer<A, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsgiServer")
+            .field("local", &self.local)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `make_server(host, port, app)`: a server bound to `host:port` (port 0 picks a free one),
+/// with the default configuration and handler.
+///
+/// # Errors
+/// The address does not resolve or cannot be bound.
+pub fn make_server<A: Application + Sync>(
+    host: &str,
+    port: u16,
+    app: A,
+) -> io::Result<WsgiServer<A>> {
+    WsgiServer::bind((host, port), app, ServerConfig::default(), DefaultHandler)
+}
+
+impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
+    /// A server bound to `addr` with a configuration and a request handler.
+    ///
+    /// # Errors
+    /// The address does not resolve or cannot be bound.
+    pub fn bind(
+        addr: impl ToSocketAddrs,
+        app: A,
+        config: ServerConfig,
+        handler: H,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        let local = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local,
+            server_name: local.ip().to_string(),
+            app,
+            handler,
+            config,
+            stop: AtomicBool::new(false),
+            clock: Clock::new(),
+        })
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub fn server_address(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// `set_app`.
+    pub fn set_app(&mut self, app: A) {
+        self.app = app;
+    }
+
+    /// `get_app`.
+    #[must_use]
+    pub fn get_app(&self) -> &A {
+        &self.app
+    }
+
+    /// Sets `SERVER_NAME` (defaults to the bound address).
+    pub fn set_server_name(&mut self, name: impl Into<String>) {
+        self.server_name = name.into();
+    }
+
+    /// `shutdown`: stop accepting; requests in flight finish (idle keep-alive connections
+    /// end at their next request boundary or deadline), then `serve_forever` returns.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept call.
+        let _ = TcpStream::connect_timeout(&self.local, Duration::from_millis(200));
+    }
+
+    /// `server_close`: closes the listening socket.
+    pub fn server_close(self) {
+        drop(self);
+    }
+
+    fn core_config(&self) -> Config<'_> {
+        Config {
+            limits: self.config.limits,
+            timeouts: self.config.timeouts,
+            gateway: Gateway {
+                server_name: &self.server_name,
+                server_port: self.local.port(),
+                server_software: &self.config.server_software,
+                url_scheme: "http",
+                multithread: self.config.threads > 1,
+                multiprocess: false,
+                run_once: false,
+            },
+            ..Config::DEFAULT
+        }
+    }
+
+    /// `serve_forever`: accepts and serves connections on a pool of worker threads until
+    /// [`WsgiServer::shutdown`].
+    ///
+    /// # Errors
+    /// Accepting failed for good (not per-connection errors, which are skipped).
+    pub fn serve_forever(&self) -> io::Result<()> {
+        let threads = self.config.threads.max(1);
+        let queue = self.config.max_connections.saturating_sub(threads).max(1);
+        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(queue);
+        let receiver = Mutex::new(receiver);
+        let config = self.core_config();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| self.worker(&receiver, &config));
+            }
+            while !self.stop.load(Ordering::SeqCst) {
+                match self.listener.accept() {
+                    Ok(_) if self.stop.load(Ordering::SeqCst) => break,
+                    Ok((stream, peer)) => match sender.try_send((stream, peer)) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full((stream, _))) => reject_busy(&stream),
+                        Err(TrySendError::Disconnected(_)) => break,
+                    },
+                    // Per-connection accept errors (ECONNABORTED, EMFILE): keep serving.
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            drop(sender);
+        });
+        Ok(())
+    }
+
+    /// `handle_request`: accepts one connection and serves one request on it.
+    ///
+    /// # Errors
+    /// Accepting failed.
+    pub fn handle_request(&self) -> io::Result<()> {
+        let (stream, peer) = self.listener.accept()?;
+        let config = self.core_config();
+        let mut rx = vec![0u8; self.config.rx_buffer];
+        let mut tx = vec![0u8; self.config.tx_buffer];
+        self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, Some(1));
+        Ok(())
+    }
+
+    fn worker(&self, receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, config: &Config<'_>) {
+        // Allocated once per worker, reused for every connection and request.
+        let mut rx = vec![0u8; self.config.rx_buffer];
+        let mut tx = vec![0u8; self.config.tx_buffer];
+        loop {
+            let next = receiver
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .recv();
+            let Ok((stream, peer)) = next else {
+                return;
+            };
+            self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
+        }
+    }
+
+    /// Serves one connection until it closes (or `max_requests` were answered).
+    fn serve_connection(
+        &self,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        config: &Config<'_>,
+        rx: &mut [u8],
+        tx: &mut [u8],
+        max_requests: Option<u32>,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(self.config.write_timeout));
+        let mut conn: Connection<'_> = Connection::new(config, rx, tx);
+        conn.set_remote(peer);
+        let mut read_timeout = None;
+        loop {
+            let now = self.clock.now();
+            match conn.poll_event(now) {
+                Event::NeedData => {
+                    let timeout = conn.poll_timeout().map(|d| {
+                        d.saturating_duration_since(now)
+                            .max(Duration::from_millis(1))
+                    });
+                    if timeout != read_timeout {
+                        let _ = stream.set_read_timeout(timeout);
+                        read_timeout = timeout;
+                    }
+                    match (&mut &*stream).read(conn.receive_buf()) {
+                        Ok(0) => conn.handle_eof(),
+                        Ok(n) => conn.handle_received(n),
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                            ) =>
+                        {
+                            conn.handle_timeout(self.clock.now());
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        // The client went away: quiet.
+                        Err(_) => return,
+                    }
+                }
+                Event::Send(bytes) => {
+                    if write_all_vectored(&mut &*stream, &[bytes]).is_err() {
+                        return;
+                    }
+                }
+                Event::Request => {
+                    read_timeout = None;
+                    if !self.serve_request(&mut conn, stream, peer) {
+                        return;
+                    }
+                }
+                Event::NextCycle => {
+                    let done = max_requests.is_some_and(|m| conn.requests_served() >= m);
+                    if done || self.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        linger_close(stream);
+    }
+
+    /// Runs the application for the current request. Returns false if the connection must
+    /// be dropped at once (the client went away, or the response could not be completed).
+    fn serve_request(
+        &self,
+        conn: &mut Connection<'_>,
+        stream: &TcpStream,
+        peer: SocketAddr,
+    ) -> bool {
+        if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
+            conn.set_unix_time(d.as_secs());
+        }
+        let _ = stream.set_read_timeout(Some(self.config.timeouts.body));
+        let mut arena = [0u8; 512];
+        let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
+            return false;
+        };
+        self.handler.get_environ(&mut environ);
+        let mut line = LineBuf::new();
+        request_line(&environ, &mut line);
+        let mut transport = SocketTransport::new(stream, self.clock);
+        let mut errors = ErrorsSink(&self.handler);
+        let mut io = HttpIo::new(&mut exchange, &mut transport);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            run(&self.app, &mut environ, &mut errors, &mut io)
+        }));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .copied()
+                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("(no message)");
+                self.handler
+                    .get_stderr(format_args!("application panicked: {message}\n"));
+                // The same as an application error: 500 before the head, close after.
+                let _ = wsgiref::handler::Io::fail(&mut io, 500);
+                let (status, body_sent) = wsgiref::handler::Io::progress(&io);
+                Outcome {
+                    status,
+                    body_sent,
+                    error: None,
+                    disconnected: false,
+                }
+            }
+        };
+        if let Some(error) = outcome.error {
+            self.handler.get_stderr(format_args!("{error}\n"));
+        }
+        if !self.config.quiet && !outcome.disconnected {
+            self.handler.log_request(&AccessLog {
+                peer,
+                request_line: line.as_str(),
+                status: outcome.status,
+                bytes: outcome.body_sent,
+            });
+        }
+        !outcome.disconnected && conn.phase() != Phase::Exchange
+    }
+}
+
+/// `wsgi.errors` → the handler's `get_stderr`.
+struct ErrorsSink<'h, H: ?Sized>(&'h H);
+
+impl<H: RequestHandler + ?Sized> fmt::Write for ErrorsSink<'_, H> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.get_stderr(format_args!("{s}"));
+        Ok(())
+    }
+}
+
+/// A fixed buffer for the logged request line.
+struct LineBuf {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl LineBuf {
+    fn new() -> Self {
+        Self {
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+/// `METHOD PATH?QUERY PROTOCOL`, with bytes outside printable ASCII as `\xNN` (as
+/// `http.server` logs them) and the path re-escaped where it was percent-decoded.
+fn request_line(environ: &Environ<'_>, out: &mut LineBuf) {
+    fn put(out: &mut LineBuf, bytes: &[u8], escape_path: bool) {
+        for &b in bytes {
+            if b.is_ascii_graphic() && !(escape_path && (b == b'%' || b == b'?')) {
+                out.push(b);
+            } else if escape_path && (b == b' ' || b == b'%' || b == b'?') {
+                for c in format_hex(b, b'%') {
+                    out.push(c);
+                }
+            } else {
+                out.push(b'\\');
+                out.push(b'x');
+                for c in &format_hex(b, b'x')[1..] {
+                    out.push(*c);
+                }
+            }
+        }
+    }
+    put(out, environ.get("REQUEST_METHOD").unwrap_or(b"-"), false);
+    out.push(b' ');
+    put(out, environ.get("PATH_INFO").unwrap_or(b""), true);
+    if let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
+        out.push(b'?');
+        put(out, q, false);
+    }
+    out.push(b' ');
+    put(out, environ.get("SERVER_PROTOCOL").unwrap_or(b""), false);
+}
+
+fn format_hex(b: u8, prefix: u8) -> [u8; 3] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let upper = prefix == b'%';
+    let digit = |n: u8| {
+        let c = HEX[usize::from(n)];
+        if upper { c.to_ascii_uppercase() } else { c }
+    };
+    [prefix, digit(b >> 4), digit(b & 0xf)]
+}
+
+/// Over the connection limit: a short `503` and close, without tying up a worker.
+fn reject_busy(stream: &TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = (&mut &*stream).write_all(BUSY);
+    linger_close(stream);
+}
+
+/// Closes gracefully: no more writes, then discard what the client still sends (bounded),
+/// so unread request bytes do not turn the close into a reset that destroys the response.
+fn linger_close(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        match (&mut &*stream).read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
