@@ -267,8 +267,21 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         let config = self.core_config();
         let mut rx = vec![0u8; self.config.rx_buffer];
         let mut tx = vec![0u8; self.config.tx_buffer];
-        self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, Some(1));
+        let _ = self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, Some(1));
         Ok(())
+    }
+
+    /// Accepts one connection and serves every request on it, on the calling thread, until
+    /// it closes. Returns the number of requests served.
+    ///
+    /// # Errors
+    /// Accepting failed.
+    pub fn handle_connection(&self) -> io::Result<u32> {
+        let (stream, peer) = self.listener.accept()?;
+        let config = self.core_config();
+        let mut rx = vec![0u8; self.config.rx_buffer];
+        let mut tx = vec![0u8; self.config.tx_buffer];
+        Ok(self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, None))
     }
 
     fn worker(&self, receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, config: &Config<'_>) {
@@ -283,11 +296,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             let Ok((stream, peer)) = next else {
                 return;
             };
-            self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
+            let _ = self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
         }
     }
 
-    /// Serves one connection until it closes (or `max_requests` were answered).
+    /// Serves one connection until it closes (or `max_requests` were answered); returns the
+    /// number of requests served.
     fn serve_connection(
         &self,
         stream: &TcpStream,
@@ -296,7 +310,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         rx: &mut [u8],
         tx: &mut [u8],
         max_requests: Option<u32>,
-    ) {
+    ) -> u32 {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(self.config.write_timeout));
         let mut conn: Connection<'_> = Connection::new(config, rx, tx);
@@ -327,18 +341,18 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         // The client went away: quiet.
-                        Err(_) => return,
+                        Err(_) => return conn.requests_served(),
                     }
                 }
                 Event::Send(bytes) => {
                     if write_all_vectored(&mut &*stream, &[bytes]).is_err() {
-                        return;
+                        return conn.requests_served();
                     }
                 }
                 Event::Request => {
                     read_timeout = None;
                     if !self.serve_request(&mut conn, stream, peer) {
-                        return;
+                        return conn.requests_served();
                     }
                 }
                 Event::NextCycle => {
@@ -351,6 +365,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             }
         }
         linger_close(stream);
+        conn.requests_served()
     }
 
     /// Runs the application for the current request. Returns false if the connection must
