@@ -352,6 +352,12 @@ pub trait FileSource {
     fn raw_fd(&self) -> Option<i32> {
         None
     }
+
+    /// The source as `Any`, so an adapter can recognise its own file type (and reach the
+    /// OS file behind it) without `unsafe`.
+    fn as_any_mut(&mut self) -> Option<&mut dyn core::any::Any> {
+        None
+    }
 }
 
 /// A response body, pulled block by block by the gateway. Dropping it is `close()`.

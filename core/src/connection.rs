@@ -763,6 +763,25 @@ impl Exchange<'_> {
         self.write_block(data, true)
     }
 
+    /// For `len` body bytes the caller sends itself (a platform fast path such as
+    /// sendfile): returns the head and framing to send first (`head`; its `body` is empty),
+    /// and whether the body bytes must then be sent (false for HEAD, 204, 304), followed by
+    /// `tail`. The bookkeeping is the same as [`Exchange::write`] of `len` bytes.
+    ///
+    /// # Errors
+    /// As [`Exchange::write`].
+    pub fn write_external(
+        &mut self,
+        len: u64,
+        whole: bool,
+    ) -> Result<(Transmit<'_>, bool), LocalError> {
+        self.live()?;
+        let facts = self.facts();
+        let cfg = self.config.response_config();
+        self.response
+            .write_external(self.tx, &cfg, &facts, len, whole)
+    }
+
     fn write_block<'a>(
         &'a mut self,
         data: &'a [u8],

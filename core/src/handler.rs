@@ -360,43 +360,77 @@ impl Response {
         data: &'a [u8],
         whole: bool,
     ) -> Result<Transmit<'a>, LocalError> {
-        let len = data.len() as u64;
+        Ok(match self.frame(tx, cfg, req, data.len() as u64, whole)? {
+            None => Transmit::default(),
+            Some((true, tail)) => self.take(tx, data, tail),
+            Some((false, tail)) => self.take(tx, &[], tail),
+        })
+    }
+
+    /// Like [`Response::write`] for `len` body bytes the caller sends itself (sendfile):
+    /// the transmit holds the head and framing; `true` if the body bytes must be sent
+    /// between its `head` and its `tail` (false for bodyless responses).
+    pub(crate) fn write_external<'a>(
+        &mut self,
+        tx: &'a mut [u8],
+        cfg: &ResponseConfig<'_>,
+        req: &RequestFacts,
+        len: u64,
+        whole: bool,
+    ) -> Result<(Transmit<'a>, bool), LocalError> {
+        Ok(match self.frame(tx, cfg, req, len, whole)? {
+            None => (Transmit::default(), false),
+            Some((send, tail)) => (self.take(tx, &[], tail), send),
+        })
+    }
+
+    /// The bookkeeping of one body block of `len` bytes: commits the head if needed,
+    /// enforces the Content-Length, writes chunk framing. `None` when nothing is to be sent
+    /// (an empty block before the head); else whether to send the bytes, and the tail.
+    fn frame(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        req: &RequestFacts,
+        len: u64,
+        whole: bool,
+    ) -> Result<Option<(bool, &'static [u8])>, LocalError> {
         let framing = match self.phase {
             ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
-            ResponsePhase::Started if data.is_empty() && !whole => return Ok(Transmit::default()),
+            ResponsePhase::Started if len == 0 && !whole => return Ok(None),
             ResponsePhase::Started if self.declared.is_some_and(|n| len > n) => {
                 // Refused before the head is committed, so the error output can still
                 // replace this response.
                 self.must_close = true;
                 return Err(LocalError::BodyTooLong);
             }
-            ResponsePhase::Started => {
-                self.commit(tx, cfg, req, whole.then_some(data.len() as u64))?
-            }
+            ResponsePhase::Started => self.commit(tx, cfg, req, whole.then_some(len))?,
             ResponsePhase::Committed(f) => f,
         };
-        let (body, tail): (&'a [u8], &'static [u8]) = match framing {
+        let (send, tail): (bool, &'static [u8]) = match framing {
             OutFraming::Length(remaining) => {
                 if len > remaining {
                     self.must_close = true;
                     return Err(LocalError::BodyTooLong);
                 }
                 self.phase = ResponsePhase::Committed(OutFraming::Length(remaining - len));
-                (data, b"")
+                (true, b"")
             }
-            OutFraming::Chunked if data.is_empty() => (data, b""),
+            OutFraming::Chunked if len == 0 => (true, b""),
             OutFraming::Chunked => {
                 let mut out = Cursor::new(tx, self.pending);
                 out.put_hex(len)?;
                 out.put(b"\r\n")?;
                 self.pending = out.pos();
-                (data, b"\r\n")
+                (true, b"\r\n")
             }
-            OutFraming::UntilClose => (data, b""),
-            OutFraming::NoBody => (&[], b""),
+            OutFraming::UntilClose => (true, b""),
+            OutFraming::NoBody => (false, b""),
         };
-        self.body_sent += body.len() as u64;
-        Ok(self.take(tx, body, tail))
+        if send {
+            self.body_sent += len;
+        }
+        Ok(Some((send, tail)))
     }
 
     /// Completes the response: sends the head if it is still waiting (with
@@ -757,6 +791,11 @@ impl<'x, 'c, T: Transport + ?Sized> HttpIo<'x, 'c, T> {
             exchange,
             transport,
         }
+    }
+
+    /// The exchange and the transport, for gateways that extend this one (a sendfile path).
+    pub fn parts(&mut self) -> (&mut crate::Exchange<'c>, &mut T) {
+        (self.exchange, self.transport)
     }
 }
 

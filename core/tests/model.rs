@@ -28,6 +28,8 @@ enum Op {
     Restart(usize, Option<u64>),
     Write(usize),
     WriteWhole(usize),
+    /// `write_external`: the caller sends the body bytes itself (sendfile).
+    WriteExternal(usize),
     Finish,
     Fail,
 }
@@ -94,9 +96,10 @@ fn random_lifecycles_always_give_well_formed_responses() {
         let n_ops = 1 + rng.below(8);
         for _ in 0..n_ops {
             let cl = (rng.below(3) == 0).then(|| rng.below(12));
-            let op = match rng.below(10) {
+            let op = match rng.below(11) {
                 0 | 1 => Op::Start(rng.below(STATUSES.len() as u64) as usize, cl),
                 2 => Op::Restart(rng.below(STATUSES.len() as u64) as usize, cl),
+                10 => Op::WriteExternal(rng.below(7) as usize),
                 3..=5 => Op::Write(rng.below(7) as usize),
                 6 => Op::WriteWhole(rng.below(7) as usize),
                 7 | 8 => Op::Finish,
@@ -135,8 +138,9 @@ fn random_lifecycles_always_give_well_formed_responses() {
                     }
                     // A refused restart after the head was sent leaves the response as is.
                 }
-                Op::Write(n) | Op::WriteWhole(n) => {
+                Op::Write(n) | Op::WriteWhole(n) | Op::WriteExternal(n) => {
                     let whole = matches!(op, Op::WriteWhole(_));
+                    let external = matches!(op, Op::WriteExternal(_));
                     let chunk = &data[..n];
                     let n64 = n as u64;
                     let expected = if !model.started || model.ended {
@@ -148,13 +152,23 @@ fn random_lifecycles_always_give_well_formed_responses() {
                     } else {
                         Ok(())
                     };
-                    let got = if whole {
-                        ex.write_whole(chunk)
+                    let got = if external {
+                        ex.write_external(n64, false).map(|(t, send)| {
+                            // The caller sends head, then the bytes itself, then tail.
+                            let mut bytes = t.head.to_vec();
+                            if send {
+                                bytes.extend_from_slice(chunk);
+                            }
+                            bytes.extend_from_slice(t.tail);
+                            bytes
+                        })
+                    } else if whole {
+                        ex.write_whole(chunk).map(|t| t.pieces().concat())
                     } else {
-                        ex.write(chunk)
+                        ex.write(chunk).map(|t| t.pieces().concat())
                     };
                     match got {
-                        Ok(t) => {
+                        Ok(bytes) => {
                             assert_eq!(expected, Ok(()), "case {case}: {log:?}");
                             if !model.committed && (n > 0 || whole) {
                                 model.committed = true;
@@ -171,7 +185,7 @@ fn random_lifecycles_always_give_well_formed_responses() {
                                 *r -= n64;
                             }
                             model.body.extend_from_slice(chunk);
-                            t.pieces().iter().for_each(|p| wire.extend_from_slice(p));
+                            wire.extend_from_slice(&bytes);
                         }
                         Err(e) => {
                             assert_eq!(Err(e), expected, "case {case}: {log:?}");
