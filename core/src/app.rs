@@ -543,6 +543,16 @@ impl<R: Read, const N: usize> FileBody<R, N> {
     pub fn into_inner(self) -> R {
         self.reader
     }
+
+    /// The reader.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
+    /// The reader, mutably.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
 }
 
 impl<R: Read, const N: usize> FileSource for FileBody<R, N> {

@@ -18,5 +18,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod file;
 pub mod server;
 pub mod transport;

@@ -16,12 +16,13 @@ use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use wsgiref::app::Application;
-use wsgiref::handler::{HttpIo, Outcome, run};
+use wsgiref::app::{Application, FileSource, InputError};
+use wsgiref::handler::{HttpIo, Io, IoError, Outcome, TransportError, run};
 use wsgiref::state::Phase;
-use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, Timeouts};
+use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, LocalError, Timeouts};
 
-use crate::transport::{Clock, SocketTransport, write_all_vectored};
+use crate::file::FileResponse;
+use crate::transport::{Clock, SocketTransport, transport_error, write_all_vectored};
 
 /// Settings of a [`WsgiServer`].
 #[derive(Clone, Debug)]
@@ -389,7 +390,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         request_line(&environ, &mut line);
         let mut transport = SocketTransport::new(stream, self.clock);
         let mut errors = ErrorsSink(&self.handler);
-        let mut io = HttpIo::new(&mut exchange, &mut transport);
+        let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             run(&self.app, &mut environ, &mut errors, &mut io)
         }));
@@ -404,8 +405,8 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 self.handler
                     .get_stderr(format_args!("application panicked: {message}\n"));
                 // The same as an application error: 500 before the head, close after.
-                let _ = wsgiref::handler::Io::fail(&mut io, 500);
-                let (status, body_sent) = wsgiref::handler::Io::progress(&io);
+                let _ = io.fail(500);
+                let (status, body_sent) = io.progress();
                 Outcome {
                     status,
                     body_sent,
@@ -426,6 +427,81 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             });
         }
         !outcome.disconnected && conn.phase() != Phase::Exchange
+    }
+}
+
+/// The core's HTTP gateway plus the sendfile fast path for [`FileResponse`] bodies.
+struct ServerIo<'x, 'c, 's>(HttpIo<'x, 'c, SocketTransport<'s>>);
+
+impl Io for ServerIo<'_, '_, '_> {
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        self.0.read_body(buf)
+    }
+
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        self.0.start(status, headers, replace)
+    }
+
+    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
+        self.0.write(data, whole)
+    }
+
+    fn finish(&mut self) -> Result<(), IoError> {
+        self.0.finish()
+    }
+
+    fn fail(&mut self, status: u16) -> Result<(), IoError> {
+        self.0.fail(status)
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.0.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.0.started()
+    }
+
+    fn progress(&self) -> (u16, u64) {
+        self.0.progress()
+    }
+
+    /// `BaseHandler.sendfile`: the head through the core, the bytes by `sendfile(2)` from
+    /// the file to the socket, no copy through user space.
+    fn send_file(&mut self, file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
+        let response = file.as_any_mut()?.downcast_mut::<FileResponse>()?;
+        let len = response.len();
+        let (exchange, transport) = self.0.parts();
+        let stream = transport.stream();
+        let (head, send) = match exchange.write_external(len, true) {
+            Ok((t, send)) => ((t.head, t.tail), send),
+            Err(e) => return Some(Err(IoError::Local(e))),
+        };
+        let failed = |e: &io::Error| IoError::Transport(transport_error(e));
+        if let Err(e) = write_all_vectored(&mut &*stream, &[head.0]) {
+            return Some(Err(failed(&e)));
+        }
+        if send {
+            let mut offset = 0u64;
+            while offset < len {
+                let count = usize::try_from(len - offset)
+                    .unwrap_or(usize::MAX)
+                    .min(1 << 30);
+                match rustix::fs::sendfile(stream, response.file(), Some(&mut offset), count) {
+                    // The file shrank: the response is short, the connection must close.
+                    Ok(0) => return Some(Err(IoError::Transport(TransportError::Failed))),
+                    Ok(_) => {}
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Some(Err(failed(&io::Error::from(e)))),
+                }
+            }
+        }
+        Some(write_all_vectored(&mut &*stream, &[head.1]).map_err(|e| failed(&e)))
     }
 }
 

@@ -95,6 +95,12 @@ impl<'s> SocketTransport<'s> {
     pub fn new(stream: &'s TcpStream, clock: Clock) -> Self {
         Self { stream, clock }
     }
+
+    /// The socket.
+    #[must_use]
+    pub fn stream(&self) -> &'s TcpStream {
+        self.stream
+    }
 }
 
 impl Transport for SocketTransport<'_> {
