@@ -853,11 +853,13 @@ impl Exchange<'_> {
     }
 
     /// What the response needs to know now: can the connection persist after it?
+    ///
+    /// An unread body does not stop keep-alive here: the application may still read it
+    /// while the response streams (an echo), and what it leaves is drained afterwards, up to
+    /// `max_drain`, beyond which the connection closes. Only a body the client has not sent
+    /// yet (`Expect: 100-continue` without the `100`) or a broken one ends persistence now.
     fn facts(&self) -> RequestFacts {
-        let body_ok = match self.body.known_remaining() {
-            Some(n) => n <= self.config.limits.max_drain,
-            None => true,
-        } && (!self.state.expect_continue || self.state.continue_sent)
+        let body_ok = (!self.state.expect_continue || self.state.continue_sent)
             && self.state.body_error.is_none();
         RequestFacts {
             head_method: self.head_method,

@@ -372,3 +372,57 @@ fn response_framing_vectors() {
         );
     }
 }
+
+/// A large Content-Length body does not cost keep-alive when the application reads it while
+/// its response streams; left unread beyond `max_drain`, it closes the connection after the
+/// response instead of being parsed.
+#[test]
+fn large_bodies_keep_alive_when_read_and_close_when_left() {
+    let config = wsgiref::Config {
+        limits: wsgiref::Limits {
+            max_drain: 16,
+            ..wsgiref::Limits::DEFAULT
+        },
+        ..Config::DEFAULT
+    };
+    for read_it in [true, false] {
+        let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
+        let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+        feed(
+            &mut conn,
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n",
+        );
+        assert_eq!(conn.poll_event(ms(0)), Event::Request);
+        {
+            let mut arena = [0u8; 64];
+            let (_env, mut ex) = conn.exchange(&mut arena).unwrap();
+            ex.start_response("200 OK", &[] as &[(&str, &str)]).unwrap();
+            let head = ex.write(b"x").unwrap().head.to_vec();
+            assert!(
+                !head.windows(17).any(|w| w == b"Connection: close"),
+                "announced close"
+            );
+            if read_it {
+                let mut got = 0;
+                while got < 100 {
+                    match ex.poll_body(ms(0)).unwrap() {
+                        Body::Data(d) => got += d.len(),
+                        Body::NeedData => {
+                            ex.receive_buf()[..100].fill(b'z');
+                            ex.handle_received(100);
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            let _ = ex.finish().unwrap();
+        }
+        if read_it {
+            assert_eq!(conn.poll_event(ms(0)), Event::NextCycle);
+        } else {
+            // 100 unread bytes > max_drain: the rest is never parsed as a request.
+            feed(&mut conn, &[b'z'; 100]);
+            assert_eq!(conn.poll_event(ms(0)), Event::Close);
+        }
+    }
+}
