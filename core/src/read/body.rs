@@ -121,15 +121,6 @@ impl BodyReader {
         )
     }
 
-    /// Octets known to be still due, if the framing tells (Content-Length).
-    pub(crate) fn known_remaining(&self) -> Option<u64> {
-        match *self {
-            Self::Done => Some(0),
-            Self::Length { remaining } => Some(remaining),
-            Self::Chunked { .. } => None,
-        }
-    }
-
     /// Decodes from the start of `input`, handing out at most `max` data bytes (`max` > 0).
     /// Returns how many bytes of `input` were consumed (data included) and what was found.
     pub(crate) fn step(
