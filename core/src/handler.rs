@@ -443,7 +443,12 @@ impl Response {
     ) -> Result<Transmit<'a>, LocalError> {
         let framing = match self.phase {
             ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
-            ResponsePhase::Started => self.commit(tx, cfg, req, Some(0))?,
+            // Nothing was sent: an empty body has length 0, except for HEAD, whose head must
+            // not claim a length the GET would not have (RFC 9110 §9.3.2).
+            ResponsePhase::Started => {
+                let whole = (!req.head_method).then_some(0);
+                self.commit(tx, cfg, req, whole)?
+            }
             ResponsePhase::Committed(f) => f,
         };
         let tail: &'static [u8] = match framing {

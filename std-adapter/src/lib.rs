@@ -18,6 +18,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod apps;
 pub mod cgi;
 pub mod file;
 pub mod server;

@@ -1,24 +1,255 @@
-//! The `wsgiref` command: serves an application on 127.0.0.1:8000 (demo_app by default).
+//! The `wsgiref` command: serves an application over HTTP (demo_app on 127.0.0.1:8000 by
+//! default), or runs one once as a CGI script.
 
+use std::fmt::Display;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use wsgiref::demo::demo_app;
-use wsgiref_std::server::make_server;
+use clap::builder::RangedU64ValueParser;
+use clap::{Args, Parser, Subcommand};
+use wsgiref::app::Application;
+use wsgiref::validate::Validator;
+use wsgiref_std::apps::AnyApp;
+use wsgiref_std::server::{DefaultHandler, ServerConfig, WsgiServer};
+
+/// What `--app` accepts, in short.
+const APP_HELP: &str = "The application: demo, hello, echo or files=DIR";
+
+/// What `--app` accepts.
+const APP_LONG_HELP: &str = "The application:
+  demo       simple_server.demo_app: \"Hello world!\" and the environ, one line a variable
+  hello      the hello world: 200 OK, text/plain, \"Hello World\"
+  echo       the request body streamed back, with X-Method, X-Path, X-Query and
+             X-Content-Length headers (for testing)
+  files=DIR  the files under DIR: content types guessed, index.html for directories, 404
+             for anything missing or outside DIR";
+
+/// Serve a WSGI application over HTTP/1.1 (Python's `python -m wsgiref.simple_server`), or run
+/// one as a CGI script.
+///
+/// With no arguments, serves `demo_app` on http://127.0.0.1:8000/. Ctrl-C stops the server
+/// gracefully: it stops accepting, lets requests in flight finish, then exits (press it again
+/// to exit at once).
+#[derive(Debug, Parser)]
+#[command(name = "wsgiref", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// How to serve.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address and port to listen on (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8000")]
+    bind: String,
+
+    #[arg(
+        long,
+        value_name = "APP",
+        default_value = "demo",
+        help = APP_HELP,
+        long_help = APP_LONG_HELP
+    )]
+    app: AnyApp,
+
+    /// Wrap the application in the validator (wsgiref.validate)
+    ///
+    /// PEP 3333 violations of the application or the server become errors, logged to
+    /// stderr and answered with 500 Internal Server Error.
+    #[arg(long)]
+    validate: bool,
+
+    /// Worker threads, each serving one connection at a time
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = ServerConfig::default().threads,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096),
+    )]
+    threads: usize,
+
+    /// Serve one request, then exit (handle_request)
+    #[arg(long)]
+    once: bool,
+
+    /// No access log (errors are still written to stderr)
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an application once as a CGI script
+    ///
+    /// wsgiref.handlers.CGIHandler: the request from the environment (REQUEST_METHOD,
+    /// PATH_INFO, CONTENT_LENGTH, HTTP_*, ...) and stdin, the response (`Status: 200 OK`,
+    /// the headers, the body) to stdout, errors to stderr. Exits with failure if the
+    /// application failed.
+    Cgi(CgiArgs),
+}
+
+/// How to run as a CGI script.
+#[derive(Debug, Args)]
+struct CgiArgs {
+    #[arg(
+        long,
+        value_name = "APP",
+        default_value = "demo",
+        help = APP_HELP,
+        long_help = APP_LONG_HELP
+    )]
+    app: AnyApp,
+
+    /// Run as IISCGIHandler: remove the SCRIPT_NAME that IIS repeats at the front of
+    /// PATH_INFO
+    #[arg(long)]
+    iis: bool,
+
+    /// Wrap the application in wsgiref.validate's validator
+    #[arg(long)]
+    validate: bool,
+}
 
 fn main() -> ExitCode {
-    let server = match make_server("127.0.0.1", 8000, demo_app) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("wsgiref: cannot listen on 127.0.0.1:8000: {e}");
-            return ExitCode::FAILURE;
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Cgi(args)) => {
+            if args.validate {
+                run_cgi(&Validator::new(args.app), args.iis)
+            } else {
+                run_cgi(&args.app, args.iis)
+            }
         }
+        None => {
+            let args = cli.serve;
+            let (app, name) = (args.app.clone(), args.app.to_string());
+            if args.validate {
+                serve(Validator::new(app), &format!("{name} (validated)"), &args)
+            } else {
+                serve(app, &name, &args)
+            }
+        }
+    }
+}
+
+/// Runs `app` as this process's CGI request (`CGIHandler`, or `IISCGIHandler` with `iis`).
+fn run_cgi<A: Application>(app: &A, iis: bool) -> ExitCode {
+    wsgiref_std::cgi::run_cgi(app, iis)
+}
+
+/// Serves `app` (called `name` in the banner) as `args` say, until Ctrl-C (or one request
+/// with `--once`).
+fn serve<A>(app: A, name: &str, args: &ServeArgs) -> ExitCode
+where
+    A: Application + Send + Sync + 'static,
+{
+    let config = ServerConfig {
+        threads: args.threads,
+        quiet: args.quiet,
+        ..ServerConfig::default()
     };
-    println!("Serving demo_app on http://{}/", server.server_address());
-    match server.serve_forever() {
+    let server = match WsgiServer::bind(args.bind.as_str(), app, config, DefaultHandler) {
+        Ok(server) => server,
+        Err(e) => return fail(format_args!("cannot listen on {}: {e}", args.bind)),
+    };
+    let stopping = Arc::new(AtomicBool::new(false));
+    let handle = server.shutdown_handle();
+    let flag = Arc::clone(&stopping);
+    let installed = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("wsgiref: interrupted again, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("Shutting down (Ctrl-C again to exit at once).");
+        handle.shutdown();
+    });
+    if let Err(e) = installed {
+        eprintln!("wsgiref: Ctrl-C will not shut down gracefully: {e}");
+    }
+    println!("Serving {name} on http://{}/", server.server_address());
+    let served = if args.once {
+        server.handle_request()
+    } else {
+        server.serve_forever()
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wsgiref: {e}");
-            ExitCode::FAILURE
+        Err(e) => fail(format_args!("{e}")),
+    }
+}
+
+/// Reports an error and returns the failure status.
+fn fail(message: impl Display) -> ExitCode {
+    eprintln!("wsgiref: {message}");
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_serve_demo_app_on_port_8000() {
+        let cli = Cli::try_parse_from(["wsgiref"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.bind, "127.0.0.1:8000");
+        assert_eq!(cli.serve.app.to_string(), "demo_app");
+        assert!(!cli.serve.validate && !cli.serve.once && !cli.serve.quiet);
+        assert_eq!(cli.serve.threads, ServerConfig::default().threads);
+    }
+
+    #[test]
+    fn options_parse() {
+        let cli = Cli::try_parse_from([
+            "wsgiref",
+            "--bind",
+            "127.0.0.1:0",
+            "--app",
+            "echo",
+            "--validate",
+            "--threads",
+            "2",
+            "--once",
+            "--quiet",
+        ])
+        .unwrap();
+        let args = cli.serve;
+        assert_eq!(args.bind, "127.0.0.1:0");
+        assert_eq!(args.app.to_string(), "echo");
+        assert!(args.validate && args.once && args.quiet);
+        assert_eq!(args.threads, 2);
+
+        let cli = Cli::try_parse_from(["wsgiref", "cgi", "--app", "hello", "--iis"]).unwrap();
+        let Some(Command::Cgi(cgi)) = cli.command else {
+            panic!("not the cgi subcommand");
+        };
+        assert_eq!(cgi.app.to_string(), "hello");
+        assert!(cgi.iis && !cgi.validate);
+    }
+
+    #[test]
+    fn bad_options_are_refused() {
+        for argv in [
+            &["wsgiref", "--app", "nope"][..],
+            &["wsgiref", "--app", "files=/no/such/directory"],
+            &["wsgiref", "--app", "files"],
+            &["wsgiref", "--threads", "0"],
+            &["wsgiref", "--bind", "127.0.0.1:0", "cgi"],
+            &["wsgiref", "cgi", "--once"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
         }
     }
 }

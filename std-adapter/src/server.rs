@@ -13,12 +13,12 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wsgiref::app::{Application, FileSource, InputError};
 use wsgiref::handler::{HttpIo, Io, IoError, Outcome, TransportError, run};
-use wsgiref::state::Phase;
+use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, LocalError, Timeouts};
 
 use crate::file::FileResponse;
@@ -124,9 +124,29 @@ pub struct WsgiServer<A, H = DefaultHandler> {
     app: A,
     handler: H,
     config: ServerConfig,
-    stop: AtomicBool,
+    stop: Arc<AtomicBool>,
     clock: Clock,
 }
+
+/// A handle that stops a [`WsgiServer`] from another thread (a Ctrl-C handler): cloneable,
+/// `'static`.
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Same as [`WsgiServer::shutdown`].
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept call.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+}
+
+/// How often an idle keep-alive connection looks at the stop flag while it waits.
+const IDLE_POLL: Duration = Duration::from_millis(250);
 
 impl<A, H> fmt::Debug for WsgiServer<A, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,7 +190,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             app,
             handler,
             config,
-            stop: AtomicBool::new(false),
+            stop: Arc::new(AtomicBool::new(false)),
             clock: Clock::new(),
         })
     }
@@ -197,12 +217,19 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         self.server_name = name.into();
     }
 
-    /// `shutdown`: stop accepting; requests in flight finish (idle keep-alive connections
-    /// end at their next request boundary or deadline), then `serve_forever` returns.
+    /// `shutdown`: stop accepting; requests in flight finish, idle keep-alive connections
+    /// close within a quarter of a second, then `serve_forever` returns.
     pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept call.
-        let _ = TcpStream::connect_timeout(&self.local, Duration::from_millis(200));
+        self.shutdown_handle().shutdown();
+    }
+
+    /// A handle for [`WsgiServer::shutdown`] from another thread.
+    #[must_use]
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stop: Arc::clone(&self.stop),
+            addr: self.local,
+        }
     }
 
     /// `server_close`: closes the listening socket.
@@ -321,10 +348,21 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             let now = self.clock.now();
             match conn.poll_event(now) {
                 Event::NeedData => {
-                    let timeout = conn.poll_timeout().map(|d| {
+                    // Between requests, wake up now and then to notice a shutdown.
+                    let idle = matches!(
+                        conn.timer(),
+                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                    );
+                    if idle && self.stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let mut timeout = conn.poll_timeout().map(|d| {
                         d.saturating_duration_since(now)
                             .max(Duration::from_millis(1))
                     });
+                    if idle {
+                        timeout = Some(timeout.map_or(IDLE_POLL, |t| t.min(IDLE_POLL)));
+                    }
                     if timeout != read_timeout {
                         let _ = stream.set_read_timeout(timeout);
                         read_timeout = timeout;
