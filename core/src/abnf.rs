@@ -19,23 +19,70 @@ macro_rules! byte_table {
 
 /// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" /
 /// "|" / "~" / DIGIT / ALPHA` (RFC 9110 §5.6.2).
-static TCHAR: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
+const fn tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// Byte classes of header field names, for the head parser's one-pass name scan:
+/// `0` not a `tchar`, [`NAME_TCHAR`] a `tchar`, and `_` also has [`NAME_UNDERSCORE`].
+static NAME_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0usize;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b == b'_' {
+            NAME_TCHAR | NAME_UNDERSCORE
+        } else if tchar(b) {
+            NAME_TCHAR
+        } else {
+            0
+        };
+        i += 1;
+    }
+    table
+};
+
+/// [`name_class`] bit: the byte is a `tchar`.
+pub(crate) const NAME_TCHAR: u8 = 1;
+/// [`name_class`] bit: the byte is `_`.
+pub(crate) const NAME_UNDERSCORE: u8 = 2;
+
+/// `reg-name` bytes (RFC 3986 §3.2.2: unreserved, pct-encoded's `%`, sub-delims).
+static REG_NAME: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
     || matches!(
         b,
-        b'!' | b'#'
-            | b'$'
+        b'-' | b'.'
+            | b'_'
+            | b'~'
             | b'%'
+            | b'!'
+            | b'$'
             | b'&'
             | b'\''
+            | b'('
+            | b')'
             | b'*'
             | b'+'
-            | b'-'
-            | b'.'
-            | b'^'
-            | b'_'
-            | b'`'
-            | b'|'
-            | b'~'
+            | b','
+            | b';'
+            | b'='
     ));
 
 /// Bytes allowed inside a field value: `field-vchar / SP / HTAB`, where `field-vchar = VCHAR /
@@ -49,7 +96,20 @@ static TARGET: [bool; 256] = byte_table!(|b| b > 0x20 && b != 0x7f);
 /// Is `b` a `tchar` (a byte of a token: methods, header names, transfer-codings)?
 #[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    TCHAR[usize::from(b)]
+    NAME_CLASS[usize::from(b)] != 0
+}
+
+/// The class of `b` in a field name: `0` (not a `tchar`), or [`NAME_TCHAR`], with
+/// [`NAME_UNDERSCORE`] for `_`.
+#[inline]
+pub(crate) fn name_class(b: u8) -> u8 {
+    NAME_CLASS[usize::from(b)]
+}
+
+/// May `b` appear in a `reg-name` (a host name)?
+#[inline]
+pub(crate) fn is_reg_name_byte(b: u8) -> bool {
+    REG_NAME[usize::from(b)]
 }
 
 /// Is every byte of a non-empty `s` a `tchar`?
@@ -89,9 +149,138 @@ pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
     s.get(start..end).unwrap_or(&[])
 }
 
+// Word-at-a-time ("SWAR") scanning: `usize` words, 8 bytes on 64-bit targets and 4 on
+// 32-bit MCUs. A word is read little-endian whatever the target, so byte `i` of the slice
+// is byte `i` of the word and the lowest marked byte is the first match. The classic
+// bit tricks below may also mark bytes *after* the first true match (a borrow carries into
+// the next byte), never before it, so only the lowest mark is used.
+
+/// Bytes per scanning word.
+const W: usize = core::mem::size_of::<usize>();
+/// `0x0101…01`.
+const LO: usize = usize::MAX / 255;
+/// `0x8080…80`.
+const HI: usize = LO << 7;
+
+/// Marks (with its high bit) every byte of `x` below `n`, for `n <= 0x80`; exact up to and
+/// including the first marked byte.
+#[inline(always)]
+pub(crate) const fn swar_below(x: usize, n: u8) -> usize {
+    x.wrapping_sub(LO * n as usize) & !x & HI
+}
+
+/// Marks every byte of `x` equal to `b`; exact up to and including the first marked byte.
+#[inline(always)]
+pub(crate) const fn swar_equal(x: usize, b: u8) -> usize {
+    let y = x ^ (LO * b as usize);
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// The index of the first byte of `bytes[at..end]` for which `word` marks a byte or `byte`
+/// is true (`word(x)` must mark exactly the bytes `byte` accepts, up to the first one).
+///
+/// Bytes of `bytes` after `end` may be read (a last word that straddles `end`: the receive
+/// buffer past the received bytes holds stale data) but never decide the result, so no
+/// byte-at-a-time tail is needed unless `bytes` itself ends.
+#[inline(always)]
+pub(crate) fn swar_find(
+    bytes: &[u8],
+    mut at: usize,
+    end: usize,
+    word: impl Fn(usize) -> usize,
+    byte: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    // Whole words that start before `end`, two at a time while they last, then single
+    // bytes up to `end`.
+    let words = bytes.get(..(end + (W - 1)).min(bytes.len())).unwrap_or(&[]);
+    while let Some(pair) = words.get(at..at + 2 * W) {
+        let (Some(Ok(a)), Some(Ok(b))) = (
+            pair.get(..W).map(<[u8; W]>::try_from),
+            pair.get(W..).map(<[u8; W]>::try_from),
+        ) else {
+            break;
+        };
+        let (a, b) = (word(usize::from_le_bytes(a)), word(usize::from_le_bytes(b)));
+        if a | b != 0 {
+            let found = if a != 0 {
+                at + a.trailing_zeros() as usize / 8
+            } else {
+                at + W + b.trailing_zeros() as usize / 8
+            };
+            return (found < end).then_some(found);
+        }
+        at += 2 * W;
+    }
+    while let Some(chunk) = words.get(at..at + W) {
+        let Ok(chunk) = <[u8; W]>::try_from(chunk) else {
+            break;
+        };
+        let marks = word(usize::from_le_bytes(chunk));
+        if marks != 0 {
+            let found = at + marks.trailing_zeros() as usize / 8;
+            return (found < end).then_some(found);
+        }
+        at += W;
+    }
+    while at < end {
+        let b = *bytes.get(at)?;
+        if byte(b) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Marks, exactly (every byte, not only up to the first), the bytes of `x` that are not
+/// ASCII letters or `-`: the bytes of nearly every header field name. The tests in the
+/// arithmetic cannot carry between bytes: the high bits are cleared first and every sum
+/// stays below `0x100`.
+#[inline(always)]
+pub(crate) const fn swar_not_alpha_dash(x: usize) -> usize {
+    let x7 = x & !HI;
+    // (b | 0x20) in 'a'..='z'
+    let folded = x7 | (LO * 0x20);
+    let letter = folded.wrapping_add(LO * (0x80 - 0x61)) & !folded.wrapping_add(LO * (0x80 - 0x7b));
+    // b == '-'
+    let dash = !((x7 ^ (LO * 0x2d)).wrapping_add(LO * 0x7f));
+    !((letter | dash) & !x) & HI
+}
+
+/// Is `b` an ASCII letter or `-` (see [`swar_not_alpha_dash`])?
+#[inline(always)]
+pub(crate) fn is_alpha_dash(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'-'
+}
+
+/// Is `b` a control byte for field values: below SP (HTAB, CR and LF included) or DEL?
+#[inline(always)]
+pub(crate) fn is_ctl(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+/// The first control byte ([`is_ctl`]) in `bytes[at..end]` (see [`swar_find`]).
+#[inline]
+pub(crate) fn find_ctl(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
+    swar_find(
+        bytes,
+        at,
+        end,
+        |x| swar_below(x, 0x20) | swar_equal(x, 0x7f),
+        is_ctl,
+    )
+}
+
+/// The first LF in `bytes[at..end]` (see [`swar_find`]).
+#[inline]
+pub(crate) fn find_lf(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
+    swar_find(bytes, at, end, |x| swar_equal(x, b'\n'), |b| b == b'\n')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
 
     #[test]
     fn token_table_matches_the_grammar() {
@@ -107,6 +296,120 @@ mod tests {
         for b in 0..=255u8 {
             let expected = b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80;
             assert_eq!(is_field_value_byte(b), expected, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn name_classes() {
+        for b in 0..=255u8 {
+            let c = name_class(b);
+            assert_eq!(c & NAME_TCHAR != 0, is_tchar(b), "byte {b:#04x}");
+            assert_eq!(c & NAME_UNDERSCORE != 0, b == b'_', "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn reg_name_table() {
+        let others = b"-._~%!$&'()*+,;=";
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || others.contains(&b);
+            assert_eq!(is_reg_name_byte(b), expected, "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn swar_not_alpha_dash_marks_exactly_every_other_byte() {
+        // Every byte at every position, over backgrounds of name bytes and of others: the
+        // marks must be exact for all bytes of the word, not only the first.
+        for background in [b'a', b'Z', b'0', b'-', b':', 0x80, 0xff, 0x7f, 0x00, b'_'] {
+            for pos in 0..W {
+                for b in 0..=255u8 {
+                    let mut word = [background; W];
+                    word[pos] = b;
+                    let marks = swar_not_alpha_dash(usize::from_le_bytes(word));
+                    for (i, &byte) in word.iter().enumerate() {
+                        let marked = (marks >> (8 * i)) & 0xff;
+                        let expected = if is_alpha_dash(byte) { 0 } else { 0x80 };
+                        assert_eq!(marked, expected, "{word:?} byte {i}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The simple byte-at-a-time versions of the SWAR scans.
+    fn slow_ctl(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
+        (at..end.min(bytes.len())).find(|&i| is_ctl(bytes[i]))
+    }
+
+    fn slow_lf(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
+        (at..end.min(bytes.len())).find(|&i| bytes[i] == b'\n')
+    }
+
+    /// From each of `starts` to every end: the bytes after `end` must never matter.
+    fn check_scans(bytes: &[u8], starts: impl Iterator<Item = usize> + Clone) {
+        for end in 0..=bytes.len() + 1 {
+            for at in starts.clone().filter(|&at| at <= end + 1) {
+                let (ctl, lf) = (find_ctl(bytes, at, end), find_lf(bytes, at, end));
+                assert_eq!(ctl, slow_ctl(bytes, at, end), "{bytes:?} {at}..{end}");
+                assert_eq!(lf, slow_lf(bytes, at, end), "{bytes:?} {at}..{end}");
+            }
+        }
+    }
+
+    #[test]
+    fn swar_scans_match_the_bytewise_scans_for_every_byte_at_every_position() {
+        // Every byte value at every position of a 16-byte window, over backgrounds that
+        // stress borrows: plain text, bytes just above the thresholds, obs-text, and
+        // bytes that are themselves matches.
+        for background in [b'a', b' ', b'!', 0x80, 0xff, 0x7e, b'\t', b'\n', 0x00] {
+            for pos in 0..16 {
+                for b in 0..=255u8 {
+                    let mut window = [background; 16];
+                    window[pos] = b;
+                    check_scans(&window, [0, 1, pos, pos + 1, W].into_iter());
+                }
+            }
+        }
+        // Two special bytes: a borrow from the first must not hide or fake the second.
+        for p in 0..16 {
+            for q in p + 1..16 {
+                for (x, y) in [(0x00, b'\n'), (0x20, 0x1f), (0x7f, 0x7f), (0x80, 0x0a)] {
+                    let mut window = [b'x'; 16];
+                    window[p] = x;
+                    window[q] = y;
+                    check_scans(&window, 0..=17);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn swar_scans_match_the_bytewise_scans_on_random_inputs() {
+        // xorshift: deterministic, no dependency. Biased towards the interesting bytes.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let special = [
+            0x00, b'\t', b'\n', b'\r', 0x1f, b' ', b'!', 0x7e, 0x7f, 0x80, 0xff,
+        ];
+        for _ in 0..4_000 {
+            let len = (next() % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 4 == 0 {
+                        special[(r >> 8) as usize % special.len()]
+                    } else {
+                        (r >> 16) as u8
+                    }
+                })
+                .collect();
+            check_scans(&bytes, 0..=bytes.len() + 1);
         }
     }
 

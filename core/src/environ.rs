@@ -27,6 +27,7 @@
 //! assert!(matches!(env.value("REMOTE_USER"), Some(Value::Str(b"alice"))));
 //! ```
 
+use core::cell::OnceCell;
 use core::cmp::Ordering;
 use core::fmt;
 use core::net::SocketAddr;
@@ -117,18 +118,35 @@ impl Ord for Key<'_> {
 
 /// Does header field `field` map to the variable `name` (`HTTP_` + upper, `-` → `_`)?
 fn http_name_matches(field: &[u8], name: &str) -> bool {
-    let Some(rest) = name.as_bytes().strip_prefix(b"HTTP_") else {
-        return false;
-    };
-    rest.len() == field.len()
-        && rest.iter().zip(field).all(|(&k, &f)| {
-            if f == b'-' {
-                k == b'_'
-            } else {
-                k == f.to_ascii_uppercase()
-            }
-        })
+    name.as_bytes()
+        .strip_prefix(b"HTTP_")
+        .is_some_and(|rest| field_name_matches(field, rest))
 }
+
+/// Does header field `field` map to `name` after `HTTP_` (upper case, `-` → `_`)?
+fn field_name_matches(field: &[u8], name: &[u8]) -> bool {
+    name.len() == field.len()
+        && name
+            .iter()
+            .zip(field)
+            .all(|(&k, &f)| ENV_NAME[usize::from(f)] == k)
+}
+
+/// A header-name byte as it appears in an environ name: upper case, `-` as `_`.
+static ENV_NAME: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b == b'-' {
+            b'_'
+        } else {
+            b.to_ascii_uppercase()
+        };
+        i += 1;
+    }
+    table
+};
 
 /// Per-connection facts the gateway supplies for the environ.
 #[derive(Clone, Copy, Debug)]
@@ -194,7 +212,8 @@ const WSGI_KEYS: [&str; 5] = [
     "wsgi.run_once",
 ];
 
-/// Text formatted once per request: ports and the peer address.
+/// Text formatted at most once per request, on the first lookup that needs it: ports and the
+/// peer address.
 #[derive(Clone, Copy, Debug)]
 struct Numbers {
     buf: [u8; 64],
@@ -256,7 +275,28 @@ struct HttpSource<'a> {
     content_type: Option<u8>,
     content_length: Option<u8>,
     gateway: &'a Gateway<'a>,
-    numbers: Numbers,
+    remote: Option<SocketAddr>,
+}
+
+impl<'a> HttpSource<'a> {
+    /// The value of `HTTP_` + `name`: the kept field whose name maps to `name` (upper case,
+    /// `-` as `_`), except Content-Type and Content-Length.
+    fn http_field(&self, name: &[u8]) -> Option<&'a [u8]> {
+        if name == b"CONTENT_TYPE" || name == b"CONTENT_LENGTH" {
+            return None;
+        }
+        let head = self.head;
+        for (i, f) in self.fields.iter().enumerate() {
+            if usize::from(f.name.len) != name.len() || !field_name_matches(f.name.of(head), name) {
+                continue;
+            }
+            let i = u8::try_from(i).ok();
+            if i != self.content_type && i != self.content_length {
+                return Some(f.value.of(head));
+            }
+        }
+        None
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -367,6 +407,8 @@ impl Extras<'_> {
 pub struct Environ<'a> {
     source: Source<'a>,
     extras: Extras<'a>,
+    /// `SERVER_PORT`, `REMOTE_ADDR` and `REMOTE_PORT` as text, formatted when first read.
+    numbers: OnceCell<Numbers>,
 }
 
 impl<'a> Environ<'a> {
@@ -376,6 +418,7 @@ impl<'a> Environ<'a> {
         Self {
             source: Source::Pairs(pairs),
             extras: Extras { buf: arena, len: 0 },
+            numbers: OnceCell::new(),
         }
     }
 
@@ -398,17 +441,34 @@ impl<'a> Environ<'a> {
                 content_type: head.content_type,
                 content_length: head.content_length,
                 gateway,
-                numbers: Numbers::new(gateway.server_port, remote),
+                remote,
             }),
             extras: Extras { buf: arena, len: 0 },
+            numbers: OnceCell::new(),
         }
     }
 
     /// The value of a string variable, such as `get("HTTP_USER_AGENT")`; `None` if absent
     /// or not a string (`wsgi.multithread` is a [`Value::Bool`]: see [`Environ::value`]).
     #[must_use]
+    #[inline]
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        match self.value(key)? {
+        match (&self.source, self.extras.len) {
+            // The common case, kept short: a request's environ nobody has changed.
+            (Source::Http(h), 0) => self.http_get(h, key),
+            _ => match self.value(key)? {
+                Value::Str(s) => Some(s),
+                _ => None,
+            },
+        }
+    }
+
+    /// [`Environ::get`] on a request's environ without middleware changes.
+    fn http_get(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
+        if let Some(name) = key.as_bytes().strip_prefix(b"HTTP_") {
+            return h.http_field(name);
+        }
+        match self.cgi_value(h, key)? {
             Value::Str(s) => Some(s),
             _ => None,
         }
@@ -423,8 +483,10 @@ impl<'a> Environ<'a> {
     /// The value of any variable.
     #[must_use]
     pub fn value(&self, key: &str) -> Option<Value<'_>> {
-        if let Some((_, (_, value, _))) = self.extras.find(key) {
-            return value;
+        if self.extras.len != 0 {
+            if let Some((_, (_, value, _))) = self.extras.find(key) {
+                return value;
+            }
         }
         self.base_value(key)
     }
@@ -540,48 +602,56 @@ impl<'a> Environ<'a> {
             }
             Source::Http(h) => h,
         };
+        // No fixed name starts with `HTTP_`: header variables skip the table.
+        if let Some(name) = key.as_bytes().strip_prefix(b"HTTP_") {
+            return h.http_field(name).map(Value::Str);
+        }
+        self.cgi_value(h, key)
+    }
+
+    /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
+    fn cgi_value(&self, h: &HttpSource<'a>, key: &str) -> Option<Value<'_>> {
         let field = |i: Option<u8>| {
             i.and_then(|i| h.fields.get(usize::from(i)))
                 .map(|f| f.value.of(h.head))
         };
         let g = h.gateway;
+        let numbers = || {
+            self.numbers
+                .get_or_init(|| Numbers::new(g.server_port, h.remote))
+        };
         let s = |v: &'a [u8]| Some(Value::Str(v));
-        match key {
-            "REQUEST_METHOD" => s(h.method),
-            "SCRIPT_NAME" => s(b""),
-            "PATH_INFO" => s(h.path),
-            "QUERY_STRING" => s(h.query),
+        // Dispatch on the length first: at most three names share one.
+        match (key.len(), key) {
+            (14, "REQUEST_METHOD") => s(h.method),
+            (11, "SCRIPT_NAME") => s(b""),
+            (9, "PATH_INFO") => s(h.path),
+            (12, "QUERY_STRING") => s(h.query),
             // CPython's get_environ: text/plain when absent, '' for no length.
-            "CONTENT_TYPE" => s(field(h.content_type).unwrap_or(b"text/plain")),
-            "CONTENT_LENGTH" => s(field(h.content_length).unwrap_or(b"")),
-            "SERVER_NAME" => s(g.server_name.as_bytes()),
-            "SERVER_PORT" => Some(Value::Str(h.numbers.get(h.numbers.server_port))),
-            "SERVER_PROTOCOL" => s(h.protocol),
-            "SERVER_SOFTWARE" => s(g.server_software.as_bytes()),
-            "GATEWAY_INTERFACE" => s(b"CGI/1.1"),
-            "REMOTE_ADDR" => Some(Value::Str(h.numbers.get(h.numbers.remote_addr))),
-            "REMOTE_PORT" => Some(Value::Str(h.numbers.get(h.numbers.remote_port))),
-            "wsgi.version" => Some(Value::Version(1, 0)),
-            "wsgi.url_scheme" => s(g.url_scheme.as_bytes()),
-            "wsgi.multithread" => Some(Value::Bool(g.multithread)),
-            "wsgi.multiprocess" => Some(Value::Bool(g.multiprocess)),
-            "wsgi.run_once" => Some(Value::Bool(g.run_once)),
-            _ => {
-                let name = key.strip_prefix("HTTP_")?;
-                if name == "CONTENT_TYPE" || name == "CONTENT_LENGTH" {
-                    return None;
-                }
-                h.fields
-                    .iter()
-                    .enumerate()
-                    .find(|(i, f)| {
-                        let i = u8::try_from(*i).ok();
-                        i != h.content_type
-                            && i != h.content_length
-                            && http_name_matches(f.name.of(h.head), key)
-                    })
-                    .map(|(_, f)| Value::Str(f.value.of(h.head)))
+            (12, "CONTENT_TYPE") => s(field(h.content_type).unwrap_or(b"text/plain")),
+            (14, "CONTENT_LENGTH") => s(field(h.content_length).unwrap_or(b"")),
+            (11, "SERVER_NAME") => s(g.server_name.as_bytes()),
+            (11, "SERVER_PORT") => {
+                let n = numbers();
+                Some(Value::Str(n.get(n.server_port)))
             }
+            (15, "SERVER_PROTOCOL") => s(h.protocol),
+            (15, "SERVER_SOFTWARE") => s(g.server_software.as_bytes()),
+            (17, "GATEWAY_INTERFACE") => s(b"CGI/1.1"),
+            (11, "REMOTE_ADDR") => {
+                let n = numbers();
+                Some(Value::Str(n.get(n.remote_addr)))
+            }
+            (11, "REMOTE_PORT") => {
+                let n = numbers();
+                Some(Value::Str(n.get(n.remote_port)))
+            }
+            (12, "wsgi.version") => Some(Value::Version(1, 0)),
+            (15, "wsgi.url_scheme") => s(g.url_scheme.as_bytes()),
+            (16, "wsgi.multithread") => Some(Value::Bool(g.multithread)),
+            (17, "wsgi.multiprocess") => Some(Value::Bool(g.multiprocess)),
+            (13, "wsgi.run_once") => Some(Value::Bool(g.run_once)),
+            _ => None,
         }
     }
 }

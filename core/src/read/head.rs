@@ -7,22 +7,38 @@
 //! 0                                              kept_end               line_start     filled
 //! ```
 //!
-//! Each complete line is parsed once. Kept lines are moved down to `kept_end` (a no-op while
-//! nothing was discarded); discarded lines (header filtering, fields with `_` in their name)
-//! are only validated and counted, so their bytes can be reused. When the buffer is full and
-//! the partial line is the value of a field we do not keep, the parser switches to skipping
-//! that value byte by byte, so a field longer than the whole buffer (a 2 KiB Cookie in a
-//! 1 KiB buffer) costs nothing. Repeated kept fields are joined with `,` in place, so that
-//! every environ value is one contiguous slice of the buffer.
+//! Each complete line is parsed once, when its LF arrives. While nothing was discarded, kept
+//! lines stay where they arrived, terminators included, so in the common case nothing moves;
+//! after a gap, a kept line's content is moved down to `kept_end`. Discarded lines (header
+//! filtering, fields with `_` in their name) are only validated and counted, so their bytes
+//! can be reused. When the buffer fills up, the terminators are first squeezed out of the
+//! kept head ([`HeadParser::compact`]), so exactly as much room is left as if only line
+//! contents had ever been kept. If the buffer is still full and the partial line is the value
+//! of a field we do not keep, the parser switches to skipping that value, so a field longer
+//! than the whole buffer (a 2 KiB Cookie in a 1 KiB buffer) costs nothing. Repeated kept
+//! fields are joined with `,` in place, so that every environ value is one contiguous slice
+//! of the buffer.
+//!
+//! Speed: a line is scanned in one pass, a word (8 bytes, 4 on 32-bit targets) at a time
+//! ([`swar_find`]): the field name up to its colon, the value up to its first control byte
+//! (normally the CR of its CRLF). For a well-formed line, which is nearly every line, that
+//! pass yields everything the parser needs ([`scan_field_line`], [`scan_request_line`]), and
+//! runs of ordinary fields go through one tight loop ([`HeadParser::fast_fields`]). Any
+//! other line gets the full checks, in their documented order, once its LF is there, so the
+//! outcome, and which error, never depends on which path looked at the line.
 //!
 //! All decisions depend only on the bytes, never on how they were split into reads: a line
-//! is parsed when its LF arrives, and the skip mode applies exactly the same checks, in the
-//! same order, as a whole line would get.
+//! is parsed when its LF arrives, and the skip mode applies the same checks, in the same
+//! order, as a whole line would get.
 
 use heapless::Vec;
 
 use crate::RemoteError;
-use crate::abnf::{is_field_value_byte, is_ows, is_target_byte, is_tchar, is_token, trim_ows};
+use crate::abnf::{
+    NAME_UNDERSCORE, find_ctl, find_lf, is_alpha_dash, is_ows, is_reg_name_byte, is_target_byte,
+    is_tchar, is_token, name_class, swar_below, swar_equal, swar_find, swar_not_alpha_dash,
+    trim_ows,
+};
 use crate::framing::{FramingFields, Version};
 
 /// Limits and options of the head parser (a subset of the connection's `Config`).
@@ -50,6 +66,17 @@ impl Span {
         Self {
             start,
             len: end.saturating_sub(start),
+        }
+    }
+
+    /// `start..start + len` where the caller knows `start + len <= u16::MAX` (so the casts
+    /// cannot truncate): the fast path checks that once for the whole buffer.
+    #[inline(always)]
+    #[allow(clippy::cast_possible_truncation)]
+    const fn within_u16(start: usize, len: usize) -> Self {
+        Self {
+            start: start as u16,
+            len: len as u16,
         }
     }
 
@@ -137,6 +164,11 @@ pub(crate) struct HeadParser {
     fields_seen: usize,
     /// Head bytes consumed by completed (or skipped) lines, kept or not.
     consumed: usize,
+    /// A 64-bit Bloom filter of the kept field names ([`name_key`]): a name whose bit is
+    /// clear cannot repeat an earlier one, so most fields skip the duplicate search.
+    names: u64,
+    /// The kept head may hold line terminators (see [`HeadParser::compact`]).
+    loose: bool,
 }
 
 /// What one call to [`HeadParser::parse`] achieved.
@@ -146,6 +178,43 @@ pub(crate) enum Progress {
     NeedData,
     /// The head is complete; `filled` was adjusted so the body starts at `Head::len`.
     Done,
+}
+
+/// A complete line found by a line scan, positions relative to the line's start.
+#[derive(Debug, PartialEq, Eq)]
+struct Line<F> {
+    /// The LF that ends the line.
+    lf: usize,
+    /// The end of the line without its terminator (CRLF or a bare LF, RFC 9112 §2.2).
+    content_end: usize,
+    /// What the fast scan established about a well-formed line; `None` if the line needs
+    /// the full checks (it is malformed, or unusual: those checks find out which).
+    fast: Option<F>,
+}
+
+/// A well-formed field line: `name ":" OWS value OWS`, the name a token, the value free of
+/// control bytes other than HTAB. Positions relative to the line's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FieldLine {
+    colon: usize,
+    /// The value without leading and trailing OWS.
+    value_start: usize,
+    value_end: usize,
+    /// The name contains `_`.
+    underscore: bool,
+}
+
+/// A well-formed origin-form request line: `token SP "/" *target-byte SP "HTTP/1." ("0" /
+/// "1")`, no `#`. Positions relative to the line's start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RequestLine {
+    sp1: usize,
+    sp2: usize,
+    /// The first `?` of the target.
+    query: Option<usize>,
+    /// The path needs decoding: it holds `%` or starts with `//`.
+    decode: bool,
+    version: Version,
 }
 
 impl HeadParser {
@@ -159,6 +228,8 @@ impl HeadParser {
             empty_lines: 0,
             fields_seen: 0,
             consumed: 0,
+            names: 0,
+            loose: false,
         }
     }
 
@@ -168,6 +239,11 @@ impl HeadParser {
     }
 
     /// Parses as much of `buf[..*filled]` as forms complete lines.
+    ///
+    /// Each line is scanned once by a fast one-pass scanner that finds its LF and, for a
+    /// well-formed line (nearly all of them), everything the parser needs. Any other line
+    /// goes through the full checks, in their documented order, once its LF is there, so
+    /// the outcome (and the error) never depends on which path looked at it.
     pub(crate) fn parse<const H: usize>(
         &mut self,
         buf: &mut [u8],
@@ -193,52 +269,185 @@ impl HeadParser {
                     }
                 }
             }
-            let window = buf.get(self.scan..*filled).unwrap_or(&[]);
-            let Some(lf) = window.iter().position(|&b| b == b'\n') else {
+            if self.request_line_done
+                && self.scan == self.line_start
+                && self.line_start == self.kept_end
+                && limits.keep.is_none()
+            {
+                self.fast_fields(buf, *filled, head, limits)?;
+            }
+            // The line and the rest of the buffer: the scans may read a word past the
+            // received bytes (`len`), never deciding anything on them.
+            let bytes = buf.get(self.line_start..).unwrap_or(&[]);
+            let len = *filled - self.line_start;
+            // A line that was incomplete before: look for its LF in the new bytes only, so
+            // a long line arriving in small reads is not rescanned from its start each time.
+            if self.scan > self.line_start
+                && find_lf(bytes, self.scan - self.line_start, len).is_none()
+            {
                 self.scan = *filled;
-                return self.partial_line(buf, filled, limits);
-            };
-            let line_end = self.scan + lf;
-            let next = line_end + 1;
-            self.consumed += next - self.line_start;
-            self.check_head_size(limits)?;
-            // The line without its terminator: CRLF, or a bare LF (accepted, RFC 9112 §2.2).
-            let content_end = match buf.get(line_end.wrapping_sub(1)) {
-                Some(b'\r') if line_end > self.line_start => line_end - 1,
-                _ => line_end,
-            };
-            if content_end == self.line_start {
-                // An empty line.
-                if self.request_line_done {
+                return self.partial_line(buf, filled, head, limits);
+            }
+            let next = if self.request_line_done {
+                // The empty line that ends the head, without a scan.
+                let blank = match bytes.get(..len.min(2)) {
+                    Some([b'\r', b'\n']) => 2,
+                    Some([b'\n', ..]) => 1,
+                    _ => 0,
+                };
+                if blank != 0 {
+                    let next = self.line_start + blank;
+                    self.consumed += blank;
+                    self.check_head_size(limits)?;
                     return Ok(self.finish(buf, filled, next, head));
                 }
-                self.empty_lines += 1;
-                if self.empty_lines > limits.max_empty_lines {
-                    return Err(RemoteError::LeadingEmptyLines);
+                let Some(line) = scan_field_line(bytes, len) else {
+                    self.scan = *filled;
+                    return self.partial_line(buf, filled, head, limits);
+                };
+                let next = self.line_start + line.lf + 1;
+                self.consumed += line.lf + 1;
+                self.check_head_size(limits)?;
+                if line.content_end == 0 {
+                    return Ok(self.finish(buf, filled, next, head));
                 }
-                self.consumed -= next - self.line_start;
-            } else if !self.request_line_done {
-                let len = content_end - self.line_start;
-                if len > limits.max_request_line {
-                    return Err(RemoteError::UriTooLong);
-                }
-                let at = self.keep_line(buf, content_end);
-                request_line(buf, at, at + len, head)?;
-                self.request_line_done = true;
+                let content_end = self.line_start + line.content_end;
+                let field = match line.fast {
+                    Some(field) => field,
+                    None => self.check_field_line(buf, content_end)?,
+                };
+                self.field_line(buf, content_end, next, field, head, limits)?;
+                next
             } else {
-                self.field_line(buf, content_end, head, limits)?;
-            }
+                let Some(line) = scan_request_line(bytes, len) else {
+                    self.scan = *filled;
+                    return self.partial_line(buf, filled, head, limits);
+                };
+                let next = self.line_start + line.lf + 1;
+                self.consumed += line.lf + 1;
+                self.check_head_size(limits)?;
+                if line.content_end == 0 {
+                    self.empty_lines += 1;
+                    if self.empty_lines > limits.max_empty_lines {
+                        return Err(RemoteError::LeadingEmptyLines);
+                    }
+                    self.consumed -= line.lf + 1;
+                } else {
+                    let len = line.content_end;
+                    if len > limits.max_request_line {
+                        return Err(RemoteError::UriTooLong);
+                    }
+                    let at = self.keep_line(buf, self.line_start + len, next);
+                    match line.fast {
+                        Some(fast) => fast_request_line(buf, at, at + len, fast, head),
+                        None => request_line(buf, at, at + len, head)?,
+                    }
+                    self.request_line_done = true;
+                }
+                next
+            };
             self.line_start = next;
             self.scan = next;
         }
     }
 
+    /// The common case in one tight loop: complete, well-formed field lines of ordinary
+    /// fields while nothing was discarded and there is no allow-list. It stops before the
+    /// first line it would not handle entirely (incomplete, empty, malformed, a limit
+    /// reached, a possible repeat, a framing field other than Host and a one-token
+    /// Connection), leaving it to the general path; what it does for a line is exactly what
+    /// the general path would do.
+    #[inline(always)]
+    fn fast_fields<const H: usize>(
+        &mut self,
+        buf: &mut [u8],
+        filled: usize,
+        head: &mut Head<H>,
+        limits: &HeadLimits<'_>,
+    ) -> Result<(), RemoteError> {
+        let start = self.line_start;
+        if filled > usize::from(u16::MAX) {
+            // Spans are 16-bit: `Span::within_u16` below relies on this.
+            return Ok(());
+        }
+        let mut at = start;
+        while let Some(bytes) = buf.get(at..) {
+            if matches!(bytes.first(), Some(b'\r' | b'\n')) {
+                break;
+            }
+            let Some(Line {
+                lf,
+                content_end,
+                fast: Some(field),
+            }) = scan_field_line(bytes, filled - at)
+            else {
+                break;
+            };
+            let consumed = self.consumed + lf + 1;
+            if consumed > limits.max_head
+                || self.fields_seen >= limits.max_fields
+                || field.underscore
+                || head.fields.is_full()
+            {
+                break;
+            }
+            let line = bytes.get(..content_end).unwrap_or(&[]);
+            let name = line.get(..field.colon).unwrap_or(&[]);
+            let value = line.get(field.value_start..field.value_end).unwrap_or(&[]);
+            let bit = 1u64 << name_key(name);
+            if self.names & bit != 0 {
+                break;
+            }
+            let kind = if FRAMING_KEYS & bit == 0 {
+                FieldKind::Other
+            } else {
+                FieldKind::of(name)
+            };
+            match kind {
+                FieldKind::Other => {}
+                FieldKind::Host => {
+                    if head.flags.host || !is_valid_host(value) {
+                        return Err(RemoteError::BadHost);
+                    }
+                    head.flags.host = true;
+                }
+                FieldKind::Connection if eq_lower(value, b"keep-alive") => {
+                    head.flags.conn_keep_alive = true;
+                }
+                FieldKind::Connection if eq_lower(value, b"close") => {
+                    head.flags.conn_close = true;
+                }
+                _ => break,
+            }
+            self.names |= bit;
+            self.consumed = consumed;
+            self.fields_seen += 1;
+            let _ = head.fields.push(Field {
+                name: Span::within_u16(at, field.colon),
+                value: Span::within_u16(
+                    at + field.value_start,
+                    field.value_end - field.value_start,
+                ),
+            });
+            at += lf + 1;
+        }
+        if at != start {
+            self.line_start = at;
+            self.scan = at;
+            self.kept_end = at;
+            self.loose = true;
+        }
+        Ok(())
+    }
+
     /// No LF in the buffered bytes: enforce the limits, reclaim discarded space, and skip an
     /// unkept value that cannot fit the buffer.
-    fn partial_line(
+    #[cold]
+    fn partial_line<const H: usize>(
         &mut self,
         buf: &mut [u8],
         filled: &mut usize,
+        head: &mut Head<H>,
         limits: &HeadLimits<'_>,
     ) -> Result<Progress, RemoteError> {
         let partial = *filled - self.line_start;
@@ -251,6 +460,11 @@ impl HeadParser {
             } else {
                 RemoteError::UriTooLong
             });
+        }
+        if *filled == buf.len() && self.loose {
+            // Full: squeeze the line terminators out of the kept head first, so exactly as
+            // much room is left as when kept lines never held them.
+            self.compact(buf, head);
         }
         if self.line_start > self.kept_end {
             // Reclaim the bytes of discarded lines: move the partial line down.
@@ -311,24 +525,85 @@ impl HeadParser {
         }
     }
 
-    /// Moves the line `[line_start, content_end)` down to `kept_end`, returns where it now
-    /// starts, and extends the kept head over it.
-    fn keep_line(&mut self, buf: &mut [u8], content_end: usize) -> usize {
+    /// Keeps the line `[line_start, next)` whose content ends at `content_end`: returns
+    /// where it now starts and extends the kept head over it. While nothing was discarded
+    /// the line stays where it is, terminator included (no copy); after a gap its content
+    /// is moved down to `kept_end`.
+    #[inline(always)]
+    fn keep_line(&mut self, buf: &mut [u8], content_end: usize, next: usize) -> usize {
         let at = self.kept_end;
-        if self.line_start > at {
+        if self.line_start == at {
+            self.kept_end = next;
+            self.loose = true;
+        } else {
             buf.copy_within(self.line_start..content_end, at);
+            self.kept_end = at + (content_end - self.line_start);
         }
-        self.kept_end = at + (content_end - self.line_start);
         at
     }
 
-    fn field_line<const H: usize>(
-        &mut self,
-        buf: &mut [u8],
-        content_end: usize,
-        head: &mut Head<H>,
-        limits: &HeadLimits<'_>,
-    ) -> Result<(), RemoteError> {
+    /// Removes the line terminators from the kept head, moving the kept bytes down and
+    /// every span with them: the kept head becomes exactly what it would be had only line
+    /// contents ever been kept. Every CR and LF in the kept head belongs to a terminator
+    /// (valid line contents hold neither), except inside the decoded path, which is left
+    /// alone. Rare: only when the buffer is full.
+    #[cold]
+    fn compact<const H: usize>(&mut self, buf: &mut [u8], head: &mut Head<H>) {
+        self.loose = false;
+        let path = usize::from(head.path.start)..head.path.end();
+        let is_terminator = |i: usize, b: u8| (b == b'\r' || b == b'\n') && !path.contains(&i);
+        let count = |buf: &[u8], from: usize, to: usize| {
+            buf.get(from..to).map_or(0, |bytes| {
+                (from..to)
+                    .zip(bytes)
+                    .filter(|&(i, &b)| is_terminator(i, b))
+                    .count()
+            })
+        };
+        // Each span moves down by the terminator bytes before it. Spans are in buffer
+        // order (request line, then fields in order), so one forward count serves them all;
+        // a span out of order would be counted from the start.
+        let mut counted_to = 0;
+        let mut before = 0;
+        let mut shift = |buf: &[u8], span: &mut Span| {
+            let start = usize::from(span.start);
+            let removed = if start >= counted_to {
+                before += count(buf, counted_to, start);
+                counted_to = start;
+                before
+            } else {
+                count(buf, 0, start)
+            };
+            span.start = u16::try_from(start - removed).unwrap_or(u16::MAX);
+        };
+        shift(buf, &mut head.method);
+        shift(buf, &mut head.path);
+        shift(buf, &mut head.query);
+        shift(buf, &mut head.protocol);
+        for f in head.fields.iter_mut() {
+            shift(buf, &mut f.name);
+            shift(buf, &mut f.value);
+        }
+        let mut write = 0;
+        for read in 0..self.kept_end {
+            let Some(&b) = buf.get(read) else {
+                break;
+            };
+            if !is_terminator(read, b) {
+                if let Some(slot) = buf.get_mut(write) {
+                    *slot = b;
+                }
+                write += 1;
+            }
+        }
+        self.kept_end = write;
+    }
+
+    /// The full checks of a field line that the fast scan did not accept, in order: obs-fold,
+    /// the colon, the name, then the value bytes. Returns the line's parts if it is valid
+    /// after all.
+    #[cold]
+    fn check_field_line(&self, buf: &[u8], content_end: usize) -> Result<FieldLine, RemoteError> {
         let line = buf.get(self.line_start..content_end).unwrap_or(&[]);
         if line.first().copied().is_some_and(is_ows) {
             // RFC 9112 §5.2: obs-fold is rejected in requests.
@@ -341,16 +616,37 @@ impl HeadParser {
         let name = line.get(..colon).unwrap_or(&[]);
         check_field_name(name)?;
         let raw_value = line.get(colon + 1..).unwrap_or(&[]);
-        if let SkipEnd::Line(_) = skip_value(raw_value, false)? {
+        match skip_value(raw_value, false)? {
             // A LF cannot be inside the line; a CR followed by one would have ended it.
-            return Err(RemoteError::BareCr);
+            SkipEnd::Line(_) | SkipEnd::More { cr: true } => return Err(RemoteError::BareCr),
+            SkipEnd::More { cr: false } => {}
         }
-        if raw_value.contains(&b'\r') {
-            return Err(RemoteError::BareCr);
-        }
-        self.count_field(limits)?;
-        let value = trim_ows(raw_value);
         let leading_ows = raw_value.iter().take_while(|&&b| is_ows(b)).count();
+        let value_start = colon + 1 + leading_ows;
+        Ok(FieldLine {
+            colon,
+            value_start,
+            value_end: value_start + trim_ows(raw_value).len(),
+            underscore: name.contains(&b'_'),
+        })
+    }
+
+    /// A valid field line `[line_start, next)`: counts it, interprets framing fields, and
+    /// keeps it for the environ unless it is filtered out.
+    #[inline(always)]
+    fn field_line<const H: usize>(
+        &mut self,
+        buf: &mut [u8],
+        content_end: usize,
+        next: usize,
+        field: FieldLine,
+        head: &mut Head<H>,
+        limits: &HeadLimits<'_>,
+    ) -> Result<(), RemoteError> {
+        self.count_field(limits)?;
+        let line = buf.get(self.line_start..content_end).unwrap_or(&[]);
+        let name = line.get(..field.colon).unwrap_or(&[]);
+        let value = line.get(field.value_start..field.value_end).unwrap_or(&[]);
         // Framing and persistence fields are interpreted whether kept or not.
         let kind = FieldKind::of(name);
         match kind {
@@ -362,11 +658,20 @@ impl HeadParser {
             }
             FieldKind::ContentLength => head.flags.content_length(value)?,
             FieldKind::TransferEncoding => head.flags.transfer_encoding(value)?,
-            FieldKind::Connection => head.flags.connection(value)?,
+            FieldKind::Connection => {
+                // The two common single-token values directly; lists through the full parse.
+                if eq_lower(value, b"keep-alive") {
+                    head.flags.conn_keep_alive = true;
+                } else if eq_lower(value, b"close") {
+                    head.flags.conn_close = true;
+                } else {
+                    head.flags.connection(value)?;
+                }
+            }
             FieldKind::Expect => head.flags.expect(value),
             FieldKind::ContentType | FieldKind::Other => {}
         }
-        if name.contains(&b'_') || !keep_field(name, limits.keep) {
+        if field.underscore || !keep_field(name, limits.keep) {
             // Names with `_` never reach the environ: they could spoof a dash header.
             return Ok(());
         }
@@ -376,22 +681,23 @@ impl HeadParser {
             // CONTENT_LENGTH (already checked to agree) and CONTENT_TYPE keep the first value.
             return Ok(());
         }
-        let value_off = colon + 1 + leading_ows;
-        let value_len = value.len();
-        let name_len = name.len();
-        let at = self.keep_line(buf, content_end);
+        let bit = 1u64 << name_key(name);
+        let name_len = field.colon;
+        let at = self.keep_line(buf, content_end, next);
         let name_span = Span::new(at, at + name_len);
-        let value_start = at + value_off;
-        let value_span = Span::new(value_start, value_start + value_len);
-        let kept = buf.get(..self.kept_end).unwrap_or(&[]);
-        let existing = head
-            .fields
-            .iter()
-            .position(|f| f.name.of(kept).eq_ignore_ascii_case(name_span.of(kept)));
-        if let Some(i) = existing {
-            self.join(buf, head, i, at, value_span);
-            return Ok(());
+        let value_span = Span::new(at + field.value_start, at + field.value_end);
+        if self.names & bit != 0 {
+            let kept = buf.get(..self.kept_end).unwrap_or(&[]);
+            let name = name_span.of(kept);
+            let existing = head.fields.iter().position(|f| {
+                f.name.len == name_span.len && f.name.of(kept).eq_ignore_ascii_case(name)
+            });
+            if let Some(i) = existing {
+                self.join(buf, head, i, at, value_span);
+                return Ok(());
+            }
         }
+        self.names |= bit;
         let index = u8::try_from(head.fields.len()).map_err(|_| RemoteError::TooManyHeaders)?;
         head.fields
             .push(Field {
@@ -410,6 +716,7 @@ impl HeadParser {
     /// Joins the value of the line just kept at `line_at` onto field `i` as `,value`, in
     /// place: the new value is written as `,value` at the start of its own line, then rotated
     /// to the end of field `i`'s value; everything in between moves right.
+    #[cold]
     fn join<const H: usize>(
         &mut self,
         buf: &mut [u8],
@@ -430,9 +737,12 @@ impl HeadParser {
         if let Some(segment) = buf.get_mut(insert_at..line_at + add) {
             segment.rotate_right(add);
         }
-        for f in head.fields.iter_mut() {
+        for (k, f) in head.fields.iter_mut().enumerate() {
             f.name.shift_if_after(insert_at, add);
-            f.value.shift_if_after(insert_at, add);
+            // Field `i`'s own value grows instead; if it was empty it starts at `insert_at`.
+            if k != i {
+                f.value.shift_if_after(insert_at, add);
+            }
         }
         if let Some(f) = head.fields.get_mut(i) {
             f.value.len = u16::try_from(usize::from(f.value.len) + add).unwrap_or(u16::MAX);
@@ -440,8 +750,11 @@ impl HeadParser {
         self.kept_end = line_at + add;
     }
 
-    /// The empty line after the fields: the head is complete. Moves the bytes after it
-    /// (body, pipelined requests) down to the end of the kept head.
+    /// The empty line `[line_start, next)` after the fields: the head is complete. While
+    /// nothing was discarded the empty line joins the kept head and nothing moves;
+    /// otherwise the bytes after it (body, pipelined requests) move down to the end of the
+    /// kept head. Either way at least one byte of the buffer is left for the body (the
+    /// empty line is dropped if the head ends at the very end of the buffer).
     fn finish<const H: usize>(
         &mut self,
         buf: &mut [u8],
@@ -449,13 +762,239 @@ impl HeadParser {
         next: usize,
         head: &mut Head<H>,
     ) -> Progress {
-        if next > self.kept_end {
+        if self.line_start == self.kept_end && next < buf.len() {
+            self.kept_end = next;
+        } else if next > self.kept_end {
             buf.copy_within(next..*filled, self.kept_end);
             *filled -= next - self.kept_end;
         }
         head.len = self.kept_end;
         Progress::Done
     }
+}
+
+/// The key of a field name in [`HeadParser::names`] and [`FRAMING_KEYS`]: equal for names
+/// that are equal ignoring ASCII case (`| 0x20` folds case), from the length and the first
+/// and last bytes.
+#[allow(clippy::cast_possible_truncation)]
+const fn name_key(name: &[u8]) -> u32 {
+    let (first, last) = match name {
+        [] => (0x20, 0x20),
+        [first, .., last] => (*first | 0x20, *last | 0x20),
+        [only] => (*only | 0x20, *only | 0x20),
+    };
+    // Truncating the length is fine: this is a hash.
+    ((name.len() as u32).wrapping_mul(5) ^ first as u32 ^ (last as u32).wrapping_mul(3)) & 63
+}
+
+/// The [`name_key`] bits of the names [`FieldKind::of`] knows: a name whose bit is clear
+/// is [`FieldKind::Other`] without comparing it.
+const FRAMING_KEYS: u64 = {
+    let names: [&[u8]; 6] = [
+        b"host",
+        b"expect",
+        b"connection",
+        b"content-type",
+        b"content-length",
+        b"transfer-encoding",
+    ];
+    let mut keys = 0;
+    let mut i = 0;
+    while i < names.len() {
+        keys |= 1 << name_key(names[i]);
+        i += 1;
+    }
+    keys
+};
+
+/// The LF ending the line in `bytes[..len]` at or after `from`, as a line without a fast
+/// result.
+#[cold]
+fn full_check_line<F>(bytes: &[u8], from: usize, len: usize) -> Option<Line<F>> {
+    let lf = find_lf(bytes, from, len)?;
+    let content_end = match lf.checked_sub(1) {
+        Some(cr) if bytes.get(cr) == Some(&b'\r') => cr,
+        _ => lf,
+    };
+    Some(Line {
+        lf,
+        content_end,
+        fast: None,
+    })
+}
+
+/// Scans one field line from its first byte, in one pass: the name byte by byte (a table
+/// lookup), the value a word at a time up to its first control byte. The line is in
+/// `bytes[..len]`; `bytes` may go on (see [`swar_find`]). `None` if its LF has not arrived:
+/// then `bytes[..len]` holds no LF at all.
+#[inline(always)]
+fn scan_field_line(bytes: &[u8], len: usize) -> Option<Line<FieldLine>> {
+    let line = bytes.get(..len)?;
+    // The name: a word at a time over letters and `-`; any other byte is looked at alone: the colon ends the name, another `tchar` (`_` noted) continues it.
+    let mut i = 0;
+    let mut seen = 0;
+    let colon = loop {
+        let stop = swar_find(bytes, i, len, swar_not_alpha_dash, |b| !is_alpha_dash(b))?;
+        let b = *line.get(stop)?;
+        if b == b':' {
+            break stop;
+        }
+        let class = name_class(b);
+        if class == 0 {
+            return full_check_line(bytes, stop, len);
+        }
+        seen |= class;
+        i = stop + 1;
+    };
+    if colon == 0 {
+        return full_check_line(bytes, 0, len);
+    }
+    let mut j = colon + 1;
+    while line.get(j).copied().is_some_and(is_ows) {
+        j += 1;
+    }
+    let value_start = j;
+    let (content_end, lf) = loop {
+        let k = find_ctl(bytes, j, len)?;
+        match line.get(k..k + 2) {
+            Some([b'\t', _]) => j = k + 1,
+            Some([b'\n', _]) => break (k, k),
+            Some([b'\r', b'\n']) => break (k, k + 1),
+            Some(_) => return full_check_line(bytes, k, len),
+            // The control byte is the last byte received.
+            None => match line.get(k) {
+                Some(b'\n') => break (k, k),
+                Some(b'\t' | b'\r') => return None,
+                _ => return full_check_line(bytes, k, len),
+            },
+        }
+    };
+    let mut value_end = content_end;
+    while value_end > value_start && line.get(value_end - 1).copied().is_some_and(is_ows) {
+        value_end -= 1;
+    }
+    Some(Line {
+        lf,
+        content_end,
+        fast: Some(FieldLine {
+            colon,
+            value_start,
+            value_end,
+            underscore: seen & NAME_UNDERSCORE != 0,
+        }),
+    })
+}
+
+/// The first byte of `bytes[at..end]` that ends a plain run of request-target bytes: a
+/// control byte, SP or DEL (not target bytes), or `#`, `%`, `?`.
+fn find_target_stop(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
+    swar_find(
+        bytes,
+        at,
+        end,
+        |x| {
+            swar_below(x, 0x21)
+                | swar_equal(x, 0x7f)
+                | swar_equal(x, b'#')
+                | swar_equal(x, b'%')
+                | swar_equal(x, b'?')
+        },
+        |b| !is_target_byte(b) || matches!(b, b'#' | b'%' | b'?'),
+    )
+}
+
+/// Scans a request line (or an empty line before it) in one pass, like
+/// [`scan_field_line`]; only the common shape (origin-form, `HTTP/1.0` or `HTTP/1.1`, no
+/// fragment) gets a fast result.
+#[inline(always)]
+fn scan_request_line(bytes: &[u8], len: usize) -> Option<Line<RequestLine>> {
+    let line = bytes.get(..len)?;
+    let mut i = 0;
+    let stop = loop {
+        let b = *line.get(i)?;
+        if !is_tchar(b) {
+            break b;
+        }
+        i += 1;
+    };
+    if stop != b' ' || i == 0 || line.get(i + 1) != Some(&b'/') {
+        return full_check_line(bytes, i, len);
+    }
+    let sp1 = i;
+    let decode_slashes = line.get(sp1 + 2) == Some(&b'/');
+    let mut query = None;
+    let mut percent = false;
+    let mut j = sp1 + 2;
+    let sp2 = loop {
+        let k = find_target_stop(bytes, j, len)?;
+        match line.get(k) {
+            Some(b' ') => break k,
+            Some(b'?') => {
+                query = query.or(Some(k));
+            }
+            Some(b'%') => percent |= query.is_none(),
+            _ => return full_check_line(bytes, k, len),
+        }
+        j = k + 1;
+    };
+    let version = match line.get(sp2 + 1..sp2 + 9) {
+        Some(b"HTTP/1.1") => Version::Http11,
+        Some(b"HTTP/1.0") => Version::Http10,
+        _ => return full_check_line(bytes, sp2 + 1, len),
+    };
+    let end = sp2 + 9;
+    let (content_end, lf) = match line.get(end..end + 2) {
+        Some([b'\r', b'\n']) => (end, end + 1),
+        Some([b'\n', _]) => (end, end),
+        Some(_) => return full_check_line(bytes, end, len),
+        None => match line.get(end) {
+            Some(b'\n') => (end, end),
+            Some(b'\r') | None => return None,
+            Some(_) => return full_check_line(bytes, end, len),
+        },
+    };
+    Some(Line {
+        lf,
+        content_end,
+        fast: Some(RequestLine {
+            sp1,
+            sp2,
+            query,
+            decode: percent || decode_slashes,
+            version,
+        }),
+    })
+}
+
+/// Records a request line in `buf[start..end]` that [`scan_request_line`] found
+/// well-formed, decoding the path in place if it needs it.
+fn fast_request_line<const H: usize>(
+    buf: &mut [u8],
+    start: usize,
+    end: usize,
+    line: RequestLine,
+    head: &mut Head<H>,
+) {
+    head.method = Span::new(start, start + line.sp1);
+    head.protocol = Span::new(start + line.sp2 + 1, end);
+    head.version = line.version;
+    let path_start = start + line.sp1 + 1;
+    let target_end = start + line.sp2;
+    let path_end = match line.query {
+        Some(q) => {
+            head.query = Span::new(start + q + 1, target_end);
+            start + q
+        }
+        None => {
+            head.query = Span::new(target_end, target_end);
+            target_end
+        }
+    };
+    head.path = if line.decode {
+        decode_path_in_place(buf, path_start, path_end)
+    } else {
+        Span::new(path_start, path_end)
+    };
 }
 
 /// Which framing-relevant field a name is.
@@ -471,19 +1010,76 @@ enum FieldKind {
 }
 
 impl FieldKind {
+    #[inline]
     fn of(name: &[u8]) -> Self {
-        const KINDS: [(&[u8], FieldKind); 6] = [
-            (b"host", FieldKind::Host),
-            (b"content-length", FieldKind::ContentLength),
-            (b"content-type", FieldKind::ContentType),
-            (b"transfer-encoding", FieldKind::TransferEncoding),
-            (b"connection", FieldKind::Connection),
-            (b"expect", FieldKind::Expect),
-        ];
-        KINDS
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map_or(Self::Other, |&(_, k)| k)
+        // The six names have six different lengths: one comparison at most.
+        let (known, kind): (&[u8], Self) = match name.len() {
+            4 => (b"host", Self::Host),
+            6 => (b"expect", Self::Expect),
+            10 => (b"connection", Self::Connection),
+            12 => (b"content-type", Self::ContentType),
+            14 => (b"content-length", Self::ContentLength),
+            17 => (b"transfer-encoding", Self::TransferEncoding),
+            _ => return Self::Other,
+        };
+        if eq_lower(name, known) {
+            kind
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// Is `s` equal to `lower`, ignoring ASCII case? `lower` holds only lowercase letters and
+/// `-`; then `b | 0x20` folds exactly the two cases of a letter, and `-` must match itself.
+/// Compared a word at a time (the words of a constant `lower` and their masks are constant).
+#[inline(always)]
+fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    /// One word: `mask` has `0x20` where `lower` has a letter (bit 6 set), `0` for `-`.
+    #[inline(always)]
+    fn word(s: [u8; 8], lower: [u8; 8]) -> bool {
+        let (s, lower) = (u64::from_le_bytes(s), u64::from_le_bytes(lower));
+        s | ((lower >> 1) & 0x2020_2020_2020_2020) == lower
+    }
+    #[inline(always)]
+    fn half(s: [u8; 4], lower: [u8; 4]) -> bool {
+        let (s, lower) = (u32::from_le_bytes(s), u32::from_le_bytes(lower));
+        s | ((lower >> 1) & 0x2020_2020) == lower
+    }
+    let n = s.len();
+    if n != lower.len() {
+        return false;
+    }
+    if n >= 8 {
+        // Whole words, then the last eight bytes (overlapping the previous word).
+        let mut a = s.chunks_exact(8);
+        let mut b = lower.chunks_exact(8);
+        let whole = a
+            .by_ref()
+            .zip(b.by_ref())
+            .all(|(x, l)| matches!((x.try_into(), l.try_into()), (Ok(x), Ok(l)) if word(x, l)));
+        let tail = match (s.get(n - 8..), lower.get(n - 8..)) {
+            (Some(x), Some(l)) => {
+                matches!((x.try_into(), l.try_into()), (Ok(x), Ok(l)) if word(x, l))
+            }
+            _ => false,
+        };
+        whole && tail
+    } else if n >= 4 {
+        // The first and the last four bytes (overlapping).
+        let first = matches!(
+            (s.get(..4).map(<[u8; 4]>::try_from), lower.get(..4).map(<[u8; 4]>::try_from)),
+            (Some(Ok(x)), Some(Ok(l))) if half(x, l)
+        );
+        let last = matches!(
+            (s.get(n - 4..).map(<[u8; 4]>::try_from), lower.get(n - 4..).map(<[u8; 4]>::try_from)),
+            (Some(Ok(x)), Some(Ok(l))) if half(x, l)
+        );
+        first && last
+    } else {
+        s.iter()
+            .zip(lower)
+            .all(|(&b, &l)| b | ((l >> 1) & 0x20) == l)
     }
 }
 
@@ -497,6 +1093,7 @@ fn is_framing_field(name: &[u8]) -> bool {
 
 /// Is a field kept for the environ? Always Host, Content-Type and Content-Length; the rest
 /// only if there is no allow-list or the list names it (case-insensitively).
+#[inline]
 fn keep_field(name: &[u8], keep: Option<&[&str]>) -> bool {
     match keep {
         None => true,
@@ -529,29 +1126,41 @@ enum SkipEnd {
 }
 
 /// Scans field-value bytes, in order: a CR must be followed by LF, every other byte must be
-/// allowed in a field value. This is the one check used for kept, dropped and skipped values,
-/// so the outcome never depends on how the bytes arrived.
-fn skip_value(bytes: &[u8], mut cr: bool) -> Result<SkipEnd, RemoteError> {
-    for (i, &b) in bytes.iter().enumerate() {
-        if cr {
-            return if b == b'\n' {
-                Ok(SkipEnd::Line(i + 1))
-            } else {
-                Err(RemoteError::BareCr)
-            };
-        }
-        match b {
-            b'\n' => return Ok(SkipEnd::Line(i + 1)),
-            b'\r' => cr = true,
-            _ if is_field_value_byte(b) => {}
+/// allowed in a field value. This is the check used for skipped values and for field lines
+/// the fast scan did not accept, so the outcome never depends on how the bytes arrived.
+/// (The fast scan accepts a value only if this check would.) A word at a time up to each
+/// control byte.
+fn skip_value(bytes: &[u8], cr: bool) -> Result<SkipEnd, RemoteError> {
+    if cr {
+        return match bytes.first() {
+            None => Ok(SkipEnd::More { cr: true }),
+            Some(b'\n') => Ok(SkipEnd::Line(1)),
+            Some(_) => Err(RemoteError::BareCr),
+        };
+    }
+    let mut at = 0;
+    loop {
+        let Some(k) = find_ctl(bytes, at, bytes.len()) else {
+            return Ok(SkipEnd::More { cr: false });
+        };
+        match bytes.get(k) {
+            Some(b'\t') => at = k + 1,
+            Some(b'\n') => return Ok(SkipEnd::Line(k + 1)),
+            Some(b'\r') => {
+                return match bytes.get(k + 1) {
+                    None => Ok(SkipEnd::More { cr: true }),
+                    Some(b'\n') => Ok(SkipEnd::Line(k + 2)),
+                    Some(_) => Err(RemoteError::BareCr),
+                };
+            }
             _ => return Err(RemoteError::BadHeader),
         }
     }
-    Ok(SkipEnd::More { cr })
 }
 
 /// Parses `method SP request-target SP HTTP-version` in `buf[start..end]`, decoding the path
 /// in place.
+#[cold]
 fn request_line<const H: usize>(
     buf: &mut [u8],
     start: usize,
@@ -696,35 +1305,16 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
             Some(_) => return false,
         }
     } else {
-        match value.iter().position(|&b| b == b':') {
-            Some(c) => (
-                value.get(..c).unwrap_or(&[]),
-                Some(value.get(c + 1..).unwrap_or(&[])),
-            ),
-            None => (value, None),
+        // One pass: the first byte that is not a reg-name byte must be the port's colon.
+        match value.iter().position(|&b| !is_reg_name_byte(b)) {
+            None => return true,
+            Some(c) if value.get(c) == Some(&b':') => {
+                (&[][..], Some(value.get(c + 1..).unwrap_or(&[])))
+            }
+            Some(_) => return false,
         }
     };
-    let reg_name_ok = host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-    });
+    let reg_name_ok = host.iter().all(|&b| is_reg_name_byte(b));
     let port_ok = port.is_none_or(|p| p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
     reg_name_ok && port_ok
 }
@@ -776,6 +1366,376 @@ fn hex_value(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
+
+    /// xorshift: deterministic inputs without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// A byte, biased towards the ones the scanners stop at.
+        fn byte(&mut self, special: &[u8]) -> u8 {
+            if self.below(3) == 0 {
+                special[self.below(special.len())]
+            } else {
+                self.next() as u8
+            }
+        }
+    }
+
+    const LIMITS: HeadLimits<'static> = HeadLimits {
+        max_request_line: 8190,
+        max_head: 65535,
+        max_fields: 100,
+        max_empty_lines: 8,
+        keep: None,
+    };
+
+    /// Feeds `input` to a parser over `buf` `step` bytes at a time.
+    fn parse_all<const H: usize>(
+        buf: &mut [u8],
+        input: &[u8],
+        step: usize,
+        head: &mut Head<H>,
+    ) -> Result<Progress, RemoteError> {
+        let mut parser = HeadParser::new();
+        let (mut filled, mut fed) = (0, 0);
+        loop {
+            let n = step.min(input.len() - fed).min(buf.len() - filled);
+            buf[filled..filled + n].copy_from_slice(&input[fed..fed + n]);
+            filled += n;
+            fed += n;
+            match parser.parse(buf, &mut filled, head, &LIMITS)? {
+                Progress::Done => return Ok(Progress::Done),
+                Progress::NeedData if fed == input.len() => return Ok(Progress::NeedData),
+                Progress::NeedData => {}
+            }
+        }
+    }
+
+    fn field<'b, const H: usize>(buf: &'b [u8], head: &Head<H>, name: &[u8]) -> Option<&'b [u8]> {
+        head.fields
+            .iter()
+            .find(|f| f.name.of(buf).eq_ignore_ascii_case(name))
+            .map(|f| f.value.of(buf))
+    }
+
+    #[test]
+    fn repeated_field_with_an_empty_first_value_joins() {
+        // The empty first value sits exactly where the joined value goes: it must grow, not
+        // move (this panicked in `rotate_right` before).
+        let input = b"GET / HTTP/1.1\r\nHost: h\r\nX-Dup:\r\nx-dup: 2\r\nX-DUP: 3\r\nX-E: \r\nX-E: \r\n\r\n";
+        for step in [1, 7, input.len()] {
+            let mut buf = [0u8; 256];
+            let mut head: Head<8> = Head::new();
+            assert_eq!(
+                parse_all(&mut buf, input, step, &mut head),
+                Ok(Progress::Done)
+            );
+            assert_eq!(
+                field(&buf, &head, b"x-dup"),
+                Some(&b",2,3"[..]),
+                "step {step}"
+            );
+            assert_eq!(field(&buf, &head, b"x-e"), Some(&b","[..]), "step {step}");
+            assert_eq!(field(&buf, &head, b"host"), Some(&b"h"[..]), "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_full_buffer_squeezes_the_terminators_out_of_the_kept_head() {
+        // Kept with their terminators the first four lines take 44 bytes of the 64, too
+        // many for the 26-byte `C` line; without them, 36. The decoded path holds a CR of
+        // its own (`%0D`), which must survive.
+        let c_line = b"C: 0123456789abcdefghijk\r\n";
+        let mut input = b"GET /a%0Db HTTP/1.1\r\nHost: h\r\nA: 1\r\nB:  2 \r\n".to_vec();
+        input.extend_from_slice(c_line);
+        input.extend_from_slice(b"\r\n");
+        for step in [1, 3, 64] {
+            let mut buf = [0u8; 64];
+            let mut head: Head<8> = Head::new();
+            assert_eq!(
+                parse_all(&mut buf, &input, step, &mut head),
+                Ok(Progress::Done)
+            );
+            assert_eq!(head.path.of(&buf), b"/a\rb", "step {step}");
+            assert_eq!(head.method.of(&buf), b"GET");
+            assert_eq!(head.protocol.of(&buf), b"HTTP/1.1");
+            assert_eq!(field(&buf, &head, b"host"), Some(&b"h"[..]));
+            assert_eq!(field(&buf, &head, b"a"), Some(&b"1"[..]));
+            assert_eq!(field(&buf, &head, b"b"), Some(&b"2"[..]));
+            assert_eq!(field(&buf, &head, b"c"), Some(&c_line[3..c_line.len() - 2]));
+        }
+        // Three bytes more no longer fit (36 + 29 > 64), as before the terminators were kept.
+        let mut longer = input.clone();
+        longer.splice(input.len() - 4..input.len() - 4, *b"qqq");
+        let mut buf = [0u8; 64];
+        let mut head: Head<8> = Head::new();
+        assert_eq!(
+            parse_all(&mut buf, &longer, 64, &mut head),
+            Err(RemoteError::HeadTooLarge)
+        );
+    }
+
+    #[test]
+    fn framing_keys_cover_every_framing_name_in_any_case() {
+        let names: [&[u8]; 6] = [
+            b"Host",
+            b"Expect",
+            b"Connection",
+            b"Content-Type",
+            b"Content-Length",
+            b"Transfer-Encoding",
+        ];
+        let mut rng = Rng(0x5555_aaaa_1234_4321);
+        for name in names {
+            for _ in 0..64 {
+                let variant: Vec<u8> = name
+                    .iter()
+                    .map(|&b| {
+                        if rng.below(2) == 0 {
+                            b.to_ascii_uppercase()
+                        } else {
+                            b.to_ascii_lowercase()
+                        }
+                    })
+                    .collect();
+                assert_ne!(FieldKind::of(&variant), FieldKind::Other);
+                assert_ne!(FRAMING_KEYS & (1 << name_key(&variant)), 0, "{variant:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn eq_lower_is_eq_ignore_ascii_case() {
+        let literals: [&[u8]; 12] = [
+            b"a",
+            b"ab",
+            b"abc",
+            b"host",
+            b"close",
+            b"expect",
+            b"connection",
+            b"keep-alive",
+            b"content-type",
+            b"content-length",
+            b"transfer-encoding",
+            b"a-b-c-d-e-f-g-h-i",
+        ];
+        for lower in literals {
+            for pos in 0..lower.len() {
+                for b in 0..=255u8 {
+                    let mut s = lower.to_vec();
+                    s[pos] = b;
+                    assert_eq!(eq_lower(&s, lower), s.eq_ignore_ascii_case(lower), "{s:?}");
+                    let upper = s.to_ascii_uppercase();
+                    assert_eq!(eq_lower(&upper, lower), upper.eq_ignore_ascii_case(lower));
+                }
+            }
+            let mut longer = lower.to_vec();
+            longer.push(b'x');
+            assert!(!eq_lower(&longer, lower));
+            assert!(!eq_lower(&lower[1..], lower));
+        }
+    }
+
+    /// The byte-at-a-time value check the SWAR `skip_value` replaced.
+    fn skip_value_bytewise(bytes: &[u8], mut cr: bool) -> Result<SkipEnd, RemoteError> {
+        for (i, &b) in bytes.iter().enumerate() {
+            if cr {
+                return if b == b'\n' {
+                    Ok(SkipEnd::Line(i + 1))
+                } else {
+                    Err(RemoteError::BareCr)
+                };
+            }
+            match b {
+                b'\n' => return Ok(SkipEnd::Line(i + 1)),
+                b'\r' => cr = true,
+                _ if crate::abnf::is_field_value_byte(b) => {}
+                _ => return Err(RemoteError::BadHeader),
+            }
+        }
+        Ok(SkipEnd::More { cr })
+    }
+
+    fn same_skip(bytes: &[u8], cr: bool) {
+        let (a, b) = (skip_value(bytes, cr), skip_value_bytewise(bytes, cr));
+        let same = match (&a, &b) {
+            (Ok(SkipEnd::Line(x)), Ok(SkipEnd::Line(y))) => x == y,
+            (Ok(SkipEnd::More { cr: x }), Ok(SkipEnd::More { cr: y })) => x == y,
+            (Err(x), Err(y)) => x == y,
+            _ => false,
+        };
+        assert!(same, "{bytes:?} cr {cr}");
+    }
+
+    #[test]
+    fn skip_value_matches_the_bytewise_check() {
+        for background in [b'a', b' ', b'\t', 0x80, b'\r'] {
+            for pos in 0..16 {
+                for b in 0..=255u8 {
+                    let mut window = [background; 16];
+                    window[pos] = b;
+                    for len in [pos + 1, 16] {
+                        same_skip(&window[..len], false);
+                        same_skip(&window[..len], true);
+                    }
+                }
+            }
+        }
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for _ in 0..20_000 {
+            let len = rng.below(40);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.byte(b"\r\n\t \x00\x7fa")).collect();
+            same_skip(&bytes, false);
+            same_skip(&bytes, true);
+        }
+    }
+
+    /// Random lines for the scanners: mostly well-formed pieces, with bytes the scanners
+    /// stop at mixed in.
+    fn random_line(rng: &mut Rng, pieces: &[&[u8]]) -> Vec<u8> {
+        let mut line = Vec::new();
+        for _ in 0..rng.below(8) {
+            if rng.below(4) == 0 {
+                line.push(rng.byte(b"\r\n\t :_%#?/\x00\x7f\x80-"));
+            } else {
+                line.extend_from_slice(pieces[rng.below(pieces.len())]);
+            }
+        }
+        line
+    }
+
+    /// Runs a scanner on `line` cut at every length, with two different tails after the
+    /// cut, and checks what every scan must satisfy: `None` exactly when there is no LF, the
+    /// LF and the content end right, and nothing depending on the bytes after the cut.
+    fn check_scanner<F: PartialEq + core::fmt::Debug>(
+        line: &[u8],
+        scan: impl Fn(&[u8], usize) -> Option<Line<F>>,
+        mut fast: impl FnMut(&[u8], &Line<F>),
+    ) {
+        for len in 0..=line.len() {
+            let mut a = line[..len].to_vec();
+            let mut b = a.clone();
+            a.extend_from_slice(b"\n\r:  xyz\r\n0123456789");
+            b.extend_from_slice(&[b'a'; 24]);
+            let (ra, rb) = (scan(&a, len), scan(&b, len));
+            assert_eq!(ra, rb, "{line:?} cut at {len}");
+            let lf = line[..len].iter().position(|&c| c == b'\n');
+            match (&ra, lf) {
+                (None, None) => {}
+                (Some(l), Some(lf)) => {
+                    assert_eq!(l.lf, lf, "{line:?} cut at {len}");
+                    let content_end = if lf > 0 && line[lf - 1] == b'\r' {
+                        lf - 1
+                    } else {
+                        lf
+                    };
+                    assert_eq!(l.content_end, content_end, "{line:?} cut at {len}");
+                    fast(&line[..l.content_end], l);
+                }
+                _ => panic!("{line:?} cut at {len}: {ra:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_field_line_scan_agrees_with_the_full_checks() {
+        let pieces: [&[u8]; 12] = [
+            b"Host",
+            b"X-Forwarded-For",
+            b"a1",
+            b": ",
+            b":",
+            b"value",
+            b"\t",
+            b" ",
+            b"\r\n",
+            b"\n",
+            b"\xe9t\xe9",
+            b"text/html,application/xhtml+xml",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut fast_lines = 0;
+        for _ in 0..20_000 {
+            let line = random_line(&mut rng, &pieces);
+            check_scanner(&line, scan_field_line, |content, l| {
+                let Some(fast) = l.fast else {
+                    return;
+                };
+                fast_lines += 1;
+                let parser = HeadParser::new();
+                assert_eq!(
+                    parser.check_field_line(content, content.len()),
+                    Ok(fast),
+                    "{content:?}"
+                );
+            });
+        }
+        assert!(fast_lines > 1000, "{fast_lines}");
+    }
+
+    #[test]
+    fn the_request_line_scan_agrees_with_the_full_checks() {
+        let pieces: [&[u8]; 13] = [
+            b"GET",
+            b" ",
+            b"/",
+            b"//",
+            b"/a%20b",
+            b"?q=1",
+            b"%41",
+            b"#f",
+            b"HTTP/1.1",
+            b"HTTP/1.0",
+            b"\r\n",
+            b"\n",
+            b"x",
+        ];
+        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let mut fast_lines = 0;
+        for i in 0..40_000 {
+            let line = if i % 2 == 0 {
+                random_line(&mut rng, &pieces)
+            } else {
+                // The common shape, with one random piece somewhere.
+                let mut line = b"GET /p".to_vec();
+                line.extend_from_slice(&random_line(&mut rng, &pieces[2..8]));
+                line.extend_from_slice(b" HTTP/1.1\r\n");
+                let at = rng.below(line.len() + 1);
+                line.insert(at, rng.byte(b"\r\n\t :_%#?/\x00\x7f\x80-"));
+                line
+            };
+            check_scanner(&line, scan_request_line, |content, l| {
+                let Some(fast) = l.fast else {
+                    return;
+                };
+                fast_lines += 1;
+                let (mut a, mut b) = (content.to_vec(), content.to_vec());
+                let (mut ha, mut hb): (Head<1>, Head<1>) = (Head::new(), Head::new());
+                fast_request_line(&mut a, 0, content.len(), fast, &mut ha);
+                assert_eq!(request_line(&mut b, 0, content.len(), &mut hb), Ok(()));
+                assert_eq!(a, b, "{content:?}");
+                assert_eq!(
+                    (ha.method, ha.path, ha.query, ha.protocol, ha.version),
+                    (hb.method, hb.path, hb.query, hb.protocol, hb.version),
+                    "{content:?}"
+                );
+            });
+        }
+        assert!(fast_lines > 1000, "{fast_lines}");
+    }
 
     #[test]
     fn host_vectors() {
