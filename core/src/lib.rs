@@ -158,7 +158,7 @@
 //! | `validate.validator` | [`validate::validator`] |
 //! | `simple_server.demo_app` | [`demo::demo_app`] |
 //! | `simple_server.WSGIRequestHandler.get_environ` | [`Connection::exchange`] |
-//! | `make_server`, `WSGIServer` (`serve_forever`, `handle_request`, `set_app`, `get_app`, `server_close`), `CGIHandler`, `IISCGIHandler`, `read_environ` | the std adapter (`wsgiref-std`, to come) |
+//! | `make_server`, `WSGIServer` (`serve_forever`, `handle_request`, `set_app`, `get_app`, `server_close`), `CGIHandler`, `IISCGIHandler`, `read_environ` | the std adapter, `wsgiref-std` (`server`, `cgi`) |
 //!
 //! `docs/ARCHITECTURE.md` has the states, the lifecycle and this table with notes.
 //!
