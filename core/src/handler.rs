@@ -1001,11 +1001,11 @@ pub struct Outcome {
 
 /// The stages of `BaseHandler.run`. Every transition of the lifecycle is in [`run`].
 #[derive(Debug)]
-enum Stage<B> {
+enum Stage {
     /// Calling the application.
     Call,
     /// Pulling body blocks; `first` until a block was written.
-    Stream { body: B, first: bool },
+    Stream { first: bool },
     /// Completing the response.
     Finish,
     /// The application failed: error output (or close, if the head is out).
@@ -1035,6 +1035,8 @@ pub fn run<A: Application + ?Sized>(
         errors,
     };
     let mut stage = Stage::Call;
+    // The body lives here, not in the stage, so a large body is never moved per block.
+    let mut body: Option<A::Body> = None;
     let mut error = None;
     let mut disconnected = false;
     loop {
@@ -1046,33 +1048,47 @@ pub fn run<A: Application + ?Sized>(
                         "AssertionError",
                         "write() before start_response()",
                     )),
-                    Ok(body) => Stage::Stream { body, first: true },
+                    Ok(b) => {
+                        body = Some(b);
+                        Stage::Stream { first: true }
+                    }
                     Err(e) => Stage::Fail(e),
                 }
             }
-            Stage::Stream { mut body, first } => {
-                // `wsgi.file_wrapper`: offer the whole file to the gateway's fast path first.
-                let fast = if first {
-                    body.file().and_then(|f| cell.borrow_mut().send_file(f))
-                } else {
-                    None
+            Stage::Stream { first } => {
+                let next = match body.as_mut() {
+                    None => Stage::Finish,
+                    Some(body) => {
+                        // `wsgi.file_wrapper`: offer the whole file to the gateway's fast
+                        // path first.
+                        let fast = if first {
+                            body.file().and_then(|f| cell.borrow_mut().send_file(f))
+                        } else {
+                            None
+                        };
+                        let single = first && body.single_block() && !cell.borrow().headers_sent();
+                        match fast {
+                            Some(Ok(())) => Stage::Finish,
+                            Some(Err(IoError::Transport(_))) => Stage::Gone,
+                            Some(Err(IoError::Local(e))) => Stage::Fail(e.into()),
+                            None => match body.next_block(&mut req) {
+                                None => Stage::Finish,
+                                Some(Err(e)) => Stage::Fail(e),
+                                Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
+                                    Ok(()) => Stage::Stream { first: false },
+                                    Err(IoError::Transport(_)) => Stage::Gone,
+                                    Err(IoError::Local(e)) => Stage::Fail(e.into()),
+                                },
+                            },
+                        }
+                    }
                 };
-                let single = first && body.single_block() && !cell.borrow().headers_sent();
-                match fast {
-                    Some(Ok(())) => Stage::Finish,
-                    Some(Err(IoError::Transport(_))) => Stage::Gone,
-                    Some(Err(IoError::Local(e))) => Stage::Fail(e.into()),
-                    None => match body.next_block(&mut req) {
-                        None => Stage::Finish,
-                        Some(Err(e)) => Stage::Fail(e),
-                        Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
-                            Ok(()) => Stage::Stream { body, first: false },
-                            Err(IoError::Transport(_)) => Stage::Gone,
-                            Err(IoError::Local(e)) => Stage::Fail(e.into()),
-                        },
-                    },
+                if !matches!(next, Stage::Stream { .. }) {
+                    // Leaving Stream on any path: the body is closed before the response
+                    // ends (`result.close()`).
+                    body = None;
                 }
-                // `body` is dropped here on every path that leaves Stream.
+                next
             }
             Stage::Finish => match cell.borrow_mut().finish() {
                 Ok(()) => Stage::Done,
@@ -1080,6 +1096,7 @@ pub fn run<A: Application + ?Sized>(
                 Err(IoError::Local(e)) => Stage::Fail(e.into()),
             },
             Stage::Fail(e) => {
+                body = None;
                 error = Some(e);
                 let status = e.status().unwrap_or(500);
                 match cell.borrow_mut().fail(status) {

@@ -7,6 +7,7 @@
 //! enforced with socket timeouts. Buffers belong to the worker and are reused, so requests
 //! allocate nothing. Over the connection limit, a client gets `503` and is closed.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -50,7 +51,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            threads: 8,
+            threads: 64,
             max_connections: 256,
             rx_buffer: 16 * 1024,
             tx_buffer: 4 * 1024,
@@ -343,7 +344,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         let _ = stream.set_write_timeout(Some(self.config.write_timeout));
         let mut conn: Connection<'_> = Connection::new(config, rx, tx);
         conn.set_remote(peer);
-        let mut read_timeout = None;
+        let armed = Cell::new(None);
         loop {
             let now = self.clock.now();
             match conn.poll_event(now) {
@@ -363,10 +364,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     if idle {
                         timeout = Some(timeout.map_or(IDLE_POLL, |t| t.min(IDLE_POLL)));
                     }
-                    if timeout != read_timeout {
-                        let _ = stream.set_read_timeout(timeout);
-                        read_timeout = timeout;
-                    }
+                    arm_read_timeout(stream, &armed, timeout);
                     match (&mut &*stream).read(conn.receive_buf()) {
                         Ok(0) => conn.handle_eof(),
                         Ok(n) => conn.handle_received(n),
@@ -389,8 +387,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     }
                 }
                 Event::Request => {
-                    read_timeout = None;
-                    if !self.serve_request(&mut conn, stream, peer) {
+                    if !self.serve_request(&mut conn, stream, peer, &armed) {
                         return conn.requests_served();
                     }
                 }
@@ -414,11 +411,11 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         conn: &mut Connection<'_>,
         stream: &TcpStream,
         peer: SocketAddr,
+        armed: &Cell<Option<Duration>>,
     ) -> bool {
         if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
             conn.set_unix_time(d.as_secs());
         }
-        let _ = stream.set_read_timeout(Some(self.config.timeouts.body));
         let mut arena = [0u8; 512];
         let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
             return false;
@@ -426,7 +423,9 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         self.handler.get_environ(&mut environ);
         let mut line = LineBuf::new();
         request_line(&environ, &mut line);
-        let mut transport = SocketTransport::new(stream, self.clock);
+        // The body deadline is armed by the first body read, if there is one.
+        let mut transport = SocketTransport::new(stream, self.clock)
+            .with_read_timeout(armed, self.config.timeouts.body);
         let mut errors = ErrorsSink(&self.handler);
         let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -620,6 +619,25 @@ fn format_hex(b: u8, prefix: u8) -> [u8; 3] {
     [prefix, digit(b >> 4), digit(b & 0xf)]
 }
 
+/// Sets the socket's read timeout unless it is already within 50 ms of `want`, so a
+/// keep-alive request costs no `setsockopt` (deadlines stay exact to that margin; the core's
+/// `handle_timeout` ignores early calls).
+pub(crate) fn arm_read_timeout(
+    stream: &TcpStream,
+    armed: &Cell<Option<Duration>>,
+    want: Option<Duration>,
+) {
+    const SLACK: Duration = Duration::from_millis(50);
+    let close_enough = match (armed.get(), want) {
+        (Some(a), Some(w)) => a.abs_diff(w) <= SLACK,
+        (None, None) => true,
+        _ => false,
+    };
+    if !close_enough && stream.set_read_timeout(want).is_ok() {
+        armed.set(want);
+    }
+}
+
 /// Over the connection limit: a short `503` and close, without tying up a worker.
 fn reject_busy(stream: &TcpStream) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
@@ -628,12 +646,24 @@ fn reject_busy(stream: &TcpStream) {
     linger_close(stream);
 }
 
-/// Closes gracefully: no more writes, then discard what the client still sends (bounded),
-/// so unread request bytes do not turn the close into a reset that destroys the response.
+/// Closes gracefully: no more writes, then, if the client left bytes unread, discard what it
+/// still sends (bounded), so unread request bytes do not turn the close into a reset that
+/// destroys the response. With nothing unread, the socket closes at once.
 fn linger_close(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
     let mut sink = [0u8; 4096];
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    match (&mut &*stream).read(&mut sink) {
+        // Nothing pending (or the client already closed): a clean close.
+        Ok(0) | Err(_) => return,
+        Ok(_) => {}
+    }
+    if stream.set_nonblocking(false).is_err() {
+        return;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
     for _ in 0..16 {
         match (&mut &*stream).read(&mut sink) {
             Ok(0) | Err(_) => break,

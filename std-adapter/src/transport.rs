@@ -1,8 +1,9 @@
 //! The core's [`Transport`] over std streams: sockets and stdin/stdout.
 
+use std::cell::Cell;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
-use std::time::Instant as StdInstant;
+use std::time::{Duration, Instant as StdInstant};
 
 use wsgiref::Instant;
 use wsgiref::handler::{Transport, TransportError};
@@ -87,13 +88,31 @@ fn write_slices<W: Write + ?Sized>(out: &mut W, mut slices: &mut [IoSlice<'_>]) 
 pub struct SocketTransport<'s> {
     stream: &'s TcpStream,
     clock: Clock,
+    /// The read timeout on the socket, and the one body reads need.
+    read_timeout: Option<(&'s Cell<Option<Duration>>, Duration)>,
 }
 
 impl<'s> SocketTransport<'s> {
     /// The transport over `stream`, with deadlines measured on `clock`.
     #[must_use]
     pub fn new(stream: &'s TcpStream, clock: Clock) -> Self {
-        Self { stream, clock }
+        Self {
+            stream,
+            clock,
+            read_timeout: None,
+        }
+    }
+
+    /// Reads arm `timeout` on the socket first (tracked in `armed`, shared with the
+    /// connection loop, so an unchanged timeout costs no system call).
+    #[must_use]
+    pub fn with_read_timeout(
+        mut self,
+        armed: &'s Cell<Option<Duration>>,
+        timeout: Duration,
+    ) -> Self {
+        self.read_timeout = Some((armed, timeout));
+        self
     }
 
     /// The socket.
@@ -105,6 +124,9 @@ impl<'s> SocketTransport<'s> {
 
 impl Transport for SocketTransport<'_> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        if let Some((armed, timeout)) = self.read_timeout {
+            crate::server::arm_read_timeout(self.stream, armed, Some(timeout));
+        }
         loop {
             match (&mut &*self.stream).read(buf) {
                 Ok(n) => return Ok(n),
