@@ -29,7 +29,15 @@
 //!
 //! All decisions depend only on the bytes, never on how they were split into reads: a line
 //! is parsed when its LF arrives, and the skip mode applies the same checks, in the same
-//! order, as a whole line would get.
+//! order, as a whole line would get. When a line is bad in more than one way, the first
+//! offending byte decides: the first byte beyond `max_head` (431) or beyond a full buffer
+//! (431, or 414 for the request line), or the first byte that makes the line invalid
+//! (obs-fold at its first byte, a bad name at its colon, a bad value byte, the byte after a
+//! bare CR; a line without a colon at its LF). A limit and an invalid byte at the same byte:
+//! the limit. Checks that need the whole line (the request line's syntax, field counts,
+//! framing fields) are decided at its LF. A line received whole ([`check_field_prefix`] on
+//! the bytes before the limit), cut by reads, or skipped all get the same error.
+//! `tests/splits.rs` checks this on random requests.
 
 use heapless::Vec;
 
@@ -169,6 +177,9 @@ pub(crate) struct HeadParser {
     names: u64,
     /// The kept head may hold line terminators (see [`HeadParser::compact`]).
     loose: bool,
+    /// Before the request line, the partial line is a lone CR: the start of an empty line
+    /// as much as of a request (see [`HeadParser::started`]).
+    lone_cr: bool,
 }
 
 /// What one call to [`HeadParser::parse`] achieved.
@@ -230,12 +241,15 @@ impl HeadParser {
             consumed: 0,
             names: 0,
             loose: false,
+            lone_cr: false,
         }
     }
 
-    /// Has any byte of this request been received (empty lines before it excluded)?
+    /// Has any byte of this request been received (empty lines before it excluded)? Asked
+    /// after [`HeadParser::parse`] needed data. A lone CR does not count yet: it may begin
+    /// an empty line, and whether it does must not depend on where a read ended.
     pub(crate) fn started(&self, filled: usize) -> bool {
-        self.request_line_done || filled > self.line_start
+        self.request_line_done || filled > self.line_start + usize::from(self.lone_cr)
     }
 
     /// Parses as much of `buf[..*filled]` as forms complete lines.
@@ -253,20 +267,8 @@ impl HeadParser {
     ) -> Result<Progress, RemoteError> {
         loop {
             if let Mode::Skip { cr } = self.mode {
-                match skip_value(buf.get(self.line_start..*filled).unwrap_or(&[]), cr)? {
-                    SkipEnd::Line(n) => {
-                        self.consumed += n;
-                        self.line_start += n;
-                        self.scan = self.line_start;
-                        self.mode = Mode::Line;
-                    }
-                    SkipEnd::More { cr } => {
-                        self.consumed += *filled - self.line_start;
-                        *filled = self.line_start;
-                        self.scan = self.line_start;
-                        self.mode = Mode::Skip { cr };
-                        return self.check_head_size(limits).map(|()| Progress::NeedData);
-                    }
+                if let Some(progress) = self.skip(buf, filled, cr, limits)? {
+                    return Ok(progress);
                 }
             }
             if self.request_line_done
@@ -306,8 +308,11 @@ impl HeadParser {
                     return self.partial_line(buf, filled, head, limits);
                 };
                 let next = self.line_start + line.lf + 1;
+                if self.consumed + line.lf + 1 > limits.max_head {
+                    let room = limits.max_head.saturating_sub(self.consumed);
+                    return Err(field_too_large(bytes.get(..room).unwrap_or(&[])));
+                }
                 self.consumed += line.lf + 1;
-                self.check_head_size(limits)?;
                 if line.content_end == 0 {
                     return Ok(self.finish(buf, filled, next, head));
                 }
@@ -348,6 +353,40 @@ impl HeadParser {
             };
             self.line_start = next;
             self.scan = next;
+        }
+    }
+
+    /// Skip mode: checks the next bytes of the unkept value being skipped; `Some` if they
+    /// do not end it. Only the bytes within `max_head` are checked: the first byte beyond it
+    /// decides (431) unless an earlier one already did, whatever the reads.
+    #[cold]
+    fn skip(
+        &mut self,
+        buf: &[u8],
+        filled: &mut usize,
+        cr: bool,
+        limits: &HeadLimits<'_>,
+    ) -> Result<Option<Progress>, RemoteError> {
+        let chunk = buf.get(self.line_start..*filled).unwrap_or(&[]);
+        let room = limits.max_head.saturating_sub(self.consumed);
+        match skip_value(chunk.get(..room).unwrap_or(chunk), cr)? {
+            SkipEnd::Line(n) => {
+                self.consumed += n;
+                self.line_start += n;
+                self.scan = self.line_start;
+                self.mode = Mode::Line;
+                // Counted once valid, as a whole line is.
+                self.count_field(limits)?;
+                Ok(None)
+            }
+            SkipEnd::More { .. } if chunk.len() > room => Err(RemoteError::HeadTooLarge),
+            SkipEnd::More { cr } => {
+                self.consumed += chunk.len();
+                *filled = self.line_start;
+                self.scan = self.line_start;
+                self.mode = Mode::Skip { cr };
+                Ok(Some(Progress::NeedData))
+            }
         }
     }
 
@@ -451,15 +490,23 @@ impl HeadParser {
         limits: &HeadLimits<'_>,
     ) -> Result<Progress, RemoteError> {
         let partial = *filled - self.line_start;
-        if !self.request_line_done && partial > limits.max_request_line {
-            return Err(RemoteError::UriTooLong);
+        if !self.request_line_done {
+            // A trailing CR may be the start of the line's CRLF, which the limit does not
+            // count: if it is not, the next byte counts it.
+            let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
+            self.lone_cr = line == b"\r";
+            let cr = usize::from(line.last() == Some(&b'\r'));
+            if partial - cr > limits.max_request_line {
+                return Err(RemoteError::UriTooLong);
+            }
         }
         if self.consumed + partial > limits.max_head {
-            return Err(if self.request_line_done {
-                RemoteError::HeadTooLarge
-            } else {
-                RemoteError::UriTooLong
-            });
+            if !self.request_line_done {
+                return Err(RemoteError::UriTooLong);
+            }
+            let room = limits.max_head.saturating_sub(self.consumed);
+            let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
+            return Err(field_too_large(line.get(..room).unwrap_or(line)));
         }
         if *filled == buf.len() && self.loose {
             // Full: squeeze the line terminators out of the kept head first, so exactly as
@@ -477,31 +524,44 @@ impl HeadParser {
         if *filled < buf.len() {
             return Ok(Progress::NeedData);
         }
-        // The buffer is full and holds no complete line.
+        // The buffer is full and holds no complete line: the byte that does not fit decides,
+        // unless an earlier one already did (as when the line is received whole).
         if !self.request_line_done {
             return Err(RemoteError::UriTooLong);
         }
         let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let Some(colon) = check_field_prefix(line)? else {
             return Err(RemoteError::HeadTooLarge);
         };
         let name = line.get(..colon).unwrap_or(&[]);
-        check_field_name(name)?;
-        if keep_field(name, limits.keep) || is_framing_field(name) {
+        if self.needs_whole(name, head, limits) {
             // We need this field whole, and it does not fit.
             return Err(RemoteError::HeadTooLarge);
         }
-        self.count_field(limits)?;
-        let value = line.get(colon + 1..).unwrap_or(&[]);
-        let SkipEnd::More { cr } = skip_value(value, false)? else {
-            // Unreachable: the line has no LF. Treat it as the protocol error it would be.
-            return Err(RemoteError::HeadTooLarge);
-        };
+        // An unkept value: skip it (checked, then counted when its line ends). The bytes so
+        // far were checked above; only whether they end in a CR matters.
         self.consumed += partial;
         *filled = self.line_start;
         self.scan = self.line_start;
-        self.mode = Mode::Skip { cr };
+        self.mode = Mode::Skip {
+            cr: line.last() == Some(&b'\r'),
+        };
         Ok(Progress::NeedData)
+    }
+
+    /// Must the field `name` be seen whole: kept for the environ, or interpreted for
+    /// framing? The same choice [`HeadParser::field_line`] makes for a complete line.
+    fn needs_whole<const H: usize>(
+        &self,
+        name: &[u8],
+        head: &Head<H>,
+        limits: &HeadLimits<'_>,
+    ) -> bool {
+        let kind = FieldKind::of(name);
+        is_framing_field(name)
+            || !name.contains(&b'_')
+                && keep_field(name, limits.keep)
+                && !(kind == FieldKind::ContentType && head.content_type.is_some())
     }
 
     fn check_head_size(&self, limits: &HeadLimits<'_>) -> Result<(), RemoteError> {
@@ -605,21 +665,12 @@ impl HeadParser {
     #[cold]
     fn check_field_line(&self, buf: &[u8], content_end: usize) -> Result<FieldLine, RemoteError> {
         let line = buf.get(self.line_start..content_end).unwrap_or(&[]);
-        if line.first().copied().is_some_and(is_ows) {
-            // RFC 9112 §5.2: obs-fold is rejected in requests.
-            return Err(RemoteError::ObsFold);
-        }
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(RemoteError::BadHeader)?;
+        let colon = check_field_prefix(line)?.ok_or(RemoteError::BadHeader)?;
         let name = line.get(..colon).unwrap_or(&[]);
-        check_field_name(name)?;
         let raw_value = line.get(colon + 1..).unwrap_or(&[]);
-        match skip_value(raw_value, false)? {
-            // A LF cannot be inside the line; a CR followed by one would have ended it.
-            SkipEnd::Line(_) | SkipEnd::More { cr: true } => return Err(RemoteError::BareCr),
-            SkipEnd::More { cr: false } => {}
+        if raw_value.last() == Some(&b'\r') {
+            // A CR followed by the LF would have ended the line.
+            return Err(RemoteError::BareCr);
         }
         let leading_ows = raw_value.iter().take_while(|&&b| is_ows(b)).count();
         let value_start = colon + 1 + leading_ows;
@@ -1117,6 +1168,41 @@ fn check_field_name(name: &[u8]) -> Result<(), RemoteError> {
     Ok(())
 }
 
+/// The checks of a field line that its first bytes `prefix` (no LF among them) decide, in
+/// the order of the bytes that decide them: obs-fold (the first byte), the name (at the
+/// colon), the value bytes (a bad byte, or a CR not followed by LF). Returns the colon if
+/// there is one. A line without a colon is only known to be bad at its end.
+///
+/// [`HeadParser::check_field_line`] applies these checks to a whole line, and a line cut
+/// short by `max_head` or by a full buffer gets them on the bytes before the cut, so the
+/// first offending byte (an invalid one, or the first beyond a limit) decides the error
+/// however the line arrived.
+fn check_field_prefix(prefix: &[u8]) -> Result<Option<usize>, RemoteError> {
+    if prefix.first().copied().is_some_and(is_ows) {
+        // RFC 9112 §5.2: obs-fold is rejected in requests.
+        return Err(RemoteError::ObsFold);
+    }
+    let Some(colon) = prefix.iter().position(|&b| b == b':') else {
+        return Ok(None);
+    };
+    check_field_name(prefix.get(..colon).unwrap_or(&[]))?;
+    match skip_value(prefix.get(colon + 1..).unwrap_or(&[]), false)? {
+        // Unreachable: a LF is never inside a line.
+        SkipEnd::Line(_) => Err(RemoteError::BareCr),
+        SkipEnd::More { .. } => Ok(Some(colon)),
+    }
+}
+
+/// The error for a field line whose bytes after `prefix` exceed `max_head`: an invalid
+/// byte within the prefix, or else the size.
+#[cold]
+fn field_too_large(prefix: &[u8]) -> RemoteError {
+    match check_field_prefix(prefix) {
+        Err(e) => e,
+        Ok(_) => RemoteError::HeadTooLarge,
+    }
+}
+
 /// Where a skipped value ended.
 enum SkipEnd {
     /// The LF was found; this many bytes (LF included) belong to the line.
@@ -1366,7 +1452,9 @@ fn hex_value(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::String;
     use std::vec::Vec;
+    use std::{format, vec};
 
     /// xorshift: deterministic inputs without a dependency.
     struct Rng(u64);
@@ -1802,6 +1890,323 @@ mod tests {
         ];
         for (v, expected) in table {
             assert_eq!(parse_version(v), *expected, "{v:?}");
+        }
+    }
+
+    /// Everything a parse produced, as plain data: the result and, once done, the request
+    /// line's parts, the kept fields and the framing facts.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Outcome {
+        result: Result<Progress, RemoteError>,
+        parts: Vec<Vec<u8>>,
+        fields: Vec<(Vec<u8>, Vec<u8>)>,
+        facts: String,
+    }
+
+    /// Parses `input` over a buffer of `buf_len` bytes, each read as long as `read(free)`
+    /// says (at least one byte), until the parser is done, fails, or the input runs out.
+    fn parse_reads(
+        input: &[u8],
+        buf_len: usize,
+        limits: &HeadLimits<'_>,
+        mut read: impl FnMut(usize) -> usize,
+    ) -> Outcome {
+        let mut buf = vec![0u8; buf_len];
+        let mut head: Head<32> = Head::new();
+        let mut parser = HeadParser::new();
+        let (mut filled, mut fed) = (0, 0);
+        let result = loop {
+            let free = buf_len - filled;
+            let n = read(free).clamp(1, free.max(1)).min(input.len() - fed);
+            buf[filled..filled + n].copy_from_slice(&input[fed..fed + n]);
+            filled += n;
+            fed += n;
+            match parser.parse(&mut buf, &mut filled, &mut head, limits) {
+                Ok(Progress::NeedData) if fed < input.len() && filled < buf_len => {}
+                result => break result,
+            }
+        };
+        let (mut parts, mut fields, mut facts) = (Vec::new(), Vec::new(), String::new());
+        if result == Ok(Progress::Done) {
+            for span in [head.method, head.path, head.query, head.protocol] {
+                parts.push(span.of(&buf).to_vec());
+            }
+            for f in &head.fields {
+                fields.push((f.name.of(&buf).to_vec(), f.value.of(&buf).to_vec()));
+            }
+            facts = format!(
+                "{:?} {:?} {:?} {:?}",
+                head.version, head.flags, head.content_type, head.content_length
+            );
+        }
+        Outcome {
+            result,
+            parts,
+            fields,
+            facts,
+        }
+    }
+
+    /// A random head: mostly well-formed lines, some long values, some bad bytes, obs-folds
+    /// and malformed names, sometimes mutated.
+    fn random_head(rng: &mut Rng) -> Vec<u8> {
+        let mut out = Vec::new();
+        if rng.below(10) == 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        let targets: [&[u8]; 4] = [b"/", b"/a%20b?q=1", b"//x/y", b"http://h/p"];
+        out.extend_from_slice(b"GET ");
+        out.extend_from_slice(targets[rng.below(targets.len())]);
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        let names: [&[u8]; 10] = [
+            b"Host",
+            b"X-A",
+            b"x_a",
+            b"Cookie",
+            b"Content-Type",
+            b"Connection",
+            b"A",
+            b"b-c",
+            b"_",
+            b"User-Agent",
+        ];
+        let dirty = rng.below(3) == 0;
+        for _ in 0..rng.below(12) {
+            if dirty && rng.below(12) == 0 {
+                out.push(rng.byte(b" \t"));
+            }
+            let name = names[rng.below(names.len())];
+            out.extend_from_slice(name);
+            out.extend_from_slice(match rng.below(if dirty { 12 } else { 1000 }) {
+                0 => b" :",
+                1 => b"",
+                _ => b": ",
+            });
+            match name {
+                b"Host" => out.push(b'h'),
+                b"Connection" => out.extend_from_slice(b"close"),
+                _ => {
+                    let len = match rng.below(10) {
+                        0..=5 => rng.below(20),
+                        6..=8 => 20 + rng.below(300),
+                        _ => 300 + rng.below(1500),
+                    };
+                    let bad = if dirty && rng.below(3) == 0 {
+                        rng.below(len + 1)
+                    } else {
+                        usize::MAX
+                    };
+                    for k in 0..len {
+                        out.push(if k == bad {
+                            rng.byte(b"\x00\x7f\r\r\n")
+                        } else {
+                            b'!' + rng.below(94) as u8
+                        });
+                    }
+                }
+            }
+            out.extend_from_slice(if rng.below(10) == 0 { b"\n" } else { b"\r\n" });
+        }
+        if rng.below(10) != 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        if rng.below(5) == 0 && !out.is_empty() {
+            let at = rng.below(out.len());
+            match rng.below(3) {
+                0 => out[at] = rng.byte(b"\r\n\t :_\x00"),
+                1 => out.insert(at, rng.byte(b"\r\n\t :_\x00")),
+                _ => {
+                    out.remove(at);
+                }
+            }
+        }
+        out
+    }
+
+    /// The head parser itself, exact errors included: the same result however the input is
+    /// split, and the same as with a buffer that never fills, unless the small buffer
+    /// overflowed. (`tests/splits.rs` checks the whole connection, statuses only.)
+    #[test]
+    fn random_heads_give_the_same_result_however_they_arrive() {
+        const KEEP_NONE: &[&str] = &[];
+        const KEEP_X_A: &[&str] = &["x-a"];
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        // `SPLITS_CASES` (shared with `tests/splits.rs`) runs more.
+        let cases = std::env::var("SPLITS_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        for case in 0..cases {
+            let input = random_head(&mut rng);
+            let limits = HeadLimits {
+                max_request_line: if rng.below(3) == 0 {
+                    8 + rng.below(20)
+                } else {
+                    8190
+                },
+                max_head: if rng.below(2) == 0 {
+                    16 + rng.below(input.len() + 1)
+                } else {
+                    65535
+                },
+                max_fields: if rng.below(4) == 0 {
+                    rng.below(12)
+                } else {
+                    100
+                },
+                max_empty_lines: 8,
+                keep: match rng.below(3) {
+                    0 => None,
+                    1 => Some(KEEP_NONE),
+                    _ => Some(KEEP_X_A),
+                },
+            };
+            let buf_len = 24 + rng.below(600);
+            let whole = parse_reads(&input, buf_len, &limits, |free| free);
+            for max in [2, 9, 64, 1000] {
+                let seed = rng.next();
+                let mut reads = Rng(seed | 1);
+                let split = parse_reads(&input, buf_len, &limits, |_| 1 + reads.below(max));
+                assert_eq!(
+                    split, whole,
+                    "case {case}: {input:?} {limits:?} buf {buf_len}"
+                );
+            }
+            let big = parse_reads(&input, input.len() + 64, &limits, |free| free);
+            if !matches!(
+                whole.result,
+                Err(RemoteError::HeadTooLarge | RemoteError::UriTooLong)
+            ) {
+                assert_eq!(
+                    whole, big,
+                    "case {case}: {input:?} {limits:?} buf {buf_len}"
+                );
+            }
+        }
+    }
+
+    /// Directed cases of the rule the random test checks: the first offending byte decides
+    /// (an invalid byte, or the first beyond `max_head`, `max_request_line` or the buffer),
+    /// whatever the reads and whether the line is received whole or skipped.
+    #[test]
+    fn the_first_offending_byte_decides() {
+        let a = |n: usize| "a".repeat(n);
+        let limits = |max_request_line, max_head, max_fields, keep| HeadLimits {
+            max_request_line,
+            max_head,
+            max_fields,
+            max_empty_lines: 8,
+            keep,
+        };
+        const NONE: Option<&[&str]> = Some(&[]);
+        let table: Vec<(String, HeadLimits<'_>, usize, Result<Progress, RemoteError>)> = vec![
+            // A request line of exactly the limit, its CRLF split or not.
+            (
+                format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", a(10)),
+                limits(24, 65535, 100, None),
+                256,
+                Ok(Progress::Done),
+            ),
+            (
+                format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", a(11)),
+                limits(24, 65535, 100, None),
+                256,
+                Err(RemoteError::UriTooLong),
+            ),
+            // A bad byte before the byte beyond `max_head` (40): 400, skipped or whole.
+            (
+                format!("GET / HTTP/1.1\r\nHost: h\r\nA: \x01{}\r\n\r\n", a(100)),
+                limits(8190, 40, 100, NONE),
+                64,
+                Err(RemoteError::BadHeader),
+            ),
+            // ... and after it: 431.
+            (
+                format!(
+                    "GET / HTTP/1.1\r\nHost: h\r\nA: {}\x01{}\r\n\r\n",
+                    a(20),
+                    a(100)
+                ),
+                limits(8190, 40, 100, NONE),
+                64,
+                Err(RemoteError::HeadTooLarge),
+            ),
+            // A bare CR right at the limit: the byte after it is beyond, so 431.
+            (
+                format!(
+                    "GET / HTTP/1.1\r\nHost: h\r\nA: {}\rx{}\r\n\r\n",
+                    a(11),
+                    a(100)
+                ),
+                limits(8190, 40, 100, NONE),
+                64,
+                Err(RemoteError::HeadTooLarge),
+            ),
+            // An obs-fold that fills the buffer is an obs-fold.
+            (
+                format!("GET / HTTP/1.1\r\nHost: h\r\n folded: {}\r\n\r\n", a(100)),
+                limits(8190, 65535, 100, None),
+                64,
+                Err(RemoteError::ObsFold),
+            ),
+            // A skipped field is counted once its value is known to be valid.
+            (
+                format!(
+                    "GET / HTTP/1.1\r\nHost: h\r\nCookie: {}\x01{}\r\n\r\n",
+                    a(100),
+                    a(9)
+                ),
+                limits(8190, 65535, 1, NONE),
+                64,
+                Err(RemoteError::BadHeader),
+            ),
+            (
+                format!("GET / HTTP/1.1\r\nHost: h\r\nCookie: {}\r\n\r\n", a(100)),
+                limits(8190, 65535, 1, NONE),
+                64,
+                Err(RemoteError::TooManyHeaders),
+            ),
+            // Fields with `_` are never kept, so a long one is skipped, allow-list or not.
+            (
+                format!("GET / HTTP/1.1\r\nHost: h\r\nX_Long: {}\r\n\r\n", a(200)),
+                limits(8190, 65535, 100, None),
+                64,
+                Ok(Progress::Done),
+            ),
+            // So is a second Content-Type (the first one is kept).
+            (
+                format!(
+                    "GET / HTTP/1.1\r\nHost: h\r\nContent-Type: a\r\nContent-Type: {}\r\n\r\n",
+                    a(200)
+                ),
+                limits(8190, 65535, 100, None),
+                96,
+                Ok(Progress::Done),
+            ),
+            // A kept field that does not fit: 431, unless an earlier byte is invalid.
+            (
+                format!("GET / HTTP/1.1\r\nHost: h\r\nX-A: {}\r\n\r\n", a(200)),
+                limits(8190, 65535, 100, None),
+                64,
+                Err(RemoteError::HeadTooLarge),
+            ),
+            (
+                format!("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\x01{}\r\n\r\n", a(200)),
+                limits(8190, 65535, 100, None),
+                64,
+                Err(RemoteError::BadHeader),
+            ),
+        ];
+        for (input, limits, buf_len, expected) in &table {
+            let input = input.as_bytes();
+            for step in 1..=input.len() {
+                let got = parse_reads(input, *buf_len, limits, |_| step).result;
+                assert_eq!(got, *expected, "{input:?} in reads of {step}");
+                let got = parse_reads(input, 4096, limits, |_| step).result;
+                if *expected != Err(RemoteError::HeadTooLarge) || limits.max_head < 65535 {
+                    assert_eq!(got, *expected, "{input:?} in reads of {step}, large buffer");
+                }
+            }
         }
     }
 }
