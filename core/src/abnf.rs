@@ -17,6 +17,14 @@ macro_rules! byte_table {
     }};
 }
 
+/// `table[b]`. A `u8` indexes a 256-entry table in bounds by its type, so this is the one
+/// place the core indexes without a check.
+#[inline(always)]
+#[allow(clippy::indexing_slicing)] // b < 256 = table.len(), by type
+pub(crate) fn lookup<T: Copy>(table: &[T; 256], b: u8) -> T {
+    table[usize::from(b)]
+}
+
 /// `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" /
 /// "|" / "~" / DIGIT / ALPHA` (RFC 9110 §5.6.2).
 const fn tchar(b: u8) -> bool {
@@ -42,6 +50,7 @@ const fn tchar(b: u8) -> bool {
 
 /// Byte classes of header field names, for the head parser's one-pass name scan:
 /// `0` not a `tchar`, [`NAME_TCHAR`] a `tchar`, and `_` also has [`NAME_UNDERSCORE`].
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static NAME_CLASS: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut i = 0usize;
@@ -65,6 +74,7 @@ pub(crate) const NAME_TCHAR: u8 = 1;
 pub(crate) const NAME_UNDERSCORE: u8 = 2;
 
 /// `reg-name` bytes (RFC 3986 §3.2.2: unreserved, pct-encoded's `%`, sub-delims).
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static REG_NAME: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
     || matches!(
         b,
@@ -87,29 +97,31 @@ static REG_NAME: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
 
 /// Bytes allowed inside a field value: `field-vchar / SP / HTAB`, where `field-vchar = VCHAR /
 /// obs-text` (RFC 9110 §5.5). Excludes every other control byte, CR and LF included.
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static FIELD_VALUE: [bool; 256] = byte_table!(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
 
 /// Bytes allowed in a request-target: any visible byte, obs-text included (CPython's
 /// `test_cp1252_url` sends a raw 0x80). Never a control byte or a space.
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static TARGET: [bool; 256] = byte_table!(|b| b > 0x20 && b != 0x7f);
 
 /// Is `b` a `tchar` (a byte of a token: methods, header names, transfer-codings)?
 #[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    NAME_CLASS[usize::from(b)] != 0
+    lookup(&NAME_CLASS, b) != 0
 }
 
 /// The class of `b` in a field name: `0` (not a `tchar`), or [`NAME_TCHAR`], with
 /// [`NAME_UNDERSCORE`] for `_`.
 #[inline]
 pub(crate) fn name_class(b: u8) -> u8 {
-    NAME_CLASS[usize::from(b)]
+    lookup(&NAME_CLASS, b)
 }
 
 /// May `b` appear in a `reg-name` (a host name)?
 #[inline]
 pub(crate) fn is_reg_name_byte(b: u8) -> bool {
-    REG_NAME[usize::from(b)]
+    lookup(&REG_NAME, b)
 }
 
 /// Is every byte of a non-empty `s` a `tchar`?
@@ -121,7 +133,7 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 /// May `b` appear in a field value (HTAB, SP, visible ASCII, obs-text)?
 #[inline]
 pub(crate) fn is_field_value_byte(b: u8) -> bool {
-    FIELD_VALUE[usize::from(b)]
+    lookup(&FIELD_VALUE, b)
 }
 
 /// Does `s` contain only bytes allowed in a field value?
@@ -133,7 +145,7 @@ pub(crate) fn is_field_value(s: &[u8]) -> bool {
 /// May `b` appear in a request-target?
 #[inline]
 pub(crate) fn is_target_byte(b: u8) -> bool {
-    TARGET[usize::from(b)]
+    lookup(&TARGET, b)
 }
 
 /// Optional whitespace: SP or HTAB (RFC 9110 §5.6.3).

@@ -129,10 +129,11 @@ fn field_name_matches(field: &[u8], name: &[u8]) -> bool {
         && name
             .iter()
             .zip(field)
-            .all(|(&k, &f)| ENV_NAME[usize::from(f)] == k)
+            .all(|(&k, &f)| crate::abnf::lookup(&ENV_NAME, f) == k)
 }
 
 /// A header-name byte as it appears in an environ name: upper case, `-` as `_`.
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static ENV_NAME: [u8; 256] = {
     let mut table = [0u8; 256];
     let mut i = 0;

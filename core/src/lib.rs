@@ -176,7 +176,8 @@
         clippy::expect_used,
         clippy::panic,
         clippy::unreachable,
-        clippy::todo
+        clippy::todo,
+        clippy::indexing_slicing
     )
 )]
 
