@@ -171,7 +171,7 @@ impl FramingFields {
 
     /// Accounts for one `Expect` field. Only `100-continue` has a meaning; other
     /// expectations are ignored (RFC 9110 §10.1.1 allows, not requires, a 417).
-    pub(crate) fn expect(&mut self, value: &[u8]) {
+    pub(crate) fn expectation(&mut self, value: &[u8]) {
         if list_elements(value).any(|e| e.eq_ignore_ascii_case(b"100-continue")) {
             self.expect_continue = true;
         }

@@ -719,7 +719,7 @@ impl HeadParser {
                     head.flags.connection(value)?;
                 }
             }
-            FieldKind::Expect => head.flags.expect(value),
+            FieldKind::Expect => head.flags.expectation(value),
             FieldKind::ContentType | FieldKind::Other => {}
         }
         if field.underscore || !keep_field(name, limits.keep) {
