@@ -213,6 +213,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         &self.app
     }
 
+    /// The request handler.
+    #[must_use]
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
     /// Sets `SERVER_NAME` (defaults to the bound address).
     pub fn set_server_name(&mut self, name: impl Into<String>) {
         self.server_name = name.into();

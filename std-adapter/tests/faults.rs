@@ -1,0 +1,148 @@
+//! Application faults on the std server: a panic before the head is answered like an error
+//! (500, the fixed body, no diagnostics), a panic after it closes the connection; both are
+//! logged and the server keeps serving.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Mutex;
+use std::thread;
+
+use wsgiref::app::{AppError, Blocks, Request, StartResponse};
+use wsgiref_std::server::{RequestHandler, ServerConfig, WsgiServer};
+
+type Body = Blocks<std::vec::IntoIter<&'static [u8]>>;
+
+fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+    match req.environ.get("PATH_INFO") {
+        Some(b"/early") => panic!("boom before the head"),
+        Some(b"/late") => {
+            sr.start("200 OK", &[("Content-Type", "text/plain")])?;
+            sr.write(b"partial")?;
+            panic!("boom after the head");
+        }
+        _ => {
+            sr.start("200 OK", &[("Content-Type", "text/plain")])?;
+            Ok(Blocks::new(vec![&b"fine"[..]].into_iter()))
+        }
+    }
+}
+
+/// Collects what the server writes to its error stream.
+#[derive(Default)]
+struct Captured(Mutex<String>);
+
+impl RequestHandler for Captured {
+    fn get_stderr(&self, text: fmt::Arguments<'_>) {
+        if let Ok(mut s) = self.0.lock() {
+            fmt::Write::write_fmt(&mut *s, text).ok();
+        }
+    }
+}
+
+fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    out
+}
+
+#[test]
+fn panics_are_answered_logged_and_survived() {
+    // Keep the application's deliberate panics out of the test log, and nothing else.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let deliberate = info
+            .payload()
+            .downcast_ref::<&str>()
+            .is_some_and(|m| m.starts_with("boom"));
+        if !deliberate {
+            default_hook(info);
+        }
+    }));
+    let config = ServerConfig {
+        threads: 2,
+        quiet: true,
+        ..ServerConfig::default()
+    };
+    let server = WsgiServer::bind("127.0.0.1:0", app, config, Captured::default()).unwrap();
+    let addr = server.server_address();
+    let stop = server.shutdown_handle();
+    /// Stops the server however the checks end, so a failed assertion reports, not hangs.
+    struct StopOnDrop(wsgiref_std::server::ShutdownHandle);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.shutdown();
+        }
+    }
+    thread::scope(|s| {
+        s.spawn(|| server.serve_forever().unwrap());
+        let _stop = StopOnDrop(stop);
+
+        let early = exchange(addr, b"GET /early HTTP/1.1\r\nHost: a\r\n\r\n");
+        let text = String::from_utf8_lossy(&early);
+        assert!(
+            text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\r\n\r\nA server error occurred.  Please contact the administrator."),
+            "{text}"
+        );
+        assert!(
+            !text.contains("boom"),
+            "diagnostics leaked to the client: {text}"
+        );
+
+        let late = exchange(
+            addr,
+            b"GET /late HTTP/1.1\r\nHost: a\r\n\r\nGET /never HTTP/1.1\r\nHost: a\r\n\r\n",
+        );
+        let text = String::from_utf8_lossy(&late);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(
+            text.ends_with("7\r\npartial\r\n"),
+            "the chunked body must end without its last chunk: {text}"
+        );
+        assert_eq!(
+            text.matches("HTTP/1.1").count(),
+            1,
+            "nothing after a failed response: {text}"
+        );
+
+        for _ in 0..3 {
+            let ok = exchange(
+                addr,
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            );
+            assert!(
+                ok.ends_with(b"\r\n\r\n4\r\nfine\r\n0\r\n\r\n"),
+                "{}",
+                String::from_utf8_lossy(&ok)
+            );
+        }
+    });
+    let _ = std::panic::take_hook();
+    let log = server_log(&server);
+    assert!(
+        log.contains("application panicked: boom before the head"),
+        "{log}"
+    );
+    assert!(
+        log.contains("application panicked: boom after the head"),
+        "{log}"
+    );
+}
+
+fn server_log<A>(server: &WsgiServer<A, Captured>) -> String
+where
+    A: wsgiref::app::Application + Sync,
+{
+    server
+        .handler()
+        .0
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default()
+}
