@@ -81,6 +81,14 @@ pub trait RequestHandler: Sync {
     fn log_request(&self, line: &AccessLog<'_>) {
         self.get_stderr(format_args!("{line}\n"));
     }
+
+    /// `handle`: serves one accepted connection. The default runs the server's request
+    /// loop (`serve`, which returns the number of requests served); an override can act
+    /// before and after it, or refuse the connection by not calling it.
+    fn handle(&self, stream: &TcpStream, peer: SocketAddr, serve: &mut dyn FnMut() -> u32) -> u32 {
+        let _ = (stream, peer);
+        serve()
+    }
 }
 
 /// The default request handler: environ as parsed, errors and log to stderr.
@@ -338,6 +346,19 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     /// Serves one connection until it closes (or `max_requests` were answered); returns the
     /// number of requests served.
     fn serve_connection(
+        &self,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        config: &Config<'_>,
+        rx: &mut [u8],
+        tx: &mut [u8],
+        max_requests: Option<u32>,
+    ) -> u32 {
+        let mut serve = || self.request_loop(stream, peer, config, rx, tx, max_requests);
+        self.handler.handle(stream, peer, &mut serve)
+    }
+
+    fn request_loop(
         &self,
         stream: &TcpStream,
         peer: SocketAddr,

@@ -146,3 +146,37 @@ where
         .map(|s| s.clone())
         .unwrap_or_default()
 }
+
+/// `WSGIRequestHandler.handle` can be overridden: here it counts connections, serves the
+/// first and refuses the second without a word.
+#[test]
+fn handle_can_wrap_or_refuse_a_connection() {
+    use std::net::{SocketAddr, TcpStream};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[derive(Default)]
+    struct OnlyFirst(AtomicU32);
+    impl RequestHandler for OnlyFirst {
+        fn handle(&self, _: &TcpStream, _: SocketAddr, serve: &mut dyn FnMut() -> u32) -> u32 {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+                serve()
+            } else {
+                0
+            }
+        }
+    }
+    let config = ServerConfig {
+        quiet: true,
+        ..ServerConfig::default()
+    };
+    let server = WsgiServer::bind("127.0.0.1:0", app, config, OnlyFirst::default()).unwrap();
+    let addr = server.server_address();
+    let request: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let first = thread::spawn(move || exchange(addr, request));
+    assert_eq!(server.handle_connection().unwrap(), 1);
+    assert!(first.join().unwrap().starts_with(b"HTTP/1.1 200 OK\r\n"));
+    let second = thread::spawn(move || exchange(addr, request));
+    assert_eq!(server.handle_connection().unwrap(), 0);
+    assert!(second.join().unwrap().is_empty());
+    assert_eq!(server.handler().0.load(Ordering::SeqCst), 2);
+}
