@@ -477,11 +477,7 @@ impl<R: Read, W: Write, E: Write> SimpleHandler<R, W, E> {
             })) {
                 Ok(outcome) => (outcome, false),
                 Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .copied()
-                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                        .unwrap_or("(no message)");
+                    let message = crate::server::panic_message(&*panic);
                     let _ = writeln!(errors.0, "application panicked: {message}");
                     (failed(&mut io, PANICKED), true)
                 }

@@ -461,11 +461,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .copied()
-                    .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                    .unwrap_or("(no message)");
+                let message = panic_message(&*panic);
                 self.handler
                     .get_stderr(format_args!("application panicked: {message}\n"));
                 // The same as an application error: 500 before the head, close after.
@@ -567,6 +563,15 @@ impl Io for ServerIo<'_, '_, '_> {
         }
         Some(write_all_vectored(&mut &*stream, &[head.1]).map_err(|e| failed(&e)))
     }
+}
+
+/// The message of a caught panic (`&str` or `String` payloads), for the error log.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// `wsgi.errors` → the handler's `get_stderr`.
