@@ -180,3 +180,64 @@ fn handle_can_wrap_or_refuse_a_connection() {
     assert!(second.join().unwrap().is_empty());
     assert_eq!(server.handler().0.load(Ordering::SeqCst), 2);
 }
+
+/// `shutdown`: stops accepting, lets a request in flight finish, and does not wait for idle
+/// keep-alive connections to time out.
+#[test]
+fn shutdown_finishes_in_flight_requests_and_is_bounded() {
+    use std::time::{Duration, Instant};
+
+    fn slow(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+        thread::sleep(Duration::from_millis(300));
+        sr.start("200 OK", &[])?;
+        Ok(Blocks::new(vec![&b"done"[..]].into_iter()))
+    }
+    let config = ServerConfig {
+        threads: 4,
+        quiet: true,
+        ..ServerConfig::default()
+    };
+    let server = WsgiServer::bind("127.0.0.1:0", slow, config, Captured::default()).unwrap();
+    let addr = server.server_address();
+    let stop = server.shutdown_handle();
+    thread::scope(|s| {
+        let serving = s.spawn(|| server.serve_forever().unwrap());
+        // An idle keep-alive connection: served once, then left open.
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = idle.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+        // A request in flight when the shutdown comes.
+        let in_flight = s.spawn(move || {
+            exchange(
+                addr,
+                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
+        });
+        thread::sleep(Duration::from_millis(100));
+        let asked = Instant::now();
+        stop.shutdown();
+        serving.join().unwrap();
+        let took = asked.elapsed();
+        let response = in_flight.join().unwrap();
+        assert!(
+            response.ends_with(b"4\r\ndone\r\n0\r\n\r\n"),
+            "{}",
+            String::from_utf8_lossy(&response)
+        );
+        assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+        // The idle connection was closed, and nothing new is accepted.
+        assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+        drop(idle);
+    });
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok_and(|mut c| {
+            c.set_read_timeout(Some(Duration::from_millis(300))).ok();
+            c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").ok();
+            let mut b = [0u8; 16];
+            !matches!(c.read(&mut b), Ok(n) if n > 0)
+        })
+    );
+}
