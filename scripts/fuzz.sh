@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds and runs every cargo-fuzz target of fuzz/ for SECONDS each (default 30); fails on
 # the first crash, leak, timeout or OOM (libFuzzer exits non-zero; the input is kept in
-# fuzz/artifacts/<target>/). Needs a nightly toolchain and cargo-fuzz
-# (`cargo install cargo-fuzz`). New inputs go to a scratch directory, so the committed seed
-# corpus in fuzz/corpus/ is only read.
+# fuzz/artifacts/<target>/). Needs cargo-fuzz (`cargo install cargo-fuzz`). cargo-fuzz
+# passes nightly-only flags (-Zsanitizer=address): the script uses the nightly toolchain
+# when rustup has one, and otherwise the stable one with RUSTC_BOOTSTRAP=1 (which allows
+# those flags; set FUZZ_TOOLCHAIN=+name to choose). New inputs go to a scratch directory,
+# so the committed seed corpus in fuzz/corpus/ is only read.
 #
 #   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
@@ -14,7 +16,16 @@ case "$seconds" in
 esac
 
 cd "$(dirname "$0")/../fuzz"
-toolchain="${FUZZ_TOOLCHAIN:-+nightly}"
+if [ -n "${FUZZ_TOOLCHAIN:-}" ]; then
+    toolchain="$FUZZ_TOOLCHAIN"
+elif rustup run nightly rustc --version >/dev/null 2>&1; then
+    toolchain="+nightly"
+else
+    toolchain="+stable"
+    export RUSTC_BOOTSTRAP=1
+    echo "no nightly toolchain: using stable with RUSTC_BOOTSTRAP=1" >&2
+fi
+cargo "$toolchain" --version
 
 cargo "$toolchain" fuzz build
 scratch="$(mktemp -d)"
