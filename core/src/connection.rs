@@ -256,6 +256,22 @@ impl<'b, const H: usize> Connection<'b, H> {
         }
     }
 
+    /// Ends the connection and gives its buffers back, to serve the next connection with
+    /// (an event loop keeps one pair per connection slot).
+    ///
+    /// ```
+    /// use wsgiref::{Config, Connection};
+    /// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
+    /// let first: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+    /// let (rx, tx) = first.into_buffers();
+    /// let second: Connection<'_> = Connection::new(&Config::DEFAULT, rx, tx);
+    /// assert_eq!(second.requests_served(), 0);
+    /// ```
+    #[must_use]
+    pub fn into_buffers(self) -> (&'b mut [u8], &'b mut [u8]) {
+        (self.rx, self.tx)
+    }
+
     /// Sets the peer's address (`REMOTE_ADDR`, `REMOTE_PORT`).
     pub fn set_remote(&mut self, remote: SocketAddr) {
         self.remote = Some(remote);

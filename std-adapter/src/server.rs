@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wsgiref::app::{Application, FileSource, InputError};
-use wsgiref::handler::{HttpIo, Io, IoError, Outcome, TransportError, run};
+use wsgiref::handler::{HttpIo, Io, IoError, Outcome, Transport, TransportError, run};
 use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, LocalError, Timeouts};
 
@@ -154,6 +154,19 @@ impl ShutdownHandle {
     }
 }
 
+/// The listening socket's accept queue: std's 128 overflows when hundreds of clients connect
+/// at once (a browser farm, a load test), and an overflowing queue drops handshakes, which
+/// the clients retry only after a second or more. The kernel caps it at `somaxconn`.
+pub(crate) const LISTEN_BACKLOG: i32 = 1024;
+
+/// Binds a listener to `addr` with an accept queue of [`LISTEN_BACKLOG`].
+pub(crate) fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    // A second listen() on a listening socket only changes its backlog.
+    rustix::net::listen(&listener, LISTEN_BACKLOG)?;
+    Ok(listener)
+}
+
 /// How often an idle keep-alive connection looks at the stop flag while it waits.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -190,7 +203,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         config: ServerConfig,
         handler: H,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
+        let listener = listen(addr)?;
         let local = listener.local_addr()?;
         Ok(Self {
             listener,
@@ -253,20 +266,13 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     }
 
     fn core_config(&self) -> Config<'_> {
-        Config {
-            limits: self.config.limits,
-            timeouts: self.config.timeouts,
-            gateway: Gateway {
-                server_name: &self.server_name,
-                server_port: self.local.port(),
-                server_software: &self.config.server_software,
-                url_scheme: "http",
-                multithread: self.config.threads > 1,
-                multiprocess: false,
-                run_once: false,
-            },
-            ..Config::DEFAULT
-        }
+        core_config(
+            &self.server_name,
+            self.local,
+            &self.config.server_software,
+            (self.config.limits, self.config.timeouts),
+            self.config.threads > 1,
+        )
     }
 
     /// `serve_forever`: accepts and serves connections on a pool of worker threads until
@@ -414,7 +420,15 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     }
                 }
                 Event::Request => {
-                    if !self.serve_request(&mut conn, stream, peer, &armed) {
+                    // The body deadline is armed by the first body read, if there is one.
+                    let transport = SocketTransport::new(stream, self.clock)
+                        .with_read_timeout(&armed, self.config.timeouts.body);
+                    let service = Service {
+                        app: &self.app,
+                        handler: &self.handler,
+                        quiet: self.config.quiet,
+                    };
+                    if !service.serve_request(&mut conn, transport, peer) {
                         return conn.requests_served();
                     }
                 }
@@ -430,15 +444,49 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         linger_close(stream);
         conn.requests_served()
     }
+}
 
-    /// Runs the application for the current request. Returns false if the connection must
-    /// be dropped at once (the client went away, or the response could not be completed).
-    fn serve_request(
+/// The core's configuration of a server listening on `local` as `server_name`.
+pub(crate) fn core_config<'a>(
+    server_name: &'a str,
+    local: SocketAddr,
+    server_software: &'a str,
+    (limits, timeouts): (Limits, Timeouts),
+    multithread: bool,
+) -> Config<'a> {
+    Config {
+        limits,
+        timeouts,
+        gateway: Gateway {
+            server_name,
+            server_port: local.port(),
+            server_software,
+            url_scheme: "http",
+            multithread,
+            multiprocess: false,
+            run_once: false,
+        },
+        ..Config::DEFAULT
+    }
+}
+
+/// What serving one request needs: the application, the request handler, and whether to
+/// write the access log. Shared by [`WsgiServer`] and [`crate::poll::PollServer`].
+pub(crate) struct Service<'s, A: ?Sized, H: ?Sized> {
+    pub(crate) app: &'s A,
+    pub(crate) handler: &'s H,
+    pub(crate) quiet: bool,
+}
+
+impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
+    /// Runs the application for the current request of `conn` over `transport`. Returns
+    /// false if the connection must be dropped at once (the client went away, or the
+    /// response could not be completed).
+    pub(crate) fn serve_request(
         &self,
         conn: &mut Connection<'_>,
-        stream: &TcpStream,
+        mut transport: SocketTransport<'_>,
         peer: SocketAddr,
-        armed: &Cell<Option<Duration>>,
     ) -> bool {
         if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
             conn.set_unix_time(d.as_secs());
@@ -450,13 +498,10 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         self.handler.get_environ(&mut environ);
         let mut line = LineBuf::new();
         request_line(&environ, &mut line);
-        // The body deadline is armed by the first body read, if there is one.
-        let mut transport = SocketTransport::new(stream, self.clock)
-            .with_read_timeout(armed, self.config.timeouts.body);
-        let mut errors = ErrorsSink(&self.handler);
+        let mut errors = ErrorsSink(self.handler);
         let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            run(&self.app, &mut environ, &mut errors, &mut io)
+            run(self.app, &mut environ, &mut errors, &mut io)
         }));
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -478,7 +523,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         if let Some(error) = outcome.error {
             self.handler.get_stderr(format_args!("{error}\n"));
         }
-        if !self.config.quiet && !outcome.disconnected {
+        if !self.quiet && !outcome.disconnected {
             self.handler.log_request(&AccessLog {
                 peer,
                 request_line: line.as_str(),
@@ -543,8 +588,8 @@ impl Io for ServerIo<'_, '_, '_> {
             Err(e) => return Some(Err(IoError::Local(e))),
         };
         let failed = |e: &io::Error| IoError::Transport(transport_error(e));
-        if let Err(e) = write_all_vectored(&mut &*stream, &[head.0]) {
-            return Some(Err(failed(&e)));
+        if let Err(e) = transport.send(&[head.0]) {
+            return Some(Err(IoError::Transport(e)));
         }
         if send {
             let mut offset = 0u64;
@@ -557,11 +602,17 @@ impl Io for ServerIo<'_, '_, '_> {
                     Ok(0) => return Some(Err(IoError::Transport(TransportError::Failed))),
                     Ok(_) => {}
                     Err(rustix::io::Errno::INTR) => {}
+                    // A non-blocking socket (the poll server) with a full send buffer.
+                    Err(rustix::io::Errno::AGAIN) => {
+                        if let Err(e) = transport.wait_writable() {
+                            return Some(Err(IoError::Transport(e)));
+                        }
+                    }
                     Err(e) => return Some(Err(failed(&io::Error::from(e)))),
                 }
             }
         }
-        Some(write_all_vectored(&mut &*stream, &[head.1]).map_err(|e| failed(&e)))
+        Some(transport.send(&[head.1]).map_err(IoError::Transport))
     }
 }
 
