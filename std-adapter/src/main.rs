@@ -68,14 +68,14 @@ struct ServeArgs {
     #[arg(long, value_enum, default_value_t = Engine::Threads)]
     engine: Engine,
 
-    /// Worker threads, each serving one connection at a time (--engine threads)
+    /// Threads: workers each serving one connection at a time (--engine threads, default
+    /// 64), or event loops each serving up to 1024/N connections (--engine poll, default 1)
     #[arg(
         long,
         value_name = "N",
-        default_value_t = ServerConfig::default().threads,
         value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096),
     )]
-    threads: usize,
+    threads: Option<usize>,
 
     /// Serve one request, then exit (handle_request)
     #[arg(long)]
@@ -167,7 +167,7 @@ where
         return serve_poll(app, name, args);
     }
     let config = ServerConfig {
-        threads: args.threads,
+        threads: args.threads.unwrap_or(ServerConfig::default().threads),
         quiet: args.quiet,
         ..ServerConfig::default()
     };
@@ -199,6 +199,7 @@ fn serve_poll<A: Application + Send + Sync + 'static>(
         return fail("--once needs --engine threads");
     }
     let config = PollConfig {
+        loops: args.threads.unwrap_or(1),
         quiet: args.quiet,
         ..PollConfig::default()
     };
@@ -208,11 +209,13 @@ fn serve_poll<A: Application + Send + Sync + 'static>(
     };
     let handle = server.shutdown_handle();
     on_ctrl_c(move || handle.shutdown());
+    let loops = args.threads.unwrap_or(1);
     println!(
-        "Serving {name} on http://{}/ (one event loop)",
-        server.server_address()
+        "Serving {name} on http://{}/ ({loops} event loop{})",
+        server.server_address(),
+        if loops == 1 { "" } else { "s" }
     );
-    match server.serve_forever() {
+    match server.serve_forever_on() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format_args!("{e}")),
     }
@@ -257,7 +260,7 @@ mod tests {
         assert_eq!(cli.serve.bind, "127.0.0.1:8000");
         assert_eq!(cli.serve.app.to_string(), "demo_app");
         assert!(!cli.serve.validate && !cli.serve.once && !cli.serve.quiet);
-        assert_eq!(cli.serve.threads, ServerConfig::default().threads);
+        assert_eq!(cli.serve.threads, None);
         assert_eq!(cli.serve.engine, Engine::Threads);
     }
 
@@ -282,7 +285,7 @@ mod tests {
         assert_eq!(args.bind, "127.0.0.1:0");
         assert_eq!(args.app.to_string(), "echo");
         assert!(args.validate && args.once && args.quiet);
-        assert_eq!(args.threads, 2);
+        assert_eq!(args.threads, Some(2));
         assert_eq!(args.engine, Engine::Poll);
 
         let cli = Cli::try_parse_from(["wsgiref", "cgi", "--app", "hello", "--iis"]).unwrap();

@@ -56,8 +56,13 @@ use crate::transport::{Clock, SocketTransport, write_all_vectored};
 /// Settings of a [`PollServer`].
 #[derive(Clone, Debug)]
 pub struct PollConfig {
-    /// Connections served at once (the slots, each with its buffers); beyond it, `503`.
+    /// Connections served at once (the slots, each with its buffers, divided evenly among
+    /// the loops); beyond it, `503`.
     pub max_connections: usize,
+    /// Event loops, each on its own thread with its share of the slots, all accepting from
+    /// the one listener ([`PollServer::serve_forever`] runs one on the calling thread; more
+    /// need [`PollServer::serve_forever_on`]).
+    pub loops: usize,
     /// Receive buffer per slot: the largest kept request head plus some body.
     pub rx_buffer: usize,
     /// Transmit buffer per slot: the largest response head.
@@ -81,6 +86,7 @@ impl Default for PollConfig {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            loops: 1,
             rx_buffer: 8 * 1024,
             tx_buffer: 2 * 1024,
             limits: Limits::DEFAULT,
@@ -105,9 +111,32 @@ pub struct PollServer<A, H = DefaultHandler> {
     handler: H,
     config: PollConfig,
     clock: Clock,
-    poll: Mutex<Poll>,
-    waker: Arc<Waker>,
-    stop: Arc<AtomicBool>,
+    wake: Arc<WakeSet>,
+}
+
+/// The stop flag and a waker for every running loop.
+#[derive(Debug, Default)]
+struct WakeSet {
+    stop: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl WakeSet {
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for waker in self
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = waker.wake();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
 }
 
 impl<A, H> fmt::Debug for PollServer<A, H> {
@@ -122,15 +151,13 @@ impl<A, H> fmt::Debug for PollServer<A, H> {
 /// Stops a [`PollServer`] from another thread (a Ctrl-C handler): cloneable, `'static`.
 #[derive(Clone, Debug)]
 pub struct PollShutdown {
-    stop: Arc<AtomicBool>,
-    waker: Arc<Waker>,
+    wake: Arc<WakeSet>,
 }
 
 impl PollShutdown {
     /// Same as [`PollServer::shutdown`].
     pub fn shutdown(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = self.waker.wake();
+        self.wake.stop();
     }
 }
 
@@ -171,8 +198,6 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let listener = crate::server::listen(addr)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         Ok(Self {
             listener,
             local,
@@ -181,9 +206,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             handler,
             config,
             clock: Clock::new(),
-            poll: Mutex::new(poll),
-            waker,
-            stop: Arc::new(AtomicBool::new(false)),
+            wake: Arc::new(WakeSet::default()),
         })
     }
 
@@ -225,8 +248,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     #[must_use]
     pub fn shutdown_handle(&self) -> PollShutdown {
         PollShutdown {
-            stop: Arc::clone(&self.stop),
-            waker: Arc::clone(&self.waker),
+            wake: Arc::clone(&self.wake),
         }
     }
 
@@ -240,14 +262,26 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         )
     }
 
-    /// Runs the event loop on the calling thread until [`PollServer::shutdown`].
+    /// Runs one event loop, with every slot, on the calling thread until
+    /// [`PollServer::shutdown`] (whatever [`PollConfig::loops`] says: the application need
+    /// not be `Sync`).
     ///
     /// # Errors
-    /// Polling failed, or the listener could not be registered.
+    /// The event loop could not be created, polling failed, or the listener could not be
+    /// registered.
     pub fn serve_forever(&self) -> io::Result<()> {
-        let mut poll = self.poll.lock().unwrap_or_else(PoisonError::into_inner);
+        self.run_loop(self.config.max_connections.max(1))
+    }
+
+    /// One event loop with `slots_max` slots, until shutdown.
+    fn run_loop(&self, slots_max: usize) -> io::Result<()> {
+        let mut poll = Poll::new()?;
+        self.wake
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Waker::new(poll.registry(), WAKER)?);
         let config = self.core_config();
-        let slots_max = self.config.max_connections.max(1);
         let (rx_len, tx_len) = (self.config.rx_buffer.max(1), self.config.tx_buffer.max(1));
         // All the memory the loop will use for connections, zeroed lazily by the kernel.
         let mut rx_arena = vec![0u8; slots_max * rx_len];
@@ -274,7 +308,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         };
 
         loop {
-            let stopping = self.stop.load(Ordering::SeqCst);
+            let stopping = self.wake.stopping();
             if stopping && accepting {
                 accepting = false;
                 let _ = poll.registry().deregister(&mut SourceFd(&listener_fd));
@@ -535,6 +569,42 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let (rx, tx) = slot.conn.into_buffers();
         free.push((index, rx, tx));
         None
+    }
+}
+
+impl<A: Application + Sync, H: RequestHandler> PollServer<A, H> {
+    /// Runs [`PollConfig::loops`] event loops, each on its own thread with its share of the
+    /// slots, all accepting from the one listener, until [`PollServer::shutdown`]; returns
+    /// when every loop has finished.
+    ///
+    /// # Errors
+    /// The first error of a loop (the other loops are stopped).
+    pub fn serve_forever_on(&self) -> io::Result<()> {
+        let loops = self.config.loops.max(1);
+        let slots = self.config.max_connections.max(1).div_ceil(loops);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..loops)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let result = self.run_loop(slots);
+                        if result.is_err() {
+                            self.wake.stop();
+                        }
+                        result
+                    })
+                })
+                .collect();
+            let mut first = Ok(());
+            for handle in handles {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
+                if first.is_ok() {
+                    first = result;
+                }
+            }
+            first
+        })
     }
 }
 
