@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -276,22 +276,36 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     /// Accepting failed for good (not per-connection errors, which are skipped).
     pub fn serve_forever(&self) -> io::Result<()> {
         let threads = self.config.threads.max(1);
-        let queue = self.config.max_connections.saturating_sub(threads).max(1);
-        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(queue);
+        let limit = self.config.max_connections.max(1);
+        // Connections accepted and not yet closed (queued or being served): the limit is
+        // checked against this count, never against free room in the hand-off queue, which
+        // lags behind while idle workers wake up. Only this thread increments it, so the
+        // queue (as large as the limit) is never full when the count is under the limit.
+        let live = AtomicUsize::new(0);
+        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(limit);
         let receiver = Mutex::new(receiver);
         let config = self.core_config();
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| self.worker(&receiver, &config));
+                scope.spawn(|| self.worker(&receiver, &config, &live));
             }
             while !self.stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
                     Ok(_) if self.stop.load(Ordering::SeqCst) => break,
-                    Ok((stream, peer)) => match sender.try_send((stream, peer)) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full((stream, _))) => reject_busy(&stream),
-                        Err(TrySendError::Disconnected(_)) => break,
-                    },
+                    Ok((stream, _)) if live.load(Ordering::SeqCst) >= limit => {
+                        reject_busy(&stream);
+                    }
+                    Ok((stream, peer)) => {
+                        live.fetch_add(1, Ordering::SeqCst);
+                        match sender.try_send((stream, peer)) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full((stream, _))) => {
+                                live.fetch_sub(1, Ordering::SeqCst);
+                                reject_busy(&stream);
+                            }
+                            Err(TrySendError::Disconnected(_)) => break,
+                        }
+                    }
                     // Per-connection accept errors (ECONNABORTED, EMFILE): keep serving.
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -327,7 +341,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         Ok(self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, None))
     }
 
-    fn worker(&self, receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, config: &Config<'_>) {
+    fn worker(
+        &self,
+        receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>,
+        config: &Config<'_>,
+        live: &AtomicUsize,
+    ) {
         // Allocated once per worker, reused for every connection and request.
         let mut rx = vec![0u8; self.config.rx_buffer];
         let mut tx = vec![0u8; self.config.tx_buffer];
@@ -340,6 +359,8 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 return;
             };
             let _ = self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
+            drop(stream);
+            live.fetch_sub(1, Ordering::SeqCst);
         }
     }
 

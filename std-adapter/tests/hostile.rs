@@ -1018,3 +1018,28 @@ fn an_endless_header_is_refused_without_reading_it_all() {
     assert_eq!(server.wait_finished(1), [0]);
     server.assert_serves();
 }
+
+/// A burst of exactly `max_connections` connections, as many as there are workers, is
+/// served whole: nothing under the limit is refused. Regression: the limit was enforced
+/// by the hand-off queue's capacity (`max_connections - threads`, at least 1), so a burst
+/// that arrived faster than idle workers took connections off the queue got 503s under the
+/// limit (wrk with 256 connections on `--threads 256`, and on `--threads 64` at start-up).
+#[test]
+fn a_burst_up_to_the_connection_limit_is_never_refused() {
+    for _ in 0..5 {
+        let server = start(ServerConfig {
+            max_connections: 16,
+            ..config(16)
+        });
+        let mut burst: Vec<TcpStream> = (0..16).map(|_| server.connect()).collect();
+        for c in &mut burst {
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+        }
+        for c in &mut burst {
+            let response = expect_one(&read_to_close(c));
+            assert_eq!(response.status, 200, "{response:?}");
+        }
+        assert_eq!(server.wait_finished(16), [1; 16]);
+    }
+}
