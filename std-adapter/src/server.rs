@@ -191,6 +191,13 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         handler: H,
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr)?;
+        // `bind` listens with a backlog of 128: a burst of connections up to the limit must
+        // fit in the kernel's accept queue, or the rest are dropped and retried a second or
+        // more later. Listening again only changes the backlog (capped by somaxconn).
+        let backlog = i32::try_from(config.max_connections)
+            .unwrap_or(i32::MAX)
+            .max(128);
+        rustix::net::listen(&listener, backlog)?;
         let local = listener.local_addr()?;
         Ok(Self {
             listener,

@@ -1043,3 +1043,41 @@ fn a_burst_up_to_the_connection_limit_is_never_refused() {
         assert_eq!(server.wait_finished(16), [1; 16]);
     }
 }
+
+/// The kernel's accept queue holds a burst as large as the connection limit: 256 clients
+/// (the default limit) connect at once while the server is not accepting yet, and every
+/// handshake completes at once. Regression: `TcpListener::bind` listens with a backlog of
+/// 128, so the 129th SYN of a burst was dropped and retried a second or more later (the
+/// soak's wrk timeouts at start-up).
+#[test]
+fn the_accept_queue_holds_a_burst_up_to_the_connection_limit() {
+    quiet_deliberate_panics();
+    let config = ServerConfig {
+        max_connections: ServerConfig::default().max_connections,
+        ..config(4)
+    };
+    let limit = config.max_connections;
+    assert_eq!(limit, 256);
+    let server =
+        Arc::new(WsgiServer::bind("127.0.0.1:0", app as App, config, Recorder::default()).unwrap());
+    let addr = server.server_address();
+    let burst: Vec<TcpStream> = (0..limit)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {i} of {limit} not accepted: {e}"))
+        })
+        .collect();
+    let serving = Arc::clone(&server);
+    let running = Running {
+        server: serving,
+        thread: Some(thread::spawn(move || server.serve_forever().unwrap())),
+    };
+    for mut c in burst {
+        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let response = expect_one(&read_to_close(&mut c));
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(running.wait_finished(limit).len(), limit);
+}
