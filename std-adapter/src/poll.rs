@@ -195,7 +195,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         config: PollConfig,
         handler: H,
     ) -> io::Result<Self> {
-        let listener = crate::server::listen(addr)?;
+        let listener = crate::server::listen(addr, config.max_connections)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
         Ok(Self {

@@ -12,7 +12,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -154,16 +154,18 @@ impl ShutdownHandle {
     }
 }
 
-/// The listening socket's accept queue: std's 128 overflows when hundreds of clients connect
-/// at once (a browser farm, a load test), and an overflowing queue drops handshakes, which
-/// the clients retry only after a second or more. The kernel caps it at `somaxconn`.
-pub(crate) const LISTEN_BACKLOG: i32 = 1024;
+/// The smallest accept queue of a listening socket: std's 128 overflows when hundreds of
+/// clients connect at once (a browser farm, a load test), and an overflowing queue drops
+/// handshakes, which the clients retry only after a second or more.
+pub(crate) const LISTEN_BACKLOG: usize = 1024;
 
-/// Binds a listener to `addr` with an accept queue of [`LISTEN_BACKLOG`].
-pub(crate) fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+/// Binds a listener to `addr` whose accept queue holds `connections` (at least
+/// [`LISTEN_BACKLOG`]; the kernel caps it at `somaxconn`).
+pub(crate) fn listen(addr: impl ToSocketAddrs, connections: usize) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
+    let backlog = i32::try_from(connections.max(LISTEN_BACKLOG)).unwrap_or(i32::MAX);
     // A second listen() on a listening socket only changes its backlog.
-    rustix::net::listen(&listener, LISTEN_BACKLOG)?;
+    rustix::net::listen(&listener, backlog)?;
     Ok(listener)
 }
 
@@ -203,7 +205,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         config: ServerConfig,
         handler: H,
     ) -> io::Result<Self> {
-        let listener = listen(addr)?;
+        let listener = listen(addr, config.max_connections)?;
         let local = listener.local_addr()?;
         Ok(Self {
             listener,
@@ -282,22 +284,36 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     /// Accepting failed for good (not per-connection errors, which are skipped).
     pub fn serve_forever(&self) -> io::Result<()> {
         let threads = self.config.threads.max(1);
-        let queue = self.config.max_connections.saturating_sub(threads).max(1);
-        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(queue);
+        let limit = self.config.max_connections.max(1);
+        // Connections accepted and not yet closed (queued or being served): the limit is
+        // checked against this count, never against free room in the hand-off queue, which
+        // lags behind while idle workers wake up. Only this thread increments it, so the
+        // queue (as large as the limit) is never full when the count is under the limit.
+        let live = AtomicUsize::new(0);
+        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(limit);
         let receiver = Mutex::new(receiver);
         let config = self.core_config();
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| self.worker(&receiver, &config));
+                scope.spawn(|| self.worker(&receiver, &config, &live));
             }
             while !self.stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
                     Ok(_) if self.stop.load(Ordering::SeqCst) => break,
-                    Ok((stream, peer)) => match sender.try_send((stream, peer)) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full((stream, _))) => reject_busy(&stream),
-                        Err(TrySendError::Disconnected(_)) => break,
-                    },
+                    Ok((stream, _)) if live.load(Ordering::SeqCst) >= limit => {
+                        reject_busy(&stream);
+                    }
+                    Ok((stream, peer)) => {
+                        live.fetch_add(1, Ordering::SeqCst);
+                        match sender.try_send((stream, peer)) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full((stream, _))) => {
+                                live.fetch_sub(1, Ordering::SeqCst);
+                                reject_busy(&stream);
+                            }
+                            Err(TrySendError::Disconnected(_)) => break,
+                        }
+                    }
                     // Per-connection accept errors (ECONNABORTED, EMFILE): keep serving.
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -333,7 +349,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         Ok(self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, None))
     }
 
-    fn worker(&self, receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, config: &Config<'_>) {
+    fn worker(
+        &self,
+        receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>,
+        config: &Config<'_>,
+        live: &AtomicUsize,
+    ) {
         // Allocated once per worker, reused for every connection and request.
         let mut rx = vec![0u8; self.config.rx_buffer];
         let mut tx = vec![0u8; self.config.tx_buffer];
@@ -346,6 +367,8 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 return;
             };
             let _ = self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
+            drop(stream);
+            live.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
