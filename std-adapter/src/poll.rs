@@ -322,7 +322,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             )
                     });
                     if idle {
-                        self.release(&mut poll, &mut slots, &mut free, index, Next::Drop);
+                        self.release(&mut slots, &mut free, index, Next::Drop);
                     }
                 }
             }
@@ -366,7 +366,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             Some(slot) => self.drive(&service, slot, stopping),
                             None => continue,
                         };
-                        self.settle(&mut poll, &mut slots, &mut free, &mut timers, index, next);
+                        self.settle(&mut slots, &mut free, &mut timers, index, next);
                     }
                 }
             }
@@ -390,7 +390,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     }
                     _ => continue,
                 };
-                self.settle(&mut poll, &mut slots, &mut free, &mut timers, index, next);
+                self.settle(&mut slots, &mut free, &mut timers, index, next);
             }
         }
     }
@@ -451,6 +451,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         if slot.lingering.is_some() {
             return discard(&slot.stream);
         }
+        // A read that returned less than it asked for emptied the socket's queue: bytes that
+        // arrive later raise a new edge, so asking again now would only find `WouldBlock`
+        // (one system call per request saved, as tokio does).
+        let mut drained = false;
         loop {
             let now = self.clock.now();
             match slot.conn.poll_event(now) {
@@ -462,13 +466,20 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if idle && stopping {
                         return Next::Close;
                     }
+                    if drained {
+                        return Next::Wait;
+                    }
                     let buf = slot.conn.receive_buf();
                     if buf.is_empty() {
                         return Next::Close;
                     }
+                    let asked = buf.len();
                     match (&slot.stream).read(buf) {
                         Ok(0) => slot.conn.handle_eof(),
-                        Ok(n) => slot.conn.handle_received(n),
+                        Ok(n) => {
+                            drained = n < asked;
+                            slot.conn.handle_received(n);
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         Err(_) => return Next::Drop,
@@ -509,7 +520,6 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// Applies what [`PollServer::drive`] decided: re-arm the timer, or release the slot.
     fn settle<'a>(
         &self,
-        poll: &mut Poll,
         slots: &mut [Option<Slot<'a>>],
         free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
         timers: &mut BinaryHeap<Reverse<(Instant, usize, u64)>>,
@@ -533,7 +543,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 }
             }
             Next::Close | Next::Drop => {
-                let lingering = self.release(poll, slots, free, index, next);
+                let lingering = self.release(slots, free, index, next);
                 if let Some((at, generation)) = lingering {
                     timers.push(Reverse((at, index, generation)));
                 }
@@ -545,7 +555,6 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// keeps the slot, lingering (returns its deadline); otherwise the slot is freed.
     fn release<'a>(
         &self,
-        poll: &mut Poll,
         slots: &mut [Option<Slot<'a>>],
         free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
         index: usize,
@@ -563,9 +572,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
         }
         let slot = place.take()?;
-        let _ = poll
-            .registry()
-            .deregister(&mut SourceFd(&slot.stream.as_raw_fd()));
+        // Closing the socket (when `slot` drops) takes it out of the poll set: no
+        // `epoll_ctl` needed.
         let (rx, tx) = slot.conn.into_buffers();
         free.push((index, rx, tx));
         None

@@ -520,7 +520,9 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         };
         self.handler.get_environ(&mut environ);
         let mut line = LineBuf::new();
-        request_line(&environ, &mut line);
+        if !self.quiet {
+            request_line(&environ, &mut line);
+        }
         let mut errors = ErrorsSink(self.handler);
         let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
