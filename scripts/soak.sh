@@ -5,6 +5,7 @@
 # VmRSS is sampled from /proc/PID/status every second.
 #
 #   scripts/soak.sh                       # 60 s per scenario, 256 connections, --threads 256
+#   ENGINE=poll scripts/soak.sh           # the mio event loop, one loop (--threads 1)
 #   DURATION=20 THREADS=64 scripts/soak.sh
 #
 # Passes when, for each scenario: wrk saw no socket error (connect, read, write, timeout) and
@@ -14,25 +15,39 @@
 # answers afterwards, and the peak VmRSS is within RSS_TOLERANCE percent of the VmRSS 10 s
 # into the run. DURATION must be at least 13. Prints a summary; exits non-zero on any failure.
 #
-# Why --threads 256 by default: the server is one blocking worker thread per connection
-# (`--threads`, default 64) with up to 256 connections accepted in all. wrk keeps all its
-# connections busy, so with 64 workers 64 connections are served and the other 192 wait in the
-# accept queue for the whole run (a keep-alive connection only frees its worker when it goes
-# idle): wrk reports them as timeouts. Serving 256 busy connections needs 256 workers. See
-# docs/RELIABILITY.md for both runs.
+# ENGINE picks the server (`--engine`): `threads` (the default) or `poll`. THREADS is passed as
+# `--threads`: worker threads for `threads` (default here 256), event loops for `poll`
+# (default 1; the loops share 1024 connection slots).
+#
+# Why --threads 256 by default for the threads engine: that server is one blocking worker
+# thread per connection (`--threads`, default 64) with up to 256 connections open in all
+# (beyond them, 503). A keep-alive connection holds its worker until it closes or goes idle,
+# and wrk keeps every connection busy: with 64 workers, 64 connections are served for the
+# whole run and the other 192 are accepted but wait in the server's hand-off queue, their
+# first request never answered. wrk counts no error for them (it counts a timeout only when
+# a late response arrives), so such a run shows 0 wrk errors and fails on the starvation
+# check (starved=192). Serving 256 busy connections needs 256 workers, or ENGINE=poll.
+# See docs/RELIABILITY.md for the runs.
 #
 # Only 127.0.0.1 is used. The server is started by this script and stopped by its own PID
 # (also on exit or interrupt).
 #
-# Settings (environment): DURATION (60), CONNECTIONS (256), THREADS (server --threads, 256),
-# WRK_THREADS (2), BODY_SIZE (1024), RSS_TOLERANCE (10), PORT (18400), SCENARIOS
-# ("hello echo"), SKIP_BUILD (1: use the release binary already built).
+# Settings (environment): ENGINE (threads), DURATION (60), CONNECTIONS (256), THREADS (server
+# --threads: 256 with ENGINE=threads, 1 with ENGINE=poll), WRK_THREADS (2), BODY_SIZE (1024),
+# RSS_TOLERANCE (10), PORT (18400), SCENARIOS ("hello echo"), SKIP_BUILD (1: use the release
+# binary already built, $CARGO_TARGET_DIR/release/wsgiref, else target/release/wsgiref).
+# The summary records nproc and the load average before and after each wrk run.
 
 set -euo pipefail
 
+ENGINE=${ENGINE:-threads}
+case "$ENGINE" in
+threads) THREADS=${THREADS:-256} ;;
+poll) THREADS=${THREADS:-1} ;;
+*) echo "soak.sh: ENGINE must be threads or poll, not '$ENGINE'" >&2; exit 2 ;;
+esac
 DURATION=${DURATION:-60}
 CONNECTIONS=${CONNECTIONS:-256}
-THREADS=${THREADS:-256}
 WRK_THREADS=${WRK_THREADS:-2}
 BODY_SIZE=${BODY_SIZE:-1024}
 RSS_TOLERANCE=${RSS_TOLERANCE:-10}
@@ -168,7 +183,7 @@ run_scenario() {
     local app=$1
     local out=$WORK/$app
     mkdir -p "$out"
-    "$BIN" --app "$app" --bind "127.0.0.1:$PORT" --threads "$THREADS" --quiet \
+    "$BIN" --app "$app" --bind "127.0.0.1:$PORT" --engine "$ENGINE" --threads "$THREADS" --quiet \
         >"$out/server.out" 2>"$out/server.err" &
     SERVER_PID=$!
     local ready=0
@@ -198,9 +213,12 @@ run_scenario() {
 
     local script=()
     [ "$app" = echo ] && script=(-s "$WORK/echo.lua")
-    log "soak: --app $app, wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, server --threads $THREADS"
+    log "soak: --app $app, wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, server --engine $ENGINE --threads $THREADS"
+    local load_before load_after
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency \
         "${script[@]}" "http://127.0.0.1:$PORT/soak" >"$out/wrk" 2>&1 || true
+    load_after=$(cut -d' ' -f1-3 /proc/loadavg)
     stop_pid "$SAMPLER_PID"
     SAMPLER_PID=""
 
@@ -247,8 +265,8 @@ run_scenario() {
     [ "$verdict" = pass ] || FAILED=1
 
     local line
-    line=$(printf '%-5s %-4s requests=%s req/s=%s socket_errors=%s non2xx=%s echo_mismatched=%s connections=%s starved=%s rss_kib(1s/10s/peak/end)=%s/%s/%s/%s samples=%s alive=%s answers_after=%s server_stderr_lines=%s%s' \
-        "$app" "$verdict" "${requests:-?}" "${rps:-?}" "${socket_errors:-0}" "${non2xx:-0}" \
+    line=$(printf '%-5s %-4s load(before/after)=%s/%s requests=%s req/s=%s socket_errors=%s non2xx=%s echo_mismatched=%s connections=%s starved=%s rss_kib(1s/10s/peak/end)=%s/%s/%s/%s samples=%s alive=%s answers_after=%s server_stderr_lines=%s%s' \
+        "$app" "$verdict" "${load_before// /,}" "${load_after// /,}" "${requests:-?}" "${rps:-?}" "${socket_errors:-0}" "${non2xx:-0}" \
         "${mismatched:--}" "$conns" "$stuck" "${first:-?}" "${rss10:-?}" "$peak" "$final" "$samples" "$alive" \
         "$answers" "$(wc -l <"$out/server.err")" "${reasons:+ ($reasons )}")
     SUMMARY+="$line"$'\n'
@@ -266,6 +284,6 @@ for app in $SCENARIOS; do
     run_scenario "$app"
 done
 
-printf '\nsoak summary (DURATION=%ss CONNECTIONS=%s THREADS=%s BODY_SIZE=%s, RSS tolerance %s%%)\n%s' \
-    "$DURATION" "$CONNECTIONS" "$THREADS" "$BODY_SIZE" "$RSS_TOLERANCE" "$SUMMARY"
+printf '\nsoak summary (ENGINE=%s DURATION=%ss CONNECTIONS=%s THREADS=%s BODY_SIZE=%s, RSS tolerance %s%%; nproc %s)\n%s' \
+    "$ENGINE" "$DURATION" "$CONNECTIONS" "$THREADS" "$BODY_SIZE" "$RSS_TOLERANCE" "$(nproc)" "$SUMMARY"
 exit "$FAILED"
