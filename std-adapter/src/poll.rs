@@ -503,7 +503,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.config.timeouts.body,
                         self.config.write_timeout,
                     );
-                    if !service.serve_request(&mut slot.conn, transport, slot.peer) {
+                    if !service.serve_request(&mut slot.conn, transport, slot.peer, stopping) {
                         return Next::Drop;
                     }
                 }

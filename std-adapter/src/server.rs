@@ -135,6 +135,8 @@ pub struct WsgiServer<A, H = DefaultHandler> {
     config: ServerConfig,
     stop: Arc<AtomicBool>,
     clock: Clock,
+    /// Connections accepted by `serve_forever` and not yet closed (queued or being served).
+    live: AtomicUsize,
 }
 
 /// A handle that stops a [`WsgiServer`] from another thread (a Ctrl-C handler): cloneable,
@@ -216,6 +218,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             config,
             stop: Arc::new(AtomicBool::new(false)),
             clock: Clock::new(),
+            live: AtomicUsize::new(0),
         })
     }
 
@@ -240,6 +243,13 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     #[must_use]
     pub fn handler(&self) -> &H {
         &self.handler
+    }
+
+    /// Connections [`WsgiServer::serve_forever`] has accepted and not yet closed: being
+    /// served or waiting for a worker.
+    #[must_use]
+    pub fn open_connections(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
     }
 
     /// Sets `SERVER_NAME` (defaults to the bound address).
@@ -289,13 +299,13 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         // checked against this count, never against free room in the hand-off queue, which
         // lags behind while idle workers wake up. Only this thread increments it, so the
         // queue (as large as the limit) is never full when the count is under the limit.
-        let live = AtomicUsize::new(0);
+        let live = &self.live;
         let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(limit);
         let receiver = Mutex::new(receiver);
         let config = self.core_config();
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| self.worker(&receiver, &config, &live));
+                scope.spawn(|| self.worker(&receiver, &config, live));
             }
             while !self.stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
@@ -451,7 +461,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                         handler: &self.handler,
                         quiet: self.config.quiet,
                     };
-                    if !service.serve_request(&mut conn, transport, peer) {
+                    // Fairness: a busy keep-alive client would hold its worker for as long
+                    // as it keeps sending; while accepted connections wait for a worker
+                    // (or the server stops), each response is the connection's last.
+                    let waiting = self.live.load(Ordering::SeqCst) > self.config.threads.max(1);
+                    let last = waiting || self.stop.load(Ordering::SeqCst);
+                    if !service.serve_request(&mut conn, transport, peer, last) {
                         return conn.requests_served();
                     }
                 }
@@ -505,11 +520,13 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
     /// Runs the application for the current request of `conn` over `transport`. Returns
     /// false if the connection must be dropped at once (the client went away, or the
     /// response could not be completed).
+    /// With `last`, the response closes the connection (`Connection: close`).
     pub(crate) fn serve_request(
         &self,
         conn: &mut Connection<'_>,
         mut transport: SocketTransport<'_>,
         peer: SocketAddr,
+        last: bool,
     ) -> bool {
         if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
             conn.set_unix_time(d.as_secs());
@@ -519,6 +536,9 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
             return false;
         };
         self.handler.get_environ(&mut environ);
+        if last {
+            exchange.close_after();
+        }
         let mut line = LineBuf::new();
         if !self.quiet {
             request_line(&environ, &mut line);

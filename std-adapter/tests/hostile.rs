@@ -1081,3 +1081,48 @@ fn the_accept_queue_holds_a_burst_up_to_the_connection_limit() {
     }
     assert_eq!(running.wait_finished(limit).len(), limit);
 }
+
+/// Fairness: with every worker held by a busy keep-alive client, a waiting client is not
+/// starved. While a connection waits for a worker, each response on a busy connection says
+/// `Connection: close` and the connection closes, so the worker takes the next one.
+#[test]
+fn a_busy_keep_alive_client_gives_its_worker_up_to_a_waiting_one() {
+    let server = start(config(1));
+    let request = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut busy = server.connect();
+    busy.write_all(request).unwrap();
+    let mut first = [0u8; 256];
+    let n = busy.read(&mut first).unwrap();
+    let first = String::from_utf8_lossy(&first[..n]).into_owned();
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(!first.contains("Connection: close"), "{first}");
+    // A second client arrives: the one worker is busy with the first.
+    let mut waiting = server.connect();
+    waiting
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Wait until the server has accepted it (it is queued for the worker).
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while server.server.open_connections() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second connection was never accepted"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    // The busy client's next response is its last.
+    busy.write_all(request).unwrap();
+    let all = read_to_close(&mut busy);
+    let (response, rest) = parse_response(&all).expect("a whole response");
+    assert_eq!(response.status, 200);
+    assert!(
+        response.head.contains("Connection: close"),
+        "{}",
+        response.head
+    );
+    assert!(rest.is_empty());
+    // And the waiting client is served.
+    let all = read_to_close(&mut waiting);
+    let (response, _) = parse_response(&all).expect("a whole response");
+    assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
+}
