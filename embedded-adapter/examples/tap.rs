@@ -1,0 +1,190 @@
+//! The embedded adapter on Linux: embassy-net over a TAP device, on embassy-executor's std
+//! platform, serving the same applications as the std server behind the validator.
+//!
+//! | path | application |
+//! |---|---|
+//! | `/hello` | [`hello`] |
+//! | `/echo...` | [`echo_with`] (the request body back, `X-Method`, `X-Path`, …) |
+//! | anything else | [`demo_app`] |
+//!
+//! Run as root (or with CAP_NET_ADMIN) after creating the device:
+//!
+//! ```text
+//! ip tuntap add dev tap0 mode tap && ip addr add 10.213.0.1/24 dev tap0 && ip link set tap0 up
+//! cargo run --example tap --features log -- --tap tap0 --addr 10.213.0.2/24 --port 8080
+//! curl http://10.213.0.2:8080/
+//! ```
+//!
+//! `scripts/tap-test.sh` does this in a network namespace of its own and tests it.
+
+use std::process::ExitCode;
+
+use embassy_executor::Spawner;
+use embassy_net::{Config, Ipv4Address, Ipv4Cidr, Runner, StackResources, StaticConfigV4};
+use embassy_net_tuntap::TunTapDevice;
+use static_cell::StaticCell;
+use wsgiref::app::{AppError, Application, Body, Bytes, Request, StartResponse};
+use wsgiref::demo::{DemoBody, EchoBody, demo_app, echo_with, hello};
+use wsgiref::validate::Validator;
+use wsgiref_embassy::{Server, ServerConfig, Slot};
+
+/// Connections served at once.
+const SLOTS: usize = 8;
+
+/// The echo application's block size.
+const ECHO: usize = 512;
+
+/// A slot: 4 KiB socket buffers, 2 KiB request buffer, 512 bytes of response head, 64 KiB
+/// body.
+type HostSlot = Slot<4096, 4096, 2048, 512, 65536>;
+
+/// The example's applications, by path.
+#[derive(Clone, Copy, Debug)]
+struct Routes;
+
+/// The body of one of [`Routes`]' applications.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a body lives in the slot's future for one request; boxing would allocate"
+)]
+enum RouteBody {
+    Demo(DemoBody),
+    Text(Bytes<&'static [u8]>),
+    Echo(EchoBody<ECHO>),
+}
+
+impl Body for RouteBody {
+    fn next_block<'b>(
+        &'b mut self,
+        req: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
+        match self {
+            Self::Demo(b) => b.next_block(req),
+            Self::Text(b) => b.next_block(req),
+            Self::Echo(b) => b.next_block(req),
+        }
+    }
+
+    fn single_block(&self) -> bool {
+        match self {
+            Self::Demo(b) => b.single_block(),
+            Self::Text(b) => b.single_block(),
+            Self::Echo(b) => b.single_block(),
+        }
+    }
+}
+
+impl Application for Routes {
+    type Body = RouteBody;
+
+    fn call(
+        &self,
+        req: &mut Request<'_, '_>,
+        start_response: &mut StartResponse<'_>,
+    ) -> Result<RouteBody, AppError> {
+        let path = req.environ.get("PATH_INFO").unwrap_or_default();
+        if path == b"/hello" {
+            hello(req, start_response).map(RouteBody::Text)
+        } else if path.starts_with(b"/echo") {
+            echo_with::<ECHO>(req, start_response).map(RouteBody::Echo)
+        } else {
+            demo_app(req, start_response).map(RouteBody::Demo)
+        }
+    }
+}
+
+/// Command-line settings.
+struct Args {
+    tap: String,
+    addr: Ipv4Cidr,
+    port: u16,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        tap: "tap0".into(),
+        addr: Ipv4Cidr::new(Ipv4Address::new(10, 213, 0, 2), 24),
+        port: 8080,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--tap" => args.tap = value,
+            "--addr" => {
+                let (ip, prefix) = value.split_once('/').ok_or("--addr is IP/PREFIX")?;
+                let ip: Ipv4Address = ip.parse().map_err(|e| format!("--addr: {e}"))?;
+                let prefix: u8 = prefix.parse().map_err(|e| format!("--addr: {e}"))?;
+                args.addr = Ipv4Cidr::new(ip, prefix);
+            }
+            "--port" => args.port = value.parse().map_err(|e| format!("--port: {e}"))?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(args)
+}
+
+#[embassy_executor::task]
+async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
+    runner.run().await
+}
+
+#[embassy_executor::task]
+async fn http_task(
+    server: &'static Server<'static, Validator<Routes>>,
+    slots: &'static mut [HostSlot; SLOTS],
+) {
+    server.run(slots).await;
+    log::info!("server stopped");
+    std::process::exit(0);
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("tap: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    static EXECUTOR: StaticCell<embassy_executor::Executor> = StaticCell::new();
+    let executor = EXECUTOR.init(embassy_executor::Executor::new());
+    executor.run(move |spawner| start(spawner, args));
+}
+
+fn start(spawner: Spawner, args: Args) {
+    let device = match TunTapDevice::new(&args.tap) {
+        Ok(device) => device,
+        Err(e) => {
+            eprintln!("tap: cannot open {}: {e}", args.tap);
+            std::process::exit(1);
+        }
+    };
+    let config = Config::ipv4_static(StaticConfigV4 {
+        address: args.addr,
+        gateway: None,
+        dns_servers: Default::default(),
+    });
+    static RESOURCES: StaticCell<StackResources<SLOTS>> = StaticCell::new();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let (stack, runner) =
+        embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
+    spawner.spawn(net_task(runner).unwrap());
+
+    let mut server_config = ServerConfig::new(args.port);
+    server_config.server_name = "wsgiref-tap";
+    static SERVER: StaticCell<Server<'static, Validator<Routes>>> = StaticCell::new();
+    let server = SERVER.init(Server::new(stack, Validator::new(Routes), server_config));
+    static SLOT_POOL: StaticCell<[HostSlot; SLOTS]> = StaticCell::new();
+    let slots = SLOT_POOL.init_with(|| core::array::from_fn(|_| HostSlot::new()));
+    log::info!(
+        "serving on {}:{} with {SLOTS} sockets",
+        args.addr.address(),
+        args.port
+    );
+    spawner.spawn(http_task(server, slots).unwrap());
+}

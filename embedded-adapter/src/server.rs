@@ -1,0 +1,803 @@
+//! The server: a pool of listening sockets, each serving one connection at a time through
+//! one core [`Connection`].
+
+use core::fmt;
+use core::net::SocketAddr;
+
+use embassy_futures::select::{Either, select};
+use embassy_net::tcp::TcpSocket;
+use embassy_net::{IpEndpoint, Stack};
+use embassy_time::{Duration, Instant as EmbassyInstant, Timer, with_deadline, with_timeout};
+use embedded_io_async::Write as _;
+use wsgiref::app::{
+    AppError, Application, Body as _, Request, ResponseStart, SliceInput, StartResponse,
+};
+use wsgiref::handler::ErrorOutput;
+use wsgiref::state::{Phase, TimerKind};
+use wsgiref::{
+    Body, Config, Connection, Environ, Event, Exchange, Gateway, Instant, Limits, LocalError,
+    Timeouts, Transmit,
+};
+
+use crate::Stop;
+use crate::fmt::{log_debug, log_info, log_warn};
+
+/// Room for environ variables that middleware adds (the core's `arena`), per request.
+pub const ARENA: usize = 256;
+
+/// Settings of a [`Server`]. Build one with [`ServerConfig::new`] and change the fields.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerConfig<'a> {
+    /// The TCP port every socket of the pool listens on.
+    pub port: u16,
+    /// Core limits. `max_body` is lowered to the body buffer of the slots (a larger body is
+    /// answered `413` and the connection closed), `max_head` to their request buffer.
+    pub limits: Limits,
+    /// Core deadlines (first byte, keep-alive idle, head, body), enforced with embassy-time.
+    pub timeouts: Timeouts,
+    /// Header filtering ([`Config::keep_headers`]): `Some(list)` keeps only `Host`,
+    /// `Content-Type`, `Content-Length` and the listed fields for the environ, so a small
+    /// request buffer survives large fields such as cookies. `None` keeps every field.
+    pub keep_headers: Option<&'a [&'a str]>,
+    /// `SERVER_NAME` (the core's [`Gateway::server_name`]).
+    pub server_name: &'a str,
+    /// The `Server` header and `SERVER_SOFTWARE`; empty for none.
+    pub server_software: &'a str,
+    /// Longest a socket write may wait for room in the transmit buffer.
+    pub write_timeout: Duration,
+    /// How long a closing connection waits for the client to close its side (its unread
+    /// bytes are discarded meanwhile) before the socket is aborted.
+    pub linger: Duration,
+    /// The response to an application error (`error_status`, `error_headers`, `error_body`).
+    pub error_output: ErrorOutput<'a>,
+    /// No access log.
+    pub quiet: bool,
+}
+
+impl ServerConfig<'static> {
+    /// Port `port`, the core's default limits and deadlines, every header kept,
+    /// `SERVER_NAME` `localhost`, `Server: wsgiref.rs/<version>`, 10 s write timeout, 1 s
+    /// linger.
+    ///
+    /// ```
+    /// use wsgiref_embassy::ServerConfig;
+    ///
+    /// let mut config = ServerConfig::new(80);
+    /// config.keep_headers = Some(&["Accept", "User-Agent"]);
+    /// assert_eq!(config.port, 80);
+    /// ```
+    #[must_use]
+    pub const fn new(port: u16) -> Self {
+        Self {
+            port,
+            limits: Limits::DEFAULT,
+            timeouts: Timeouts::DEFAULT,
+            keep_headers: None,
+            server_name: "localhost",
+            server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")),
+            write_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(1),
+            error_output: ErrorOutput::DEFAULT,
+            quiet: false,
+        }
+    }
+}
+
+impl<'a> ServerConfig<'a> {
+    /// The core's configuration for slots with a request buffer of `request` bytes and a
+    /// body buffer of `body` bytes.
+    fn core(&self, request: usize, body: usize) -> Config<'a> {
+        let mut limits = self.limits;
+        limits.max_body = limits.max_body.min(body as u64);
+        limits.max_head = limits.max_head.min(request);
+        Config {
+            limits,
+            timeouts: self.timeouts,
+            keep_headers: self.keep_headers,
+            gateway: Gateway {
+                server_name: self.server_name,
+                server_port: self.port,
+                server_software: self.server_software,
+                url_scheme: "http",
+                // The slots share one thread: the application is never called twice at once.
+                multithread: false,
+                multiprocess: false,
+                run_once: false,
+            },
+            error_output: self.error_output,
+            ..Config::DEFAULT
+        }
+    }
+}
+
+/// The memory of one connection slot: the socket's receive and transmit buffers
+/// (`SOCKET_RX`, `SOCKET_TX`), the core's request buffer (`REQUEST`: the largest kept request
+/// head plus some body) and response-head buffer (`RESPONSE`), and the buffer the request
+/// body is read into before the application runs (`BODY`: the largest body accepted; what it
+/// leaves free holds output the application writes imperatively during its call).
+///
+/// The defaults (1 KiB each, 512 bytes of response head) total 4.5 KiB per slot; with header
+/// filtering ([`ServerConfig::keep_headers`]) they serve browsers whose cookies are larger
+/// than the request buffer.
+///
+/// ```
+/// use wsgiref_embassy::Slot;
+///
+/// let slot: Slot = Slot::new();
+/// assert_eq!(core::mem::size_of_val(&slot), 4 * 1024 + 512);
+/// ```
+pub struct Slot<
+    const SOCKET_RX: usize = 1024,
+    const SOCKET_TX: usize = 1024,
+    const REQUEST: usize = 1024,
+    const RESPONSE: usize = 512,
+    const BODY: usize = 1024,
+> {
+    socket_rx: [u8; SOCKET_RX],
+    socket_tx: [u8; SOCKET_TX],
+    request: [u8; REQUEST],
+    response: [u8; RESPONSE],
+    body: [u8; BODY],
+}
+
+impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const B: usize>
+    fmt::Debug for Slot<SRX, STX, RQ, RS, B>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("socket_rx", &SRX)
+            .field("socket_tx", &STX)
+            .field("request", &RQ)
+            .field("response", &RS)
+            .field("body", &B)
+            .finish()
+    }
+}
+
+impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const B: usize> Default
+    for Slot<SRX, STX, RQ, RS, B>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const B: usize>
+    Slot<SRX, STX, RQ, RS, B>
+{
+    /// Zeroed buffers (a `const fn`, so a pool can live in a `static`).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            socket_rx: [0; SRX],
+            socket_tx: [0; STX],
+            request: [0; RQ],
+            response: [0; RS],
+            body: [0; B],
+        }
+    }
+}
+
+/// What became of one connection, as the server logs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Closed {
+    /// Closed after the last response, by either side or by a deadline.
+    Done,
+    /// The client reset the connection or stopped reading.
+    Gone,
+    /// The server was stopped.
+    Stopped,
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Done => "done",
+            Self::Gone => "client gone",
+            Self::Stopped => "server stopped",
+        })
+    }
+}
+
+/// An HTTP/1.1 server for `app` on an embassy-net stack: a pool of listening sockets on one
+/// port (smoltcp has no accept backlog, so `N` slots accept up to `N` connections at once;
+/// browsers open about six), each serving its connection through the core: keep-alive,
+/// pipelining, every core deadline armed with embassy-time, request bodies up to the slot's
+/// body buffer (`Content-Length` or chunked, `100 Continue` when the request passed the head
+/// checks, `413` and close beyond), graceful close, and [`Server::stop`].
+///
+/// The application is synchronous (the same values the std server runs); the socket is not.
+/// So a slot reads the whole request body into its body buffer before it calls the
+/// application, and sends the response body block by block as the application produces it,
+/// awaiting the socket between blocks: a response body of any size streams.
+///
+/// ```no_run
+/// # async fn example(stack: embassy_net::Stack<'static>) {
+/// use wsgiref::demo::demo_app;
+/// use wsgiref_embassy::{Server, ServerConfig, Slot};
+///
+/// let server = Server::new(stack, demo_app, ServerConfig::new(80));
+/// // In firmware the slots live in a `static` (a `StaticCell`): 4.5 KiB each by default.
+/// let mut slots: [Slot; 4] = core::array::from_fn(|_| Slot::new());
+/// server.run(&mut slots).await;
+/// # }
+/// ```
+pub struct Server<'a, A> {
+    stack: Stack<'a>,
+    app: A,
+    config: ServerConfig<'a>,
+    stop: Stop,
+}
+
+impl<A> fmt::Debug for Server<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, A: Application> Server<'a, A> {
+    /// A server for `app` on `stack`.
+    pub fn new(stack: Stack<'a>, app: A, config: ServerConfig<'a>) -> Self {
+        Self {
+            stack,
+            app,
+            config,
+            stop: Stop::new(),
+        }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig<'a> {
+        &self.config
+    }
+
+    /// Stops the server: no new connections are accepted, idle keep-alive connections
+    /// close, a request in flight finishes and its connection then closes; [`Server::run`]
+    /// returns when every slot is done.
+    pub fn stop(&self) {
+        self.stop.set();
+    }
+
+    /// Has [`Server::stop`] been called?
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// Serves on every slot of `slots` at once until [`Server::stop`]. One future: spawn it
+    /// as one task (or run the slots in tasks of their own with [`Server::run_slot`]).
+    pub async fn run<
+        const N: usize,
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+    >(
+        &self,
+        slots: &mut [Slot<SRX, STX, RQ, RS, B>; N],
+    ) {
+        let config = self.config.core(RQ, B);
+        let futures = slots.each_mut().map(|slot| self.serve_slot(&config, slot));
+        embassy_futures::join::join_array(futures).await;
+    }
+
+    /// Serves connections on one slot until [`Server::stop`].
+    pub async fn run_slot<
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+    >(
+        &self,
+        slot: &mut Slot<SRX, STX, RQ, RS, B>,
+    ) {
+        let config = self.config.core(RQ, B);
+        self.serve_slot(&config, slot).await;
+    }
+
+    async fn serve_slot<
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+    >(
+        &self,
+        config: &Config<'_>,
+        slot: &mut Slot<SRX, STX, RQ, RS, B>,
+    ) {
+        let Slot {
+            socket_rx,
+            socket_tx,
+            request,
+            response,
+            body,
+        } = slot;
+        let mut socket = TcpSocket::new(self.stack, socket_rx, socket_tx);
+        while !self.stop.is_set() {
+            match select(socket.accept(self.config.port), self.stop.wait()).await {
+                Either::First(Ok(())) => {}
+                Either::First(Err(_)) => {
+                    // The socket is not closed yet (cannot happen after `close`): reset it.
+                    socket.abort();
+                    let _ = with_timeout(self.config.linger, socket.flush()).await;
+                    Timer::after_millis(10).await;
+                    continue;
+                }
+                Either::Second(()) => break,
+            }
+            socket.set_nagle_enabled(false);
+            let peer = socket.remote_endpoint();
+            log_debug!("connection from {}", OptEndpoint(peer));
+            let closed = self
+                .serve_connection(config, &mut socket, peer, request, response, body)
+                .await;
+            log_debug!("connection closed: {}", closed);
+            close(&mut socket, self.config.linger, closed == Closed::Gone).await;
+        }
+        socket.abort();
+        let _ = with_timeout(self.config.linger, socket.flush()).await;
+    }
+
+    /// Serves one connection until it must close.
+    async fn serve_connection(
+        &self,
+        config: &Config<'_>,
+        socket: &mut TcpSocket<'_>,
+        peer: Option<IpEndpoint>,
+        rx: &mut [u8],
+        tx: &mut [u8],
+        body: &mut [u8],
+    ) -> Closed {
+        let mut conn: Connection<'_> = Connection::new(config, rx, tx);
+        if let Some(peer) = peer {
+            conn.set_remote(SocketAddr::new(peer.addr.into(), peer.port));
+        }
+        loop {
+            let now = now();
+            match conn.poll_event(now) {
+                Event::NeedData => {
+                    let idle = matches!(
+                        conn.timer(),
+                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                    );
+                    if idle && self.stop.is_set() {
+                        return Closed::Stopped;
+                    }
+                    let deadline = conn.poll_timeout().map(to_embassy);
+                    let buf = conn.receive_buf();
+                    if buf.is_empty() {
+                        // The core reads nothing now (it always answers a full buffer itself).
+                        return Closed::Done;
+                    }
+                    let read = read_until(socket, buf, deadline);
+                    // Only an idle connection is cut short by a stop.
+                    let stop = async {
+                        if idle {
+                            self.stop.wait().await;
+                        } else {
+                            core::future::pending::<()>().await;
+                        }
+                    };
+                    match select(read, stop).await {
+                        Either::First(Read::Data(0)) => conn.handle_eof(),
+                        Either::First(Read::Data(n)) => conn.handle_received(n),
+                        Either::First(Read::Timeout) => conn.handle_timeout(now_core()),
+                        Either::First(Read::Reset) => return Closed::Gone,
+                        Either::Second(()) => return Closed::Stopped,
+                    }
+                }
+                Event::Send(bytes) => {
+                    if send(socket, &[bytes], self.config.write_timeout)
+                        .await
+                        .is_err()
+                    {
+                        return Closed::Gone;
+                    }
+                }
+                Event::Request => {
+                    if !self.serve_request(&mut conn, socket, peer, body).await {
+                        return Closed::Gone;
+                    }
+                }
+                Event::NextCycle => {
+                    if self.stop.is_set() {
+                        return Closed::Stopped;
+                    }
+                }
+                _ => return Closed::Done,
+            }
+        }
+    }
+
+    /// Serves the current request. Returns false if the connection must be dropped at once.
+    async fn serve_request(
+        &self,
+        conn: &mut Connection<'_>,
+        socket: &mut TcpSocket<'_>,
+        peer: Option<IpEndpoint>,
+        body_buf: &mut [u8],
+    ) -> bool {
+        let mut arena = [0u8; ARENA];
+        let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
+            return false;
+        };
+        let mut line = LineBuf::new();
+        line.request_line(&environ);
+        let timeouts = self.config.timeouts;
+        // 1. The request body, whole, into the body buffer.
+        let mut len = 0;
+        let read = loop {
+            match exchange.poll_body(now_core()) {
+                Ok(Body::Data(data)) => {
+                    let Some(room) = body_buf.get_mut(len..len + data.len()) else {
+                        break Err(());
+                    };
+                    room.copy_from_slice(data);
+                    len += data.len();
+                }
+                Ok(Body::Continue(bytes)) => {
+                    if send(socket, &[bytes], self.config.write_timeout)
+                        .await
+                        .is_err()
+                    {
+                        return false;
+                    }
+                }
+                Ok(Body::NeedData) => {
+                    let deadline = EmbassyInstant::now() + duration(timeouts.body);
+                    match read_until(socket, exchange.receive_buf(), Some(deadline)).await {
+                        Read::Data(0) => exchange.handle_eof(),
+                        Read::Data(n) => exchange.handle_received(n),
+                        Read::Timeout => exchange.handle_timeout_now(),
+                        Read::Reset => return false,
+                    }
+                }
+                Ok(Body::End) => break Ok(()),
+                Ok(_) | Err(_) => break Err(()),
+            }
+        };
+        if read.is_err() {
+            // 400, 408, 413 or a cut-off body: answered with its status, then closed.
+            let t = exchange.fail();
+            let sent = send(socket, &t.pieces(), self.config.write_timeout).await;
+            self.log(peer, &line, exchange.status(), exchange.body_sent());
+            return sent.is_ok();
+        }
+        // 2. The application.
+        let (body, staging) = body_buf.split_at_mut(len);
+        let mut input = SliceInput(body);
+        let mut errors = ErrorsLog;
+        let mut req = Request {
+            environ: &mut environ,
+            input: &mut input,
+            errors: &mut errors,
+        };
+        let (called, staged, overflow) = {
+            let mut io = CallIo {
+                exchange: &mut exchange,
+                staging,
+                staged: 0,
+                overflow: false,
+            };
+            let called = {
+                let mut start_response = StartResponse::new(&mut io);
+                self.app.call(&mut req, &mut start_response)
+            };
+            (called, io.staged, io.overflow)
+        };
+        // Output the application wrote during its call.
+        if staged > 0 {
+            let bytes = staging.get(..staged).unwrap_or_default();
+            if send(socket, &[bytes], self.config.write_timeout)
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        if overflow {
+            log_warn!("application wrote more during its call than the body buffer holds");
+            self.log(peer, &line, exchange.status(), exchange.body_sent());
+            return false;
+        }
+        // 3. The response body, block by block.
+        let error = match called {
+            Ok(_) if exchange.status() == 0 => Some(AppError::with_kind(
+                "AssertionError",
+                "write() before start_response()",
+            )),
+            Ok(mut app_body) => {
+                let mut first = true;
+                loop {
+                    let single = first && app_body.single_block() && !exchange.headers_sent();
+                    first = false;
+                    let block = match app_body.next_block(&mut req) {
+                        None => break None,
+                        Some(Err(e)) => break Some(e),
+                        Some(Ok(block)) => block,
+                    };
+                    let t = if single {
+                        exchange.write_whole(block)
+                    } else {
+                        exchange.write(block)
+                    };
+                    match t {
+                        Ok(t) => {
+                            if send(socket, &t.pieces(), self.config.write_timeout)
+                                .await
+                                .is_err()
+                            {
+                                return false;
+                            }
+                        }
+                        Err(e) => break Some(e.into()),
+                    }
+                }
+                // The body is dropped (closed) here, before the response ends.
+            }
+            Err(e) => Some(e),
+        };
+        // 4. The end of the response, or the error output.
+        let t: Result<Transmit<'_>, LocalError> = match error {
+            None => exchange.finish(),
+            Some(e) => Err(log_app_error(e)),
+        };
+        let t = match t {
+            Ok(t) => t,
+            Err(_) => exchange.fail(),
+        };
+        if send(socket, &t.pieces(), self.config.write_timeout)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.log(peer, &line, exchange.status(), exchange.body_sent());
+        conn.phase() != Phase::Exchange
+    }
+
+    fn log(&self, peer: Option<IpEndpoint>, line: &LineBuf, status: u16, bytes: u64) {
+        if !self.config.quiet {
+            log_info!(
+                "{} \"{}\" {} {}",
+                OptEndpoint(peer),
+                line.as_str(),
+                status,
+                bytes
+            );
+        }
+    }
+}
+
+/// Logs an application error (`log_exception`); the response becomes the error output.
+fn log_app_error(e: AppError) -> LocalError {
+    log_warn!("application error: {}", e);
+    LocalError::InvalidState
+}
+
+/// The gateway side of the application's call: `start_response` into the exchange, and
+/// imperative `write`s staged in the free part of the body buffer (the socket cannot be
+/// awaited from inside a synchronous call) and sent when the call returns.
+struct CallIo<'x, 'c> {
+    exchange: &'x mut Exchange<'c>,
+    staging: &'x mut [u8],
+    staged: usize,
+    overflow: bool,
+}
+
+impl ResponseStart for CallIo<'_, '_> {
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), AppError> {
+        let started = if replace {
+            self.exchange.restart_response(status, headers)
+        } else {
+            self.exchange.start_response(status, headers)
+        };
+        started.map_err(AppError::from)
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
+        if self.overflow {
+            return Err(AppError::with_kind("OSError", "output buffer full"));
+        }
+        let t = self.exchange.write(data)?;
+        let end = self.staged + t.len();
+        let Some(out) = self.staging.get_mut(self.staged..end) else {
+            // The head is committed but cannot be sent whole: the connection closes.
+            self.overflow = true;
+            return Err(AppError::with_kind("OSError", "output buffer full"));
+        };
+        let mut at = 0;
+        for piece in t.pieces() {
+            if let Some(dst) = out.get_mut(at..at + piece.len()) {
+                dst.copy_from_slice(piece);
+            }
+            at += piece.len();
+        }
+        self.staged = end;
+        Ok(())
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.exchange.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.exchange.status() != 0
+    }
+}
+
+/// `wsgi.errors`: to the log.
+struct ErrorsLog;
+
+impl fmt::Write for ErrorsLog {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let text = s.trim_end();
+        if !text.is_empty() {
+            log_warn!("wsgi.errors: {}", text);
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of one read.
+enum Read {
+    /// Bytes read; 0 is the end of the client's input.
+    Data(usize),
+    /// The deadline passed.
+    Timeout,
+    /// The connection was reset.
+    Reset,
+}
+
+/// Reads into `buf`, giving up at `deadline`.
+async fn read_until(
+    socket: &mut TcpSocket<'_>,
+    buf: &mut [u8],
+    deadline: Option<EmbassyInstant>,
+) -> Read {
+    let result = match deadline {
+        Some(deadline) => match with_deadline(deadline, socket.read(buf)).await {
+            Ok(result) => result,
+            Err(_) => return Read::Timeout,
+        },
+        None => socket.read(buf).await,
+    };
+    match result {
+        Ok(n) => Read::Data(n),
+        Err(_) => Read::Reset,
+    }
+}
+
+/// Sends every byte of `pieces`, each piece within `timeout`.
+async fn send(socket: &mut TcpSocket<'_>, pieces: &[&[u8]], timeout: Duration) -> Result<(), ()> {
+    for piece in pieces.iter().filter(|p| !p.is_empty()) {
+        match with_timeout(timeout, socket.write_all(piece)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+/// Closes gracefully: FIN after the queued bytes, then what the client still sends is
+/// discarded until it closes too (at most `linger`), so unread request bytes do not turn the
+/// close into a reset that destroys the response. A client that does not close in time, or
+/// one that is gone, is reset.
+async fn close(socket: &mut TcpSocket<'_>, linger: Duration, gone: bool) {
+    if !gone {
+        socket.close();
+        let mut sink = [0u8; 64];
+        let drained = with_timeout(linger, async {
+            while let Ok(1..) = socket.read(&mut sink).await {}
+        })
+        .await;
+        if drained.is_ok() {
+            let _ = with_timeout(linger, socket.flush()).await;
+        }
+    }
+    socket.abort();
+    let _ = with_timeout(linger, socket.flush()).await;
+}
+
+fn now() -> Instant {
+    Instant::from_millis(EmbassyInstant::now().as_millis())
+}
+
+fn now_core() -> Instant {
+    now()
+}
+
+fn to_embassy(deadline: Instant) -> EmbassyInstant {
+    EmbassyInstant::from_millis(deadline.as_millis())
+}
+
+fn duration(d: core::time::Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A peer address, or `-`, for the log.
+struct OptEndpoint(Option<IpEndpoint>);
+
+impl fmt::Display for OptEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{}", e.addr),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for OptEndpoint {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self.0 {
+            Some(e) => defmt::write!(f, "{}", e.addr),
+            None => defmt::write!(f, "-"),
+        }
+    }
+}
+
+/// The request line for the access log: `METHOD PATH?QUERY PROTOCOL`, printable ASCII,
+/// other bytes as `?`, cut at 96 bytes.
+struct LineBuf {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl LineBuf {
+    const fn new() -> Self {
+        Self {
+            buf: [0; 96],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = if b.is_ascii_graphic() || b == b' ' {
+                    b
+                } else {
+                    b'?'
+                };
+                self.len += 1;
+            }
+        }
+    }
+
+    fn request_line(&mut self, environ: &Environ<'_>) {
+        self.push(environ.get("REQUEST_METHOD").unwrap_or(b"-"));
+        self.push(b" ");
+        self.push(environ.get("PATH_INFO").unwrap_or_default());
+        if let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
+            self.push(b"?");
+            self.push(q);
+        }
+        self.push(b" ");
+        self.push(environ.get("SERVER_PROTOCOL").unwrap_or_default());
+    }
+
+    fn as_str(&self) -> &str {
+        self.buf
+            .get(..self.len)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("-")
+    }
+}
