@@ -15,13 +15,17 @@
 //! curl http://10.213.0.2:8080/
 //! ```
 //!
+//! SIGINT or SIGTERM stops the server gracefully ([`Server::stop`]) and the process exits 0.
+//!
 //! `scripts/tap-test.sh` does this in a network namespace of its own and tests it.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use embassy_executor::Spawner;
 use embassy_net::{Config, Ipv4Address, Ipv4Cidr, Runner, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
+use embassy_time::Timer;
 use static_cell::StaticCell;
 use wsgiref::app::{AppError, Application, Body, Bytes, Request, StartResponse};
 use wsgiref::demo::{DemoBody, EchoBody, demo_app, echo_with, hello};
@@ -130,6 +134,18 @@ async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
     runner.run().await
 }
 
+/// Set by SIGINT/SIGTERM (from the signal thread); the stop task passes it on.
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+#[embassy_executor::task]
+async fn stop_task(server: &'static Server<'static, Validator<Routes>>) {
+    while !STOP_REQUESTED.load(Ordering::SeqCst) {
+        Timer::after_millis(50).await;
+    }
+    log::info!("stopping");
+    server.stop();
+}
+
 #[embassy_executor::task]
 async fn http_task(
     server: &'static Server<'static, Validator<Routes>>,
@@ -149,6 +165,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = ctrlc::set_handler(|| STOP_REQUESTED.store(true, Ordering::SeqCst)) {
+        eprintln!("tap: no signal handler: {e}");
+        return ExitCode::FAILURE;
+    }
     static EXECUTOR: StaticCell<embassy_executor::Executor> = StaticCell::new();
     let executor = EXECUTOR.init(embassy_executor::Executor::new());
     executor.run(move |spawner| start(spawner, args));
@@ -186,5 +206,6 @@ fn start(spawner: Spawner, args: Args) {
         args.addr.address(),
         args.port
     );
+    spawner.spawn(stop_task(server).unwrap());
     spawner.spawn(http_task(server, slots).unwrap());
 }

@@ -5,7 +5,7 @@ use core::fmt;
 use core::net::SocketAddr;
 
 use embassy_futures::select::{Either, select};
-use embassy_net::tcp::TcpSocket;
+use embassy_net::tcp::{State, TcpSocket};
 use embassy_net::{IpEndpoint, Stack};
 use embassy_time::{Duration, Instant as EmbassyInstant, Timer, with_deadline, with_timeout};
 use embedded_io_async::Write as _;
@@ -343,8 +343,13 @@ impl<'a, A: Application> Server<'a, A> {
             let closed = self
                 .serve_connection(config, &mut socket, peer, request, response, body)
                 .await;
-            log_debug!("connection closed: {}", closed);
+            let start = EmbassyInstant::now();
             close(&mut socket, self.config.linger, closed == Closed::Gone).await;
+            log_debug!(
+                "connection closed ({}), listening again after {} ms",
+                closed,
+                start.elapsed().as_millis()
+            );
         }
         socket.abort();
         let _ = with_timeout(self.config.linger, socket.flush()).await;
@@ -699,21 +704,23 @@ async fn send(socket: &mut TcpSocket<'_>, pieces: &[&[u8]], timeout: Duration) -
 /// Closes gracefully: FIN after the queued bytes, then what the client still sends is
 /// discarded until it closes too (at most `linger`), so unread request bytes do not turn the
 /// close into a reset that destroys the response. A client that does not close in time, or
-/// one that is gone, is reset.
+/// one that is gone, is reset. Returns when the socket can listen again.
 async fn close(socket: &mut TcpSocket<'_>, linger: Duration, gone: bool) {
     if !gone {
         socket.close();
         let mut sink = [0u8; 64];
-        let drained = with_timeout(linger, async {
+        let _ = with_timeout(linger, async {
             while let Ok(1..) = socket.read(&mut sink).await {}
         })
         .await;
-        if drained.is_ok() {
-            let _ = with_timeout(linger, socket.flush()).await;
-        }
+        // Our FIN still unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): wait for it, briefly.
+        let _ = with_timeout(linger, socket.flush()).await;
     }
-    socket.abort();
-    let _ = with_timeout(linger, socket.flush()).await;
+    // CLOSED and TIME-WAIT can listen again as they are (a listen resets them, no RST).
+    if !matches!(socket.state(), State::Closed | State::TimeWait) {
+        socket.abort();
+        let _ = with_timeout(linger, socket.flush()).await;
+    }
 }
 
 fn now() -> Instant {
