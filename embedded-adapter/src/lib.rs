@@ -79,5 +79,5 @@ mod fmt;
 mod server;
 mod stop;
 
-pub use server::{ARENA, Closed, Server, ServerConfig, Slot};
+pub use server::{Closed, Server, ServerConfig, Slot};
 pub use stop::Stop;

@@ -22,9 +22,6 @@ use wsgiref::{
 use crate::Stop;
 use crate::fmt::{log_debug, log_info, log_warn};
 
-/// Room for environ variables that middleware adds (the core's `arena`), per request.
-pub const ARENA: usize = 256;
-
 /// Settings of a [`Server`]. Build one with [`ServerConfig::new`] and change the fields.
 #[derive(Clone, Copy, Debug)]
 pub struct ServerConfig<'a> {
@@ -114,17 +111,19 @@ impl<'a> ServerConfig<'a> {
 /// (`SOCKET_RX`, `SOCKET_TX`), the core's request buffer (`REQUEST`: the largest kept request
 /// head plus some body) and response-head buffer (`RESPONSE`), and the buffer the request
 /// body is read into before the application runs (`BODY`: the largest body accepted; what it
-/// leaves free holds output the application writes imperatively during its call).
+/// leaves free holds output the application writes imperatively during its call; a closing
+/// connection discards the client's last bytes into it), and the environ's arena (`ARENA`:
+/// room for the variables middleware adds, the core's `arena`).
 ///
-/// The defaults (1 KiB each, 512 bytes of response head) total 4.5 KiB per slot; with header
-/// filtering ([`ServerConfig::keep_headers`]) they serve browsers whose cookies are larger
-/// than the request buffer.
+/// The defaults (1 KiB each, 512 bytes of response head, 256 of arena) total 4.75 KiB per
+/// slot; with header filtering ([`ServerConfig::keep_headers`]) they serve browsers whose
+/// cookies are larger than the request buffer.
 ///
 /// ```
 /// use wsgiref_embassy::Slot;
 ///
 /// let slot: Slot = Slot::new();
-/// assert_eq!(core::mem::size_of_val(&slot), 4 * 1024 + 512);
+/// assert_eq!(core::mem::size_of_val(&slot), 4 * 1024 + 512 + 256);
 /// ```
 pub struct Slot<
     const SOCKET_RX: usize = 1024,
@@ -132,16 +131,24 @@ pub struct Slot<
     const REQUEST: usize = 1024,
     const RESPONSE: usize = 512,
     const BODY: usize = 1024,
+    const ARENA: usize = 256,
 > {
     socket_rx: [u8; SOCKET_RX],
     socket_tx: [u8; SOCKET_TX],
     request: [u8; REQUEST],
     response: [u8; RESPONSE],
     body: [u8; BODY],
+    arena: [u8; ARENA],
 }
 
-impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const B: usize>
-    fmt::Debug for Slot<SRX, STX, RQ, RS, B>
+impl<
+    const SRX: usize,
+    const STX: usize,
+    const RQ: usize,
+    const RS: usize,
+    const B: usize,
+    const AR: usize,
+> fmt::Debug for Slot<SRX, STX, RQ, RS, B, AR>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Slot")
@@ -150,20 +157,33 @@ impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const
             .field("request", &RQ)
             .field("response", &RS)
             .field("body", &B)
+            .field("arena", &AR)
             .finish()
     }
 }
 
-impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const B: usize> Default
-    for Slot<SRX, STX, RQ, RS, B>
+impl<
+    const SRX: usize,
+    const STX: usize,
+    const RQ: usize,
+    const RS: usize,
+    const B: usize,
+    const AR: usize,
+> Default for Slot<SRX, STX, RQ, RS, B, AR>
 {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const B: usize>
-    Slot<SRX, STX, RQ, RS, B>
+impl<
+    const SRX: usize,
+    const STX: usize,
+    const RQ: usize,
+    const RS: usize,
+    const B: usize,
+    const AR: usize,
+> Slot<SRX, STX, RQ, RS, B, AR>
 {
     /// Zeroed buffers (a `const fn`, so a pool can live in a `static`).
     #[must_use]
@@ -174,6 +194,7 @@ impl<const SRX: usize, const STX: usize, const RQ: usize, const RS: usize, const
             request: [0; RQ],
             response: [0; RS],
             body: [0; B],
+            arena: [0; AR],
         }
     }
 }
@@ -282,9 +303,10 @@ impl<'a, A: Application> Server<'a, A> {
         const RQ: usize,
         const RS: usize,
         const B: usize,
+        const AR: usize,
     >(
         &self,
-        slots: &mut [Slot<SRX, STX, RQ, RS, B>; N],
+        slots: &mut [Slot<SRX, STX, RQ, RS, B, AR>; N],
     ) {
         let config = self.config.core(RQ, B);
         let futures = slots.each_mut().map(|slot| self.serve_slot(&config, slot));
@@ -298,9 +320,10 @@ impl<'a, A: Application> Server<'a, A> {
         const RQ: usize,
         const RS: usize,
         const B: usize,
+        const AR: usize,
     >(
         &self,
-        slot: &mut Slot<SRX, STX, RQ, RS, B>,
+        slot: &mut Slot<SRX, STX, RQ, RS, B, AR>,
     ) {
         let config = self.config.core(RQ, B);
         self.serve_slot(&config, slot).await;
@@ -312,10 +335,11 @@ impl<'a, A: Application> Server<'a, A> {
         const RQ: usize,
         const RS: usize,
         const B: usize,
+        const AR: usize,
     >(
         &self,
         config: &Config<'_>,
-        slot: &mut Slot<SRX, STX, RQ, RS, B>,
+        slot: &mut Slot<SRX, STX, RQ, RS, B, AR>,
     ) {
         let Slot {
             socket_rx,
@@ -323,6 +347,7 @@ impl<'a, A: Application> Server<'a, A> {
             request,
             response,
             body,
+            arena,
         } = slot;
         let mut socket = TcpSocket::new(self.stack, socket_rx, socket_tx);
         while !self.stop.is_set() {
@@ -341,10 +366,16 @@ impl<'a, A: Application> Server<'a, A> {
             let peer = socket.remote_endpoint();
             log_debug!("connection from {}", OptEndpoint(peer));
             let closed = self
-                .serve_connection(config, &mut socket, peer, request, response, body)
+                .serve_connection(config, &mut socket, peer, (request, response), body, arena)
                 .await;
             let start = EmbassyInstant::now();
-            close(&mut socket, self.config.linger, closed == Closed::Gone).await;
+            close(
+                &mut socket,
+                body,
+                self.config.linger,
+                closed == Closed::Gone,
+            )
+            .await;
             log_debug!(
                 "connection closed ({}), listening again after {} ms",
                 closed,
@@ -361,9 +392,9 @@ impl<'a, A: Application> Server<'a, A> {
         config: &Config<'_>,
         socket: &mut TcpSocket<'_>,
         peer: Option<IpEndpoint>,
-        rx: &mut [u8],
-        tx: &mut [u8],
+        (rx, tx): (&mut [u8], &mut [u8]),
         body: &mut [u8],
+        arena: &mut [u8],
     ) -> Closed {
         let mut conn: Connection<'_> = Connection::new(config, rx, tx);
         if let Some(peer) = peer {
@@ -412,7 +443,10 @@ impl<'a, A: Application> Server<'a, A> {
                     }
                 }
                 Event::Request => {
-                    if !self.serve_request(&mut conn, socket, peer, body).await {
+                    if !self
+                        .serve_request(&mut conn, socket, peer, body, arena)
+                        .await
+                    {
                         return Closed::Gone;
                     }
                 }
@@ -433,13 +467,11 @@ impl<'a, A: Application> Server<'a, A> {
         socket: &mut TcpSocket<'_>,
         peer: Option<IpEndpoint>,
         body_buf: &mut [u8],
+        arena: &mut [u8],
     ) -> bool {
-        let mut arena = [0u8; ARENA];
-        let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
+        let Ok((mut environ, mut exchange)) = conn.exchange(arena) else {
             return false;
         };
-        let mut line = LineBuf::new();
-        line.request_line(&environ);
         let timeouts = self.config.timeouts;
         // 1. The request body, whole, into the body buffer.
         let mut len = 0;
@@ -477,7 +509,7 @@ impl<'a, A: Application> Server<'a, A> {
             // 400, 408, 413 or a cut-off body: answered with its status, then closed.
             let t = exchange.fail();
             let sent = send(socket, &t.pieces(), self.config.write_timeout).await;
-            self.log(peer, &line, exchange.status(), exchange.body_sent());
+            self.log(peer, &environ, exchange.status(), exchange.body_sent());
             return sent.is_ok();
         }
         // 2. The application.
@@ -514,7 +546,7 @@ impl<'a, A: Application> Server<'a, A> {
         }
         if overflow {
             log_warn!("application wrote more during its call than the body buffer holds");
-            self.log(peer, &line, exchange.status(), exchange.body_sent());
+            self.log(peer, &environ, exchange.status(), exchange.body_sent());
             return false;
         }
         // 3. The response body, block by block.
@@ -569,16 +601,16 @@ impl<'a, A: Application> Server<'a, A> {
         {
             return false;
         }
-        self.log(peer, &line, exchange.status(), exchange.body_sent());
+        self.log(peer, &environ, exchange.status(), exchange.body_sent());
         conn.phase() != Phase::Exchange
     }
 
-    fn log(&self, peer: Option<IpEndpoint>, line: &LineBuf, status: u16, bytes: u64) {
+    fn log(&self, peer: Option<IpEndpoint>, environ: &Environ<'_>, status: u16, bytes: u64) {
         if !self.config.quiet {
             log_info!(
                 "{} \"{}\" {} {}",
                 OptEndpoint(peer),
-                line.as_str(),
+                RequestLine(environ),
                 status,
                 bytes
             );
@@ -705,12 +737,11 @@ async fn send(socket: &mut TcpSocket<'_>, pieces: &[&[u8]], timeout: Duration) -
 /// discarded until it closes too (at most `linger`), so unread request bytes do not turn the
 /// close into a reset that destroys the response. A client that does not close in time, or
 /// one that is gone, is reset. Returns when the socket can listen again.
-async fn close(socket: &mut TcpSocket<'_>, linger: Duration, gone: bool) {
+async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, gone: bool) {
     if !gone {
         socket.close();
-        let mut sink = [0u8; 64];
         let _ = with_timeout(linger, async {
-            while let Ok(1..) = socket.read(&mut sink).await {}
+            while let Ok(1..) = socket.read(sink).await {}
         })
         .await;
         // Our FIN still unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): wait for it, briefly.
@@ -761,50 +792,68 @@ impl defmt::Format for OptEndpoint {
     }
 }
 
-/// The request line for the access log: `METHOD PATH?QUERY PROTOCOL`, printable ASCII,
-/// other bytes as `?`, cut at 96 bytes.
-struct LineBuf {
-    buf: [u8; 96],
-    len: usize,
-}
+/// The request line for the access log, from the environ: `METHOD SCRIPT_NAME PATH_INFO
+/// ?QUERY PROTOCOL` (the path as routing left it), bytes outside printable ASCII as `?`.
+struct RequestLine<'e, 'a>(&'e Environ<'a>);
 
-impl LineBuf {
-    const fn new() -> Self {
-        Self {
-            buf: [0; 96],
-            len: 0,
-        }
+impl RequestLine<'_, '_> {
+    /// The pieces, in order.
+    fn pieces(&self) -> [&[u8]; 7] {
+        let env = self.0;
+        let query = env.get("QUERY_STRING").unwrap_or_default();
+        [
+            env.get("REQUEST_METHOD").unwrap_or(b"-"),
+            b" ",
+            env.get("SCRIPT_NAME").unwrap_or_default(),
+            env.get("PATH_INFO").unwrap_or_default(),
+            if query.is_empty() { b"" } else { b"?" },
+            query,
+            env.get("SERVER_PROTOCOL").unwrap_or_default(),
+        ]
     }
 
-    fn push(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = if b.is_ascii_graphic() || b == b' ' {
-                    b
-                } else {
-                    b'?'
+    /// Writes the line, one printable run at a time.
+    fn write_to(&self, mut put: impl FnMut(&str)) {
+        let printable = |b: &u8| b.is_ascii_graphic() || *b == b' ';
+        for (i, piece) in self.pieces().iter().enumerate() {
+            if i == 6 {
+                put(" ");
+            }
+            let mut rest: &[u8] = piece;
+            while !rest.is_empty() {
+                let n = rest
+                    .iter()
+                    .position(|b| !printable(b))
+                    .unwrap_or(rest.len());
+                let (run, tail) = rest.split_at(n);
+                put(core::str::from_utf8(run).unwrap_or_default());
+                rest = match tail.split_first() {
+                    Some((_, tail)) => {
+                        put("?");
+                        tail
+                    }
+                    None => tail,
                 };
-                self.len += 1;
             }
         }
     }
+}
 
-    fn request_line(&mut self, environ: &Environ<'_>) {
-        self.push(environ.get("REQUEST_METHOD").unwrap_or(b"-"));
-        self.push(b" ");
-        self.push(environ.get("PATH_INFO").unwrap_or_default());
-        if let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
-            self.push(b"?");
-            self.push(q);
-        }
-        self.push(b" ");
-        self.push(environ.get("SERVER_PROTOCOL").unwrap_or_default());
+impl fmt::Display for RequestLine<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut result = Ok(());
+        self.write_to(|s| {
+            if result.is_ok() {
+                result = f.write_str(s);
+            }
+        });
+        result
     }
+}
 
-    fn as_str(&self) -> &str {
-        self.buf
-            .get(..self.len)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or("-")
+#[cfg(feature = "defmt")]
+impl defmt::Format for RequestLine<'_, '_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.write_to(|s| defmt::write!(f, "{=str}", s));
     }
 }
