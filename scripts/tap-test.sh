@@ -7,7 +7,9 @@
 #   the demo page; keep-alive reuse on one connection; a chunked upload echoed back;
 #   `Expect: 100-continue`; a body over the limit answered 413; six connections open at
 #   once, all answered; a malformed request answered 400 and the server still serving;
-#   wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors; a graceful stop.
+#   wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors; a graceful stop;
+#   then, with 1 KiB buffers and header filtering (as firmware), a browser request with a
+#   2 KiB cookie served.
 # The namespace (and the device in it) is removed when done, also on failure. Only the
 # processes this script started are ended, by pid.
 #
@@ -203,5 +205,30 @@ server_pid=""
 wait "$idle_pid" || fail "the idle connection was not closed by the stop"
 grep -q '^Hello World' "$work/idle" || fail "idle connection: $(cat "$work/idle")"
 pass "graceful stop: idle connection closed, exit status 0"
+
+# 8. As on firmware: 1 KiB buffers and header filtering. A browser request with a 2 KiB
+# cookie is served; the cookie never reaches the environ.
+ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" --small >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 50); do
+  if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then break; fi
+  kill -0 "$server_pid" 2>/dev/null || fail "the tap example (--small) exited: $(cat "$work/server.log")"
+  sleep 0.2
+done
+cookie="session=$(head -c 2048 /dev/zero | tr '\0' 'c')"
+body=$(in_ns curl -sS -m 5 -H "Cookie: $cookie" \
+  -H 'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' \
+  -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' \
+  -H 'Accept-Language: en-US,en;q=0.9' -H 'Accept-Encoding: gzip, deflate, br' \
+  -H 'Sec-Fetch-Mode: navigate' -H 'Upgrade-Insecure-Requests: 1' "$url/status")
+grep -q '^Hello world!$' <<<"$body" || fail "1 KiB buffer, 2 KiB cookie: $body"
+grep -q "^HTTP_USER_AGENT = 'Mozilla/5.0" <<<"$body" || fail "no HTTP_USER_AGENT: $body"
+grep -q '^HTTP_COOKIE' <<<"$body" && fail "the filtered cookie reached the environ"
+pass "1 KiB request buffer with header filtering serves a browser request with a 2 KiB cookie"
+kill -TERM "$server_pid"
+rc=0
+wait "$server_pid" || rc=$?
+server_pid=""
+[ "$rc" = 0 ] || fail "the --small server exited with $rc after SIGTERM"
 
 echo "tap-test: all checks passed"

@@ -15,6 +15,9 @@
 //! curl http://10.213.0.2:8080/
 //! ```
 //!
+//! `--small` serves with the default slot (1 KiB buffers, as firmware does) and header
+//! filtering instead of the large host buffers.
+//!
 //! SIGINT or SIGTERM stops the server gracefully ([`Server::stop`]) and the process exits 0.
 //!
 //! `scripts/tap-test.sh` does this in a network namespace of its own and tests it.
@@ -41,6 +44,9 @@ const ECHO: usize = 512;
 /// A slot: 4 KiB socket buffers, 2 KiB request buffer, 512 bytes of response head, 64 KiB
 /// body.
 type HostSlot = Slot<4096, 4096, 2048, 512, 65536>;
+
+/// With `--small`: the default slot (1 KiB buffers, as on firmware) and header filtering.
+type SmallSlot = Slot;
 
 /// The example's applications, by path.
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +109,7 @@ struct Args {
     tap: String,
     addr: Ipv4Cidr,
     port: u16,
+    small: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -110,9 +117,14 @@ fn parse_args() -> Result<Args, String> {
         tap: "tap0".into(),
         addr: Ipv4Cidr::new(Ipv4Address::new(10, 213, 0, 2), 24),
         port: 8080,
+        small: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--small" {
+            args.small = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--tap" => args.tap = value,
@@ -150,6 +162,16 @@ async fn stop_task(server: &'static Server<'static, Validator<Routes>>) {
 async fn http_task(
     server: &'static Server<'static, Validator<Routes>>,
     slots: &'static mut [HostSlot; SLOTS],
+) {
+    server.run(slots).await;
+    log::info!("server stopped");
+    std::process::exit(0);
+}
+
+#[embassy_executor::task]
+async fn small_http_task(
+    server: &'static Server<'static, Validator<Routes>>,
+    slots: &'static mut [SmallSlot; SLOTS],
 ) {
     server.run(slots).await;
     log::info!("server stopped");
@@ -197,15 +219,31 @@ fn start(spawner: Spawner, args: Args) {
 
     let mut server_config = ServerConfig::new(args.port);
     server_config.server_name = "wsgiref-tap";
+    if args.small {
+        // What firmware does: only these fields (and Host, Content-Type, Content-Length) reach
+        // the environ, so cookies never have to fit the 1 KiB request buffer.
+        server_config.keep_headers = Some(&["Accept", "User-Agent"]);
+    }
     static SERVER: StaticCell<Server<'static, Validator<Routes>>> = StaticCell::new();
     let server = SERVER.init(Server::new(stack, Validator::new(Routes), server_config));
-    static SLOT_POOL: StaticCell<[HostSlot; SLOTS]> = StaticCell::new();
-    let slots = SLOT_POOL.init_with(|| core::array::from_fn(|_| HostSlot::new()));
     log::info!(
-        "serving on {}:{} with {SLOTS} sockets",
+        "serving on {}:{} with {SLOTS} sockets{}",
         args.addr.address(),
-        args.port
+        args.port,
+        if args.small {
+            ", 1 KiB buffers and header filtering"
+        } else {
+            ""
+        }
     );
     spawner.spawn(stop_task(server).unwrap());
-    spawner.spawn(http_task(server, slots).unwrap());
+    if args.small {
+        static SMALL_POOL: StaticCell<[SmallSlot; SLOTS]> = StaticCell::new();
+        let slots = SMALL_POOL.init_with(|| core::array::from_fn(|_| SmallSlot::new()));
+        spawner.spawn(small_http_task(server, slots).unwrap());
+    } else {
+        static SLOT_POOL: StaticCell<[HostSlot; SLOTS]> = StaticCell::new();
+        let slots = SLOT_POOL.init_with(|| core::array::from_fn(|_| HostSlot::new()));
+        spawner.spawn(http_task(server, slots).unwrap());
+    }
 }

@@ -28,7 +28,8 @@ pub struct ServerConfig<'a> {
     /// The TCP port every socket of the pool listens on.
     pub port: u16,
     /// Core limits. `max_body` is lowered to the body buffer of the slots (a larger body is
-    /// answered `413` and the connection closed), `max_head` to their request buffer.
+    /// answered `413` and the connection closed). `max_head` counts the fields header
+    /// filtering drops as well, so it may exceed the request buffer.
     pub limits: Limits,
     /// Core deadlines (first byte, keep-alive idle, head, body), enforced with embassy-time.
     pub timeouts: Timeouts,
@@ -81,12 +82,23 @@ impl ServerConfig<'static> {
 }
 
 impl<'a> ServerConfig<'a> {
-    /// The core's configuration for slots with a request buffer of `request` bytes and a
-    /// body buffer of `body` bytes.
-    fn core(&self, request: usize, body: usize) -> Config<'a> {
+    /// The core's configuration the slots use, for a body buffer of `body` bytes: these
+    /// settings, with `max_body` lowered to the body buffer (a head whose kept fields outgrow
+    /// the request buffer is answered 431 by the core).
+    ///
+    /// ```
+    /// use wsgiref_embassy::ServerConfig;
+    ///
+    /// let config = ServerConfig::new(8080).core_config(4096);
+    /// assert_eq!(config.limits.max_body, 4096);
+    /// assert_eq!(config.gateway.server_port, 8080);
+    /// ```
+    #[must_use]
+    pub fn core_config(&self, body: usize) -> Config<'a> {
         let mut limits = self.limits;
         limits.max_body = limits.max_body.min(body as u64);
-        limits.max_head = limits.max_head.min(request);
+        // Not `max_head`: it counts the fields filtering drops too. The core answers 431
+        // itself when the kept head does not fit the request buffer.
         Config {
             limits,
             timeouts: self.timeouts,
@@ -308,7 +320,7 @@ impl<'a, A: Application> Server<'a, A> {
         &self,
         slots: &mut [Slot<SRX, STX, RQ, RS, B, AR>; N],
     ) {
-        let config = self.config.core(RQ, B);
+        let config = self.config.core_config(B);
         let futures = slots.each_mut().map(|slot| self.serve_slot(&config, slot));
         embassy_futures::join::join_array(futures).await;
     }
@@ -325,7 +337,7 @@ impl<'a, A: Application> Server<'a, A> {
         &self,
         slot: &mut Slot<SRX, STX, RQ, RS, B, AR>,
     ) {
-        let config = self.config.core(RQ, B);
+        let config = self.config.core_config(B);
         self.serve_slot(&config, slot).await;
     }
 

@@ -48,10 +48,13 @@ mod http {
 
     use embassy_net::Stack;
     use wsgiref::app::{AppError, Application, Body, Bytes, Request, StartResponse};
-    use wsgiref::demo::{DemoBody, EchoBody, demo_app, echo_with, hello};
+    use wsgiref::demo::hello;
+    #[cfg(feature = "demo-apps")]
+    use wsgiref::demo::{DemoBody, EchoBody, demo_app, echo_with};
     use wsgiref_embassy::{Server, ServerConfig, Slot};
 
     /// The echo application's block size.
+    #[cfg(feature = "demo-apps")]
     const ECHO: usize = 256;
 
     /// The applications, by path.
@@ -60,8 +63,10 @@ mod http {
     /// The body of one of [`Routes`]' applications.
     #[allow(clippy::large_enum_variant)]
     pub enum RouteBody {
+        #[cfg(feature = "demo-apps")]
         Demo(DemoBody),
         Text(Bytes<&'static [u8]>),
+        #[cfg(feature = "demo-apps")]
         Echo(EchoBody<ECHO>),
     }
 
@@ -71,16 +76,20 @@ mod http {
             req: &'b mut Request<'_, '_>,
         ) -> Option<Result<&'b [u8], AppError>> {
             match self {
+                #[cfg(feature = "demo-apps")]
                 Self::Demo(b) => b.next_block(req),
                 Self::Text(b) => b.next_block(req),
+                #[cfg(feature = "demo-apps")]
                 Self::Echo(b) => b.next_block(req),
             }
         }
 
         fn single_block(&self) -> bool {
             match self {
+                #[cfg(feature = "demo-apps")]
                 Self::Demo(b) => b.single_block(),
                 Self::Text(b) => b.single_block(),
+                #[cfg(feature = "demo-apps")]
                 Self::Echo(b) => b.single_block(),
             }
         }
@@ -94,14 +103,17 @@ mod http {
             req: &mut Request<'_, '_>,
             start_response: &mut StartResponse<'_>,
         ) -> Result<RouteBody, AppError> {
-            let path = req.environ.get("PATH_INFO").unwrap_or_default();
-            if path == b"/hello" {
-                hello(req, start_response).map(RouteBody::Text)
-            } else if path.starts_with(b"/echo") {
-                echo_with::<ECHO>(req, start_response).map(RouteBody::Echo)
-            } else {
-                demo_app(req, start_response).map(RouteBody::Demo)
+            #[cfg(feature = "demo-apps")]
+            {
+                let path = req.environ.get("PATH_INFO").unwrap_or_default();
+                if path.starts_with(b"/echo") {
+                    return echo_with::<ECHO>(req, start_response).map(RouteBody::Echo);
+                }
+                if path != b"/hello" {
+                    return demo_app(req, start_response).map(RouteBody::Demo);
+                }
             }
+            hello(req, start_response).map(RouteBody::Text)
         }
     }
 
