@@ -484,7 +484,6 @@ impl<'a, A: Application> Server<'a, A> {
         let Ok((mut environ, mut exchange)) = conn.exchange(arena) else {
             return false;
         };
-        let timeouts = self.config.timeouts;
         // 1. The request body, whole, into the body buffer.
         let mut len = 0;
         let read = loop {
@@ -505,7 +504,7 @@ impl<'a, A: Application> Server<'a, A> {
                     }
                 }
                 Ok(Body::NeedData) => {
-                    let deadline = EmbassyInstant::now() + duration(timeouts.body);
+                    let deadline = EmbassyInstant::now() + duration(self.config.timeouts.body);
                     match read_until(socket, exchange.receive_buf(), Some(deadline)).await {
                         Read::Data(0) => exchange.handle_eof(),
                         Read::Data(n) => exchange.handle_received(n),
