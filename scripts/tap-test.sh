@@ -120,6 +120,13 @@ out=$(in_ns curl -sS -m 5 -H 'Expect: 100-continue' --data-binary "@$work/small"
 [ "$out" = "continue please" ] || fail "Expect: 100-continue: $out"
 pass "Expect: 100-continue"
 
+# Output written imperatively during the application's call (staged, sent after the call),
+# then the returned body.
+out=$(in_ns curl -sS -m 5 "$url/write?n=300")
+want="$(head -c 300 /dev/zero | tr '\0' w)|returned"
+[ "$out" = "$want" ] || fail "imperative write: ${#out} bytes: ${out:0:80}"
+pass "imperative write() during the call (300 bytes) then the returned body"
+
 # A body over the 64 KiB body buffer: 413, declared or chunked.
 head -c 70000 /dev/zero >"$work/big"
 code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' --data-binary "@$work/big" "$url/echo")
@@ -225,6 +232,18 @@ grep -q '^Hello world!$' <<<"$body" || fail "1 KiB buffer, 2 KiB cookie: $body"
 grep -q "^HTTP_USER_AGENT = 'Mozilla/5.0" <<<"$body" || fail "no HTTP_USER_AGENT: $body"
 grep -q '^HTTP_COOKIE' <<<"$body" && fail "the filtered cookie reached the environ"
 pass "1 KiB request buffer with header filtering serves a browser request with a 2 KiB cookie"
+
+# Imperative output beyond what the 1 KiB body buffer can stage: the response is cut short
+# (the connection closes after what fit) and the server goes on.
+out=$(in_ns curl -sS -m 5 "$url/write?n=300")
+[ "$out" = "$(head -c 300 /dev/zero | tr '\0' w)|returned" ] || fail "imperative write, small: $out"
+rc=0
+in_ns curl -sS -m 5 -o "$work/cut" "$url/write?n=4000" 2>/dev/null || rc=$?
+[ "$rc" != 0 ] || fail "an imperative write over the staging room was answered in full"
+[ "$(wc -c <"$work/cut")" -lt 4000 ] || fail "staged more than the body buffer holds"
+code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/hello")
+[ "$code" = 200 ] || fail "not serving after a staging overflow: $code"
+pass "imperative write over the staging room: cut short (curl exit $rc), still serving"
 kill -TERM "$server_pid"
 rc=0
 wait "$server_pid" || rc=$?

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `/hello` | [`hello`] |
 //! | `/echo...` | [`echo_with`] (the request body back, `X-Method`, `X-Path`, …) |
+//! | `/write?n=N` | [`writer`]: `N` bytes through the imperative `write()`, then a returned body |
 //! | anything else | [`demo_app`] |
 //!
 //! Run as root (or with CAP_NET_ADMIN) after creating the device:
@@ -96,12 +97,38 @@ impl Application for Routes {
         let path = req.environ.get("PATH_INFO").unwrap_or_default();
         if path == b"/hello" {
             hello(req, start_response).map(RouteBody::Text)
+        } else if path == b"/write" {
+            writer(req, start_response).map(RouteBody::Text)
         } else if path.starts_with(b"/echo") {
             echo_with::<ECHO>(req, start_response).map(RouteBody::Echo)
         } else {
             demo_app(req, start_response).map(RouteBody::Demo)
         }
     }
+}
+
+/// `N` bytes of `w` (the query `n=N`, default 13) written through `start_response.write()`
+/// in blocks of 64 while the application runs, then `|returned` as the returned body: the
+/// gateway's imperative write path.
+fn writer(
+    req: &mut Request<'_, '_>,
+    start_response: &mut StartResponse<'_>,
+) -> Result<Bytes<&'static [u8]>, AppError> {
+    let query = req.environ.get("QUERY_STRING").unwrap_or_default();
+    let n = query
+        .strip_prefix(b"n=")
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(13);
+    start_response.start("200 OK", &[("Content-Type", "text/plain")])?;
+    let block = [b'w'; 64];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(block.len());
+        start_response.write(&block[..k])?;
+        left -= k;
+    }
+    Ok(Bytes::new(b"|returned"))
 }
 
 /// Command-line settings.

@@ -556,9 +556,13 @@ impl<'a, A: Application> Server<'a, A> {
             }
         }
         if overflow {
+            // The head is out (or was committed and could not be staged): nothing more can be
+            // said. The connection closes gracefully after what was staged.
             log_warn!("application wrote more during its call than the body buffer holds");
+            let t = exchange.fail();
+            let sent = send(socket, &t.pieces(), self.config.write_timeout).await;
             self.log(peer, &environ, exchange.status(), exchange.body_sent());
-            return false;
+            return sent.is_ok();
         }
         // 3. The response body, block by block.
         let error = match called {
