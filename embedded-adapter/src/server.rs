@@ -460,7 +460,7 @@ impl<'a, A: Application> Server<'a, A> {
                     match select(read, stop).await {
                         Either::First(Read::Data(0)) => conn.handle_eof(),
                         Either::First(Read::Data(n)) => conn.handle_received(n),
-                        Either::First(Read::Timeout) => conn.handle_timeout(now_core()),
+                        Either::First(Read::Timeout) => conn.handle_timeout(now()),
                         Either::First(Read::Reset) => return Closed::Gone,
                         Either::Second(()) => return Closed::Stopped,
                     }
@@ -500,7 +500,7 @@ impl<'a, A: Application> Server<'a, A> {
         // 1. The request body, whole, into the body buffer.
         let mut len = 0;
         let read = loop {
-            match exchange.poll_body(now_core()) {
+            match exchange.poll_body(now()) {
                 Ok(Body::Data(data)) => {
                     let Some(room) = link.body.get_mut(len..len + data.len()) else {
                         break Err(());
@@ -793,10 +793,6 @@ async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, go
 
 fn now() -> Instant {
     Instant::from_millis(EmbassyInstant::now().as_millis())
-}
-
-fn now_core() -> Instant {
-    now()
 }
 
 fn to_embassy(deadline: Instant) -> EmbassyInstant {
