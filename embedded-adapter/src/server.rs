@@ -432,8 +432,7 @@ impl<'a, A: Application> Server<'a, A> {
             conn.set_remote(SocketAddr::new(peer.addr.into(), peer.port));
         }
         loop {
-            let now = now();
-            match conn.poll_event(now) {
+            match conn.poll_event(now()) {
                 Event::NeedData => {
                     let idle = matches!(
                         conn.timer(),
