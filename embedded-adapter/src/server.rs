@@ -889,3 +889,48 @@ impl defmt::Format for RequestLine<'_, '_> {
         self.write_to(|s| defmt::write!(f, "{=str}", s));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    fn line(pairs: &[(&str, &[u8])]) -> std::string::String {
+        let mut arena = [0u8; 0];
+        let env = Environ::from_pairs(pairs, &mut arena);
+        RequestLine(&env).to_string()
+    }
+
+    #[test]
+    fn access_line_is_printable_and_reflects_routing() {
+        // Four bytes outside printable ASCII become four `?`; then the query's `?`.
+        assert_eq!(
+            line(&[
+                ("REQUEST_METHOD", b"GET"),
+                ("SCRIPT_NAME", b"/app"),
+                ("PATH_INFO", b"/a b\r\n\x00\xe9"),
+                ("QUERY_STRING", b"x=1"),
+                ("SERVER_PROTOCOL", b"HTTP/1.1"),
+            ]),
+            "GET /app/a b?????x=1 HTTP/1.1"
+        );
+        // No query: no `?`; no method: `-`.
+        assert_eq!(
+            line(&[
+                ("PATH_INFO", b"/"),
+                ("QUERY_STRING", b""),
+                ("SERVER_PROTOCOL", b"HTTP/1.0")
+            ]),
+            "- / HTTP/1.0"
+        );
+    }
+
+    #[test]
+    fn closed_reads_as_words() {
+        assert_eq!(Closed::Done.to_string(), "done");
+        assert_eq!(Closed::Gone.to_string(), "client gone");
+        assert_eq!(Closed::Stopped.to_string(), "server stopped");
+    }
+}
