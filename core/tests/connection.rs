@@ -317,6 +317,12 @@ fn persistence_and_pipelining() {
             b"/4".to_vec()
         ]
     );
+    // Every request whole: no byte of a request after a body is taken as body (the `G` of
+    // `GET /4` after the chunked body of `/3` once was, and `/4` arrived as `ET /4`).
+    let methods: Vec<_> = (0..4)
+        .map(|i| t.env(i, "REQUEST_METHOD").unwrap().to_vec())
+        .collect();
+    assert_eq!(methods, [&b"POST"[..], b"GET", b"POST", b"GET"]);
     assert_eq!(t.bodies, [b"abc".to_vec(), vec![], b"xy".to_vec(), vec![]]);
     assert_eq!(t.statuses(), [200, 200, 200, 200]);
     assert_eq!(t.log.iter().filter(|l| *l == "next").count(), 3);

@@ -152,6 +152,10 @@ impl BodyReader {
                 trailers,
                 total,
             } => {
+                // Complete: what follows belongs to the next request.
+                if *state == Chunk::Done {
+                    return Ok((0, Step::Done));
+                }
                 let mut i = 0;
                 while let Some(&b) = input.get(i) {
                     if *state == Chunk::Data {
@@ -365,6 +369,39 @@ mod tests {
                     return Ok((out, pos, false));
                 }
                 avail = (avail + split).min(input.len());
+            }
+        }
+    }
+
+    /// Once a body is complete, stepping again (with nothing, or with the next request's
+    /// bytes) consumes nothing and says `Done`: the next request is not body.
+    #[test]
+    fn a_complete_body_stays_complete() {
+        let framings: &[(BodyFraming, &[u8])] = &[
+            (BodyFraming::Chunked, b"5\r\nhello\r\n0\r\n\r\n"),
+            (BodyFraming::Chunked, b"0\r\nX-T: 1\r\n\r\n"),
+            (BodyFraming::ContentLength(5), b"hello"),
+            (BodyFraming::None, b""),
+        ];
+        for (framing, body) in framings {
+            let mut reader = BodyReader::new(*framing);
+            let mut pos = 0;
+            loop {
+                let (n, step) = reader.step(&body[pos..], &LIMITS, usize::MAX).unwrap();
+                pos += n;
+                if step == Step::Done {
+                    break;
+                }
+                assert!(n > 0 || step != Step::NeedData, "{framing:?}: stuck");
+            }
+            assert_eq!(pos, body.len(), "{framing:?}");
+            assert!(reader.is_done());
+            for next in [&b""[..], b"GET / HTTP/1.1\r\n"] {
+                assert_eq!(
+                    reader.step(next, &LIMITS, usize::MAX),
+                    Ok((0, Step::Done)),
+                    "{framing:?} then {next:?}"
+                );
             }
         }
     }
