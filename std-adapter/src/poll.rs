@@ -363,7 +363,14 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     }
                     Token(index) => {
                         let next = match slots.get_mut(index).and_then(Option::as_mut) {
-                            Some(slot) => self.drive(&service, slot, stopping),
+                            // Data and the peer's FIN can come in one edge: then a short
+                            // read has not seen the end of the stream yet.
+                            Some(slot) => self.drive(
+                                &service,
+                                slot,
+                                stopping,
+                                event.is_read_closed() || event.is_error(),
+                            ),
                             None => continue,
                         };
                         self.settle(&mut slots, &mut free, &mut timers, index, next);
@@ -385,7 +392,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             Next::Drop
                         } else {
                             slot.conn.handle_timeout(now);
-                            self.drive(&service, slot, stopping)
+                            self.drive(&service, slot, stopping, false)
                         }
                     }
                     _ => continue,
@@ -447,7 +454,15 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     }
 
     /// Drains one connection's events, reading until the socket would block.
-    fn drive(&self, service: &Service<'_, A, H>, slot: &mut Slot<'_>, stopping: bool) -> Next {
+    /// `closed`: the readiness event said the peer closed (or the socket failed), so reads
+    /// go on until they return the end of the stream.
+    fn drive(
+        &self,
+        service: &Service<'_, A, H>,
+        slot: &mut Slot<'_>,
+        stopping: bool,
+        closed: bool,
+    ) -> Next {
         if slot.lingering.is_some() {
             return discard(&slot.stream);
         }
@@ -477,7 +492,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     match (&slot.stream).read(buf) {
                         Ok(0) => slot.conn.handle_eof(),
                         Ok(n) => {
-                            drained = n < asked;
+                            drained = n < asked && !closed;
                             slot.conn.handle_received(n);
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,

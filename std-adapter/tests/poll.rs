@@ -19,11 +19,29 @@ use wsgiref_std::server::RequestHandler;
 
 type Body = Bytes<Vec<u8>>;
 
-/// Answers `hello <path>`; `/panic` panics before the head.
+/// Answers `hello <path>`; `/panic` panics before the head; `/big` answers 8 MiB; `/read`
+/// reads the whole body through `wsgi.input` and answers its length.
 fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
     let path = req.environ.get("PATH_INFO").unwrap_or(b"").to_vec();
     if path == b"/panic" {
         panic!("boom in the loop");
+    }
+    if path == b"/big" {
+        sr.start("200 OK", &[("Content-Type", "application/octet-stream")])?;
+        return Ok(Bytes::new(vec![b'x'; 8 << 20]));
+    }
+    if path == b"/read" {
+        let mut total = 0usize;
+        let mut buf = [0u8; 4096];
+        loop {
+            match embedded_io::Read::read(&mut *req.input, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => total += n,
+                Err(_) => return Err(AppError::new("reading the body failed")),
+            }
+        }
+        sr.start("200 OK", &[("Content-Type", "text/plain")])?;
+        return Ok(Bytes::new(total.to_string().into_bytes()));
     }
     sr.start("200 OK", &[("Content-Type", "text/plain")])?;
     let mut body = b"hello ".to_vec();
@@ -316,4 +334,115 @@ fn shutdown_finishes_requests_in_flight_and_closes_idle_ones() {
         TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
         "still accepting after shutdown"
     );
+}
+
+/// A client that asks for 8 MiB and never reads holds the loop (the application's write
+/// waits on its socket) for at most `write_timeout`; then it is cut off and the next client
+/// is served.
+#[test]
+fn a_client_that_never_reads_is_cut_off_by_the_write_timeout() {
+    let server = Running::start(PollConfig {
+        write_timeout: Duration::from_millis(500),
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut stuck = server.connect();
+    get(&mut stuck, "/big");
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let mut other = server.connect();
+    get(&mut other, "/next");
+    assert_eq!(read_response(&mut other).1, b"hello /next");
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "the loop was held {waited:?}"
+    );
+    // What the stuck client can still read is a cut-off response.
+    let mut got = Vec::new();
+    let _ = stuck.read_to_end(&mut got);
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(got.len() < 8 << 20, "the whole body arrived");
+    server.stop(Duration::from_secs(5));
+}
+
+/// A slow uploader holds the loop while the application reads its body, for at most the
+/// body deadline (the documented cost of running applications on the loop); then its
+/// request fails and the next client is served.
+#[test]
+fn a_stalled_upload_holds_the_loop_at_most_the_body_deadline() {
+    let server = Running::start(PollConfig {
+        timeouts: Timeouts {
+            body: Duration::from_millis(400),
+            ..Timeouts::DEFAULT
+        },
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut slow = server.connect();
+    slow.write_all(b"POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly part")
+        .unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let mut other = server.connect();
+    get(&mut other, "/next");
+    assert_eq!(read_response(&mut other).1, b"hello /next");
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(3),
+        "the loop was held {waited:?}"
+    );
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 ") || answer.starts_with("HTTP/1.1 500 "),
+        "{answer}"
+    );
+    server.stop(Duration::from_secs(5));
+}
+
+/// Disconnects mid-head, mid-body and mid-response, and an oversized head: each ends its
+/// connection without disturbing the loop, which answers the next client.
+#[test]
+fn hostile_clients_do_not_disturb_the_loop() {
+    let server = Running::start(PollConfig {
+        quiet: true,
+        ..PollConfig::default()
+    });
+    // Mid-head.
+    let mut c = server.connect();
+    c.write_all(b"GET /half HTTP/1.1\r\nHo").unwrap();
+    drop(c);
+    // Mid-body.
+    let mut c = server.connect();
+    c.write_all(b"POST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nabc")
+        .unwrap();
+    thread::sleep(Duration::from_millis(50));
+    drop(c);
+    // Mid-response: ask for 8 MiB, read a little, leave.
+    let mut c = server.connect();
+    get(&mut c, "/big");
+    let mut some = [0u8; 1024];
+    c.read_exact(&mut some).unwrap();
+    drop(c);
+    // An oversized head: 431, and the connection closes.
+    let mut c = server.connect();
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(16 * 1024)
+    );
+    let _ = c.write_all(big.as_bytes());
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    // A complete upload is read whole by the application.
+    let mut c = server.connect();
+    c.write_all(b"POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut c).1, b"5");
+    // And the loop goes on.
+    let mut c = server.connect();
+    get(&mut c, "/after");
+    assert_eq!(read_response(&mut c).1, b"hello /after");
+    server.stop(Duration::from_secs(5));
 }
