@@ -1,0 +1,89 @@
+//! The applications of the `wsgiref` command (demo, hello, echo, files=DIR, optionally under
+//! the validator), served by the tokio adapter on a multi-thread runtime; Ctrl-C shuts down
+//! gracefully.
+//!
+//! ```text
+//! cargo run -p wsgiref-tokio --example serve -- --app hello --bind 127.0.0.1:8000
+//! ```
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wsgiref::app::Application;
+use wsgiref::validate::Validator;
+use wsgiref_std::apps::AnyApp;
+use wsgiref_tokio::ServerConfig;
+
+/// Serve a WSGI application over HTTP/1.1 with tokio.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The address and port to listen on (port 0 picks a free one)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8000")]
+    bind: String,
+
+    /// The application: demo, hello, echo or files=DIR
+    #[arg(long, value_name = "APP", default_value = "demo")]
+    app: AnyApp,
+
+    /// Wrap the application in the validator (wsgiref.validate)
+    #[arg(long)]
+    validate: bool,
+
+    /// No access log (errors are still written to stderr)
+    #[arg(long)]
+    quiet: bool,
+
+    /// Runtime worker threads (default: one per CPU)
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let name = args.app.to_string();
+    let result = if args.validate {
+        let name = format!("{name} (validated)");
+        runtime.block_on(serve(Validator::new(args.app.clone()), &name, &args))
+    } else {
+        runtime.block_on(serve(args.app.clone(), &name, &args))
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve<A>(app: A, name: &str, args: &Args) -> Result<(), Box<dyn std::error::Error>>
+where
+    A: Application + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(&args.bind).await?;
+    println!("Serving {name} on http://{}/", listener.local_addr()?);
+    let config = ServerConfig {
+        quiet: args.quiet,
+        ..ServerConfig::default()
+    };
+    wsgiref_tokio::serve(listener, app)
+        .config(config)
+        .with_graceful_shutdown(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("Shutting down.");
+            }
+        })
+        .await?;
+    Ok(())
+}
