@@ -71,8 +71,9 @@
 //!
 //! A connection owns its two buffers ([`ServerConfig::rx_buffer`] +
 //! [`ServerConfig::tx_buffer`], 20 KiB by default), allocated when it is accepted and reused
-//! by every request on it; nothing is allocated per request. An idle keep-alive connection
-//! costs its buffers and its task, no thread.
+//! by every request on it: the adapter's own code allocates nothing per request (tokio's
+//! `block_in_place` hand-off may allocate a task inside tokio). An idle keep-alive
+//! connection costs its buffers and its task, no thread.
 //!
 //! ## Graceful shutdown
 //!
@@ -173,6 +174,17 @@ impl Default for ServerConfig {
 }
 
 /// Why a server could not run.
+///
+/// ```
+/// use wsgiref_std::apps::AnyApp;
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let result = runtime.block_on(async {
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     wsgiref_tokio::serve(listener, AnyApp::Hello).await
+/// });
+/// assert!(matches!(result, Err(wsgiref_tokio::Error::UnsupportedRuntime(Some(_)))));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -249,7 +261,22 @@ where
     serve_shared(listener, Arc::new(app))
 }
 
-/// [`serve`] for an application shared with the rest of the program.
+/// [`serve`] for an application shared with the rest of the program (or with other
+/// servers).
+///
+/// ```no_run
+/// # async fn example() -> Result<(), wsgiref_tokio::Error> {
+/// use std::sync::Arc;
+/// use wsgiref_std::apps::AnyApp;
+///
+/// let app = Arc::new(AnyApp::Hello);
+/// let (a, b) = tokio::join!(
+///     wsgiref_tokio::serve_shared(tokio::net::TcpListener::bind("127.0.0.1:8000").await?, Arc::clone(&app)),
+///     wsgiref_tokio::serve_shared(tokio::net::TcpListener::bind("[::1]:8000").await?, app),
+/// );
+/// a.and(b)
+/// # }
+/// ```
 pub fn serve_shared<A>(listener: TcpListener, app: Arc<A>) -> Serve<A>
 where
     A: Application + Send + Sync + 'static,
@@ -296,6 +323,29 @@ where
     }
 
     /// Uses `handler`'s `get_environ`, `get_stderr` and `log_request`.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), wsgiref_tokio::Error> {
+    /// use wsgiref::Environ;
+    /// use wsgiref_std::apps::AnyApp;
+    /// use wsgiref_tokio::{AccessLog, RequestHandler};
+    ///
+    /// /// Says which server it is, and logs to stdout.
+    /// struct Tagged;
+    ///
+    /// impl RequestHandler for Tagged {
+    ///     fn get_environ(&self, environ: &mut Environ<'_>) {
+    ///         let _ = environ.set("SERVER_NAME", b"example.org");
+    ///     }
+    ///     fn log_request(&self, line: &AccessLog<'_>) {
+    ///         println!("{line}");
+    ///     }
+    /// }
+    ///
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    /// wsgiref_tokio::serve(listener, AnyApp::Demo).handler(Tagged).await
+    /// # }
+    /// ```
     pub fn handler<H2>(self, handler: H2) -> Serve<A, H2, S>
     where
         H2: RequestHandler + Send + Sync + 'static,
