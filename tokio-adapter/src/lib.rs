@@ -61,7 +61,9 @@
 //!   [`Error::UnsupportedRuntime`] instead.
 //! * a stuck application cannot be cancelled: a task is aborted only at an `await`, so
 //!   after [`ServerConfig::shutdown_timeout`] the server returns, but a request still
-//!   inside the application keeps its thread until the application returns.
+//!   inside the application keeps its thread until the application returns (and dropping
+//!   the runtime waits for it, unless it is shut down with `shutdown_timeout` or
+//!   `shutdown_background`).
 //!
 //! The alternative, `spawn_blocking` per request, would need the connection and its
 //! buffers to move to the blocking thread and back (`'static` state, or a copy of the
