@@ -1255,6 +1255,44 @@ fn a_blocked_application_does_not_stall_the_runtime() {
     assert_eq!(responses[0].body, b"slow");
 }
 
+/// `max_running = 1`: while one application is blocked, a request on another connection
+/// waits for its turn (no answer yet), and is answered as soon as the first returns.
+#[test]
+fn max_running_bounds_the_applications_running_at_once() {
+    let (app, started, release) = gate();
+    let config = ServerConfig {
+        max_running: 1,
+        ..quiet()
+    };
+    let server = Server::start(app, config);
+    let mut busy = server.connect();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    started
+        .recv_timeout(IO_TIMEOUT)
+        .expect("in the application");
+    let mut waiting = server.connect();
+    waiting
+        .write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match waiting.read(&mut byte) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("answered while the only slot was taken: {other:?}"),
+    }
+    release.send(()).unwrap();
+    waiting.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let all = read_to_eof(&mut waiting);
+    let (responses, _) = parse_responses(&all, &["GET"]);
+    assert_eq!(responses.len(), 1, "{:?}", String::from_utf8_lossy(&all));
+    assert_eq!(responses[0].body, b"fast");
+    let (responses, _) = parse_responses(&read_to_eof(&mut busy), &["GET"]);
+    assert_eq!(responses[0].body, b"slow");
+}
+
 /// `serve` on a `current_thread` runtime returns `Error::UnsupportedRuntime` (it would need
 /// `block_in_place`, which panics there) instead of panicking.
 #[test]
