@@ -1293,6 +1293,51 @@ fn max_running_bounds_the_applications_running_at_once() {
     assert_eq!(responses[0].body, b"slow");
 }
 
+/// 64 clients at once, each with its own keep-alive connection, 5 POSTs each whose bodies
+/// arrive in two parts (so the echo's reads of `wsgi.input` wait on the socket inside
+/// `block_in_place`), on 2 workers with at most 8 applications running: every response is
+/// the right one, nothing deadlocks.
+#[test]
+fn many_concurrent_keep_alive_clients_with_split_bodies() {
+    let config = ServerConfig {
+        max_running: 8,
+        ..quiet()
+    };
+    let server = Server::start(AnyApp::Echo, config);
+    let addr = server.addr;
+    let clients: Vec<_> = (0..64u64)
+        .map(|client| {
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                s.set_nodelay(true).unwrap();
+                let mut pending = Vec::new();
+                for i in 0..5u64 {
+                    let body = pattern(3000 + (client * 5 + i) as usize, client * 5 + i);
+                    let path = format!("/c{client}/r{i}");
+                    write!(
+                        s,
+                        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .unwrap();
+                    s.write_all(&body[..1000]).unwrap();
+                    thread::sleep(Duration::from_millis(5));
+                    s.write_all(&body[1000..]).unwrap();
+                    let r = read_response(&mut s, &mut pending, "POST");
+                    assert_eq!(r.status, 200, "{path}");
+                    assert_eq!(r.header("X-Path"), Some(path.as_str()));
+                    assert!(r.body == body, "{path}: the echoed body differs");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("a client failed");
+    }
+    server.assert_running();
+}
+
 /// `serve` on a `current_thread` runtime returns `Error::UnsupportedRuntime` (it would need
 /// `block_in_place`, which panics there) instead of panicking.
 #[test]
