@@ -10,10 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use wsgiref::app::Application;
-use wsgiref::handler::{HttpIo, Io, Outcome, run};
+use wsgiref::app::{Application, FileSource, InputError};
+use wsgiref::handler::{HttpIo, Io, IoError, Outcome, Transport, run};
 use wsgiref::state::{Phase, TimerKind};
-use wsgiref::{Config, Connection, Event, Gateway};
+use wsgiref::{Config, Connection, Event, Gateway, LocalError};
+use wsgiref_std::file::FileResponse;
 use wsgiref_std::server::{AccessLog, RequestHandler, RequestLine};
 
 use crate::ServerConfig;
@@ -187,7 +188,7 @@ where
         write_stall: shared.config.write_timeout,
     };
     let mut errors = ErrorsSink(&shared.handler);
-    let mut io = HttpIo::new(&mut exchange, &mut transport);
+    let mut io = TokioIo(HttpIo::new(&mut exchange, &mut transport));
     let app = &*shared.app;
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         run(app, &mut environ, &mut errors, &mut io)
@@ -219,6 +220,71 @@ where
         });
     }
     !outcome.disconnected && conn.phase() != Phase::Exchange
+}
+
+/// The core's HTTP gateway over the connection's socket, plus the `sendfile(2)` path for
+/// [`FileResponse`] bodies (the files app of `wsgiref-std`), as the std server has.
+struct TokioIo<'x, 'c, 's>(HttpIo<'x, 'c, BlockingSocket<'s>>);
+
+impl Io for TokioIo<'_, '_, '_> {
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        self.0.read_body(buf)
+    }
+
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        self.0.start(status, headers, replace)
+    }
+
+    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
+        self.0.write(data, whole)
+    }
+
+    fn finish(&mut self) -> Result<(), IoError> {
+        self.0.finish()
+    }
+
+    fn fail(&mut self, status: u16) -> Result<(), IoError> {
+        self.0.fail(status)
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.0.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.0.started()
+    }
+
+    fn progress(&self) -> (u16, u64) {
+        self.0.progress()
+    }
+
+    /// `BaseHandler.sendfile`: the head through the core, the bytes by `sendfile(2)` from
+    /// the file to the socket (no copy through user space), waiting for the socket as the
+    /// other writes do.
+    fn send_file(&mut self, file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
+        let response = file.as_any_mut()?.downcast_mut::<FileResponse>()?;
+        let len = response.len();
+        let (exchange, transport) = self.0.parts();
+        let (pieces, send) = match exchange.write_external(len, true) {
+            Ok((t, send)) => ((t.head, t.tail), send),
+            Err(e) => return Some(Err(IoError::Local(e))),
+        };
+        if let Err(e) = transport.send(&[pieces.0]) {
+            return Some(Err(IoError::Transport(e)));
+        }
+        if send {
+            if let Err(e) = transport.send_file(response.file(), len) {
+                return Some(Err(IoError::Transport(e)));
+            }
+        }
+        Some(transport.send(&[pieces.1]).map_err(IoError::Transport))
+    }
 }
 
 /// The message of a caught panic (`&str` or `String` payloads), for the error log.

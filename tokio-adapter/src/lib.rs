@@ -43,8 +43,10 @@
 //! the receive buffer, and responses fit the socket buffer), and only when the socket is
 //! not ready blocks that thread on the runtime ([`tokio::runtime::Handle::block_on`]) until
 //! it is, under the core's body deadline or [`ServerConfig::write_timeout`] as a tokio
-//! timeout. Everything else (accepting, waiting for a request head, idle keep-alive,
-//! error responses the core writes itself, closing) is async and holds no thread.
+//! timeout. A [`wsgiref_std::file::FileResponse`] body (the files app's) is sent with
+//! `sendfile(2)` the same way. Everything else (accepting, waiting for a request head,
+//! idle keep-alive, error responses the core writes itself, closing) is async and holds
+//! no thread.
 //!
 //! The cost:
 //!

@@ -1,12 +1,13 @@
 //! Byte moving on a tokio `TcpStream`: async reads and writes for the connection loop, and
 //! the blocking [`Transport`] an application runs over inside `block_in_place`.
 
+use std::fs::File;
 use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, Interest};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::time::{Instant as TokioInstant, timeout, timeout_at};
@@ -169,6 +170,44 @@ pub(crate) struct BlockingSocket<'s> {
     pub(crate) read_stall: Duration,
     /// Longest wait for the socket to take more response bytes.
     pub(crate) write_stall: Duration,
+}
+
+impl BlockingSocket<'_> {
+    /// Sends the first `len` bytes of `file` with `sendfile(2)`, waiting for the socket (at
+    /// most `write_stall` each time) when it is full.
+    pub(crate) fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
+        let mut offset = 0u64;
+        while offset < len {
+            let count = usize::try_from(len - offset)
+                .unwrap_or(usize::MAX)
+                .min(1 << 30);
+            // `try_io` clears the socket's readiness when sendfile finds it full, so the
+            // wait below really waits.
+            let sent = self.stream.try_io(Interest::WRITABLE, || {
+                rustix::fs::sendfile(self.stream, file, Some(&mut offset), count)
+                    .map_err(io::Error::from)
+            });
+            match sent {
+                // The file shrank: the response is short, the connection must close.
+                Ok(0) => return Err(TransportError::Failed),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let (stream, stall) = (self.stream, self.write_stall);
+                    match self
+                        .handle
+                        .block_on(async { timeout(stall, stream.writable()).await })
+                    {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Err(transport_error(&e)),
+                        Err(_) => return Err(TransportError::TimedOut),
+                    }
+                }
+                Err(e) => return Err(transport_error(&e)),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Transport for BlockingSocket<'_> {

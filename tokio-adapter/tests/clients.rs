@@ -746,14 +746,17 @@ fn demo_app_page() {
     }
 }
 
-/// The files app (`files=DIR`): a 1 MiB file comes back exact with its length and type
-/// (the file is read in blocks inside the application's thread: this adapter has no
-/// sendfile path); HEAD has the same head and no body; a missing file is 404.
+/// The files app (`files=DIR`, sent with `sendfile(2)`): a 1 MiB file comes back exact
+/// with its length and type; HEAD has the same head and no body; a missing file is 404.
+/// An 8 MiB file to a client with an 8 KiB receive buffer that starts reading late (the
+/// socket fills up, sendfile waits for it) comes back exact too.
 #[test]
 fn files_app_serves_a_file() {
     let dir = TempDir::new("files");
     let data = pattern(1 << 20, 4);
     fs::write(dir.file("data.bin"), &data).unwrap();
+    let big = pattern(8 << 20, 5);
+    fs::write(dir.file("big.bin"), &big).unwrap();
     let app = AnyApp::Files(wsgiref_std::apps::FileApp::new(&dir.0).unwrap());
     let server = Server::start(app, quiet());
     let mut s = server.connect();
@@ -779,6 +782,16 @@ fn files_app_serves_a_file() {
     assert_eq!(responses[1].header("Content-Length"), Some(length.as_str()));
     assert!(responses[1].body.is_empty());
     assert_eq!(responses[2].status, 404);
+
+    let mut s = connect_small_buffer(server.addr);
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    let all = read_to_eof(&mut s);
+    let (responses, rest) = parse_responses(&all, &["GET"]);
+    assert!(rest.is_empty());
+    assert_eq!(responses[0].status, 200);
+    assert!(responses[0].body == big, "the big file differs");
 }
 
 /// Responds 200 without a Content-Type: fine for the gateway, a PEP 3333 violation for
