@@ -12,7 +12,7 @@ use clap::Parser;
 use wsgiref::app::Application;
 use wsgiref::validate::Validator;
 use wsgiref_std::apps::AnyApp;
-use wsgiref_tokio::ServerConfig;
+use wsgiref_tokio::{Execution, ServerConfig};
 
 /// Serve a WSGI application over HTTP/1.1 with tokio.
 #[derive(Debug, Parser)]
@@ -32,6 +32,11 @@ struct Args {
     /// No access log (errors are still written to stderr)
     #[arg(long)]
     quiet: bool,
+
+    /// Run the application on the runtime's workers (Execution::Inline): only for
+    /// applications that never block (demo, hello, echo; not files)
+    #[arg(long)]
+    inline: bool,
 
     /// Runtime worker threads (default: one per CPU)
     #[arg(long, value_name = "N")]
@@ -75,6 +80,11 @@ where
     println!("Serving {name} on http://{}/", listener.local_addr()?);
     let config = ServerConfig {
         quiet: args.quiet,
+        execution: if args.inline {
+            Execution::Inline
+        } else {
+            Execution::BlockInPlace
+        },
         ..ServerConfig::default()
     };
     wsgiref_tokio::serve(listener, app)

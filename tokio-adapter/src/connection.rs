@@ -17,8 +17,8 @@ use wsgiref::{Config, Connection, Event, Gateway, LocalError};
 use wsgiref_std::file::FileResponse;
 use wsgiref_std::server::{AccessLog, RequestHandler, RequestLine};
 
-use crate::ServerConfig;
 use crate::socket::{self, BlockingSocket, Clock};
+use crate::{Execution, ServerConfig};
 
 /// What every connection task of one server shares.
 pub(crate) struct Shared<A, H> {
@@ -137,9 +137,12 @@ where
                     return Ok(());
                 };
                 let handle = Handle::current();
-                let keep = tokio::task::block_in_place(|| {
-                    serve_request(shared, &mut conn, stream, peer, &handle)
-                });
+                let keep = match shared.config.execution {
+                    Execution::Inline => serve_request(shared, &mut conn, stream, peer, &handle),
+                    Execution::BlockInPlace => tokio::task::block_in_place(|| {
+                        serve_request(shared, &mut conn, stream, peer, &handle)
+                    }),
+                };
                 if !keep {
                     return Err(Gone);
                 }
@@ -157,9 +160,9 @@ where
 /// The client went away, or the response could not be completed: drop the socket.
 struct Gone;
 
-/// Runs the application for the current request on this thread (inside `block_in_place`);
-/// its socket I/O blocks this thread, never a runtime worker. Returns false if the
-/// connection must be dropped at once.
+/// Runs the application for the current request on this thread (inside `block_in_place`,
+/// or on the worker with [`Execution::Inline`]); its socket waits block this thread, never
+/// a runtime worker. Returns false if the connection must be dropped at once.
 fn serve_request<A, H>(
     shared: &Shared<A, H>,
     conn: &mut Connection<'_>,
@@ -186,6 +189,7 @@ where
         clock: shared.clock,
         read_stall: shared.config.timeouts.body,
         write_stall: shared.config.write_timeout,
+        inline: shared.config.execution == Execution::Inline,
     };
     let mut errors = ErrorsSink(&shared.handler);
     let mut io = TokioIo(HttpIo::new(&mut exchange, &mut transport));

@@ -56,10 +56,13 @@
 //!   `max_blocking_threads` (512 by default), or the blocking pool can run out of threads
 //!   to hand the workers' tasks to.
 //! * **a hand-off per request**: `block_in_place` moves the worker's core to another
-//!   thread (from tokio's blocking pool, usually an idle one) on every request, even for an
-//!   application that would never block. With the hello app under `wrk` on a 2-core
-//!   machine, a build that called the application directly on the worker was not
-//!   measurably faster (the difference was inside the run-to-run noise).
+//!   thread from tokio's blocking pool on every request, even for an application that
+//!   would never block; the pool keeps the threads it starts for 10 s. With the hello app
+//!   under `wrk -t2 -c32` (keep-alive) on a 2-core machine this halved the throughput
+//!   (about 30 000 against 65 000 requests/s for [`Execution::Inline`]) and the pool grew
+//!   to about 190 threads (25 MB resident against 5 MB). An application that never blocks
+//!   can opt out with [`Execution::Inline`]: it runs on the worker, and only its waits for
+//!   the socket leave it (`block_in_place` at that moment).
 //! * **the multi-thread runtime only**: `block_in_place` panics on a `current_thread`
 //!   runtime, so [`Serve`] checks the runtime first and returns
 //!   [`Error::UnsupportedRuntime`] instead.
@@ -120,6 +123,23 @@ pub use wsgiref_std::server::{AccessLog, DefaultHandler, RequestHandler};
 
 use crate::connection::Shared;
 
+/// How applications are run (see "Blocking applications" in the crate docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Execution {
+    /// Each request runs under `block_in_place`, off the worker: right for any
+    /// application, blocking or not. The default.
+    #[default]
+    BlockInPlace,
+    /// The application runs on the runtime worker itself; only a wait for the socket (a
+    /// body read that needs more bytes, a write to a full socket) leaves the worker, with
+    /// `block_in_place` at that moment. Faster, but **only for applications that never
+    /// block** (no sleeping, no file, database or network calls, no long-held locks): one
+    /// that blocks stalls every connection of its worker. The request handler's hooks
+    /// (`get_environ`, `get_stderr`, `log_request`) run on the worker too.
+    Inline,
+}
+
 /// Settings of a server.
 ///
 /// ```
@@ -138,6 +158,9 @@ pub struct ServerConfig {
     /// Applications running at once, each on a thread of its own (see "Blocking
     /// applications" in the crate docs); further requests wait for a turn. Default 64.
     pub max_running: usize,
+    /// How applications are run: [`Execution::BlockInPlace`] (the default) or, for
+    /// applications that never block, [`Execution::Inline`].
+    pub execution: Execution,
     /// Receive buffer per connection: the largest kept request head plus some body.
     /// Default 16 KiB.
     pub rx_buffer: usize,
@@ -166,6 +189,7 @@ impl Default for ServerConfig {
         Self {
             max_connections: 1024,
             max_running: 64,
+            execution: Execution::BlockInPlace,
             rx_buffer: 16 * 1024,
             tx_buffer: 4 * 1024,
             limits: Limits::DEFAULT,

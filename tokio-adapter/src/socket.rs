@@ -2,7 +2,7 @@
 //! the blocking [`Transport`] an application runs over inside `block_in_place`.
 
 use std::fs::File;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::time::Duration;
@@ -159,9 +159,10 @@ pub(crate) async fn linger_close(mut stream: TcpStream) {
 }
 
 /// The connection's socket as the core's blocking [`Transport`], for the application's
-/// reads of `wsgi.input` and its response writes, inside `block_in_place`. Each call first
-/// tries the non-blocking operation; only when the socket is not ready does it block this
-/// thread on the runtime (`Handle::block_on`) until it is, or until the timeout.
+/// reads of `wsgi.input` and its response writes, inside `block_in_place` (or, inline, on
+/// the worker). Each call first tries the non-blocking operation; only when the socket is
+/// not ready does it block this thread on the runtime (`Handle::block_on`) until it is, or
+/// until the timeout.
 pub(crate) struct BlockingSocket<'s> {
     pub(crate) stream: &'s TcpStream,
     pub(crate) handle: &'s Handle,
@@ -170,6 +171,20 @@ pub(crate) struct BlockingSocket<'s> {
     pub(crate) read_stall: Duration,
     /// Longest wait for the socket to take more response bytes.
     pub(crate) write_stall: Duration,
+    /// The application runs on a runtime worker ([`crate::Execution::Inline`]): each wait
+    /// leaves the worker with `block_in_place` first.
+    pub(crate) inline: bool,
+}
+
+impl BlockingSocket<'_> {
+    /// Blocks this thread until `future` completes.
+    fn wait<F: Future>(&self, future: F) -> F::Output {
+        if self.inline {
+            tokio::task::block_in_place(|| self.handle.block_on(future))
+        } else {
+            self.handle.block_on(future)
+        }
+    }
 }
 
 impl BlockingSocket<'_> {
@@ -194,10 +209,7 @@ impl BlockingSocket<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let (stream, stall) = (self.stream, self.write_stall);
-                    match self
-                        .handle
-                        .block_on(async { timeout(stall, stream.writable()).await })
-                    {
+                    match self.wait(async { timeout(stall, stream.writable()).await }) {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => return Err(transport_error(&e)),
                         Err(_) => return Err(TransportError::TimedOut),
@@ -218,8 +230,7 @@ impl Transport for BlockingSocket<'_> {
             Err(e) => return Err(transport_error(&e)),
         }
         let (stream, stall) = (self.stream, self.read_stall);
-        self.handle
-            .block_on(async { read(stream, buf, Some(TokioInstant::now() + stall)).await })
+        self.wait(async { read(stream, buf, Some(TokioInstant::now() + stall)).await })
             .map_err(|e| transport_error(&e))
     }
 
@@ -234,8 +245,7 @@ impl Transport for BlockingSocket<'_> {
                 Err(e) => return Err(transport_error(&e)),
             }
             let (stream, stall) = (self.stream, self.write_stall);
-            self.handle
-                .block_on(write_rest(stream, slices, stall))
+            self.wait(write_rest(stream, slices, stall))
                 .map_err(|e| transport_error(&e))?;
         }
         Ok(())

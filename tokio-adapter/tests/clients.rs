@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use wsgiref::app::{AppError, Application, Bytes, Request, StartResponse};
 use wsgiref::validate::Validator;
 use wsgiref_std::apps::AnyApp;
-use wsgiref_tokio::{RequestHandler, ServerConfig};
+use wsgiref_tokio::{Execution, RequestHandler, ServerConfig};
 
 // ---------------------------------------------------------------------------------------
 // Harness: the server on its own runtime, temp dirs, clients.
@@ -1347,8 +1347,20 @@ fn max_running_bounds_the_applications_running_at_once() {
 /// the right one, nothing deadlocks.
 #[test]
 fn many_concurrent_keep_alive_clients_with_split_bodies() {
+    many_clients(Execution::BlockInPlace);
+}
+
+/// The same with [`Execution::Inline`]: the echo runs on the workers, its waits for body
+/// bytes leave them.
+#[test]
+fn many_concurrent_keep_alive_clients_with_split_bodies_inline() {
+    many_clients(Execution::Inline);
+}
+
+fn many_clients(execution: Execution) {
     let config = ServerConfig {
         max_running: 8,
+        execution,
         ..quiet()
     };
     let server = Server::start(AnyApp::Echo, config);
@@ -1384,6 +1396,33 @@ fn many_concurrent_keep_alive_clients_with_split_bodies() {
         c.join().expect("a client failed");
     }
     server.assert_running();
+}
+
+/// [`Execution::Inline`] on ONE worker: an application waiting for the rest of a request
+/// body (read through `wsgi.input`) leaves the worker while it waits, so another
+/// connection is served meanwhile; when the body arrives, the first is answered too.
+#[test]
+fn inline_application_waits_for_the_body_off_the_worker() {
+    let config = ServerConfig {
+        execution: Execution::Inline,
+        ..quiet()
+    };
+    let server = Server::start_on(read_all_then_answer, config, 1);
+    let mut waiting = server.connect();
+    waiting
+        .write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    // Give the application time to start waiting for the other 7 bytes.
+    thread::sleep(Duration::from_millis(200));
+    for i in 0..3 {
+        let start = Instant::now();
+        let r = server.get(&format!("/other{i}"));
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"0"[..]));
+        assert!(start.elapsed() < DEADLINE_SLACK, "{:?}", start.elapsed());
+    }
+    waiting.write_all(b"defghij").unwrap();
+    let r = read_response(&mut waiting, &mut Vec::new(), "POST");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"10"[..]));
 }
 
 /// `serve` on a `current_thread` runtime returns `Error::UnsupportedRuntime` (it would need
