@@ -155,8 +155,9 @@ pub struct ServerConfig {
     /// Connections open at once; beyond it, a client gets `503` and is closed. Default
     /// 1024.
     pub max_connections: usize,
-    /// Applications running at once, each on a thread of its own (see "Blocking
-    /// applications" in the crate docs); further requests wait for a turn. Default 64.
+    /// Applications running at once (with [`Execution::BlockInPlace`], each on a thread of
+    /// its own: see "Blocking applications" in the crate docs); further requests wait for
+    /// a turn, holding no thread. Default 64.
     pub max_running: usize,
     /// How applications are run: [`Execution::BlockInPlace`] (the default) or, for
     /// applications that never block, [`Execution::Inline`].
