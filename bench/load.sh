@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Server load benchmark: the `wsgiref` command (--app hello) against a hyper hello world
-# (bench/hyper-hello, 2 tokio workers) and Python's wsgiref.simple_server, with wrk.
+# Server load benchmark: the `wsgiref` command (--app hello; thread pool, and the one-thread
+# event loop of --engine poll) against a hyper hello world (bench/hyper-hello, 2 tokio
+# workers) and Python's wsgiref.simple_server, with wrk.
 #
 #   bench/load.sh                      # 3 rounds, wsgiref with --threads 8, 32 and 64
 #   ROUNDS=5 WSGIREF_THREADS="8 32" bench/load.sh
@@ -92,7 +93,7 @@ cp "$ROOT/target/release/wsgiref" "$WORK/wsgiref"
 cp "$ROOT/bench/hyper-hello/target/release/hyper-hello" "$WORK/hyper-hello"
 
 help=$("$WORK/wsgiref" --help)
-for opt in --app --quiet --threads --bind; do
+for opt in --app --quiet --threads --bind --engine; do
     grep -q -- "$opt" <<<"$help" || die "target/release/wsgiref has no $opt option"
 done
 grep -q 'hello' <<<"$help" || die "target/release/wsgiref --app has no 'hello' application"
@@ -117,7 +118,7 @@ make_server("127.0.0.1", int(sys.argv[1]), hello, handler_class=QuietHandler).se
 
 SERVERS=()
 for t in $WSGIREF_THREADS; do SERVERS+=("wsgiref-t$t"); done
-SERVERS+=(hyper python)
+SERVERS+=(wsgiref-poll hyper python)
 
 port_of() {
     local i
@@ -134,6 +135,10 @@ start_server() {
     case $name in
         wsgiref-t*)
             "$WORK/wsgiref" --app hello --quiet --threads "${name#wsgiref-t}" \
+                --bind "127.0.0.1:$port" >/dev/null &
+            ;;
+        wsgiref-poll)
+            "$WORK/wsgiref" --app hello --quiet --engine poll \
                 --bind "127.0.0.1:$port" >/dev/null &
             ;;
         hyper) "$WORK/hyper-hello" "127.0.0.1:$port" >/dev/null & ;;
@@ -272,6 +277,7 @@ med() {
 label_of() {
     case $1 in
         wsgiref-t*) echo "wsgiref \`--threads ${1#wsgiref-t}\`" ;;
+        wsgiref-poll) echo "wsgiref \`--engine poll\` (1 thread)" ;;
         hyper) echo "hyper (2 workers)" ;;
         python) echo "Python wsgiref.simple_server" ;;
     esac

@@ -256,6 +256,22 @@ impl<'b, const H: usize> Connection<'b, H> {
         }
     }
 
+    /// Ends the connection and gives its buffers back, to serve the next connection with
+    /// (an event loop keeps one pair per connection slot).
+    ///
+    /// ```
+    /// use wsgiref::{Config, Connection};
+    /// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
+    /// let first: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+    /// let (rx, tx) = first.into_buffers();
+    /// let second: Connection<'_> = Connection::new(&Config::DEFAULT, rx, tx);
+    /// assert_eq!(second.requests_served(), 0);
+    /// ```
+    #[must_use]
+    pub fn into_buffers(self) -> (&'b mut [u8], &'b mut [u8]) {
+        (self.rx, self.tx)
+    }
+
     /// Sets the peer's address (`REMOTE_ADDR`, `REMOTE_PORT`).
     pub fn set_remote(&mut self, remote: SocketAddr) {
         self.remote = Some(remote);
@@ -842,6 +858,34 @@ impl Exchange<'_> {
     #[must_use]
     pub fn headers_sent(&self) -> bool {
         self.response.headers_sent()
+    }
+
+    /// Makes this response the connection's last: its head says `Connection: close` and the
+    /// connection closes after it, whatever the client asked. For a server that wants the
+    /// connection back: shutting down, or other clients waiting for a worker. Returns false
+    /// (and changes nothing) once the head has been handed out.
+    ///
+    /// ```
+    /// use wsgiref::{Config, Connection, Event, Instant};
+    /// let (mut rx, mut tx, mut arena) = ([0u8; 1024], [0u8; 512], [0u8; 64]);
+    /// let mut conn: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+    /// let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    /// conn.receive_buf()[..request.len()].copy_from_slice(request);
+    /// conn.handle_received(request.len());
+    /// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Request);
+    /// let (_environ, mut exchange) = conn.exchange(&mut arena).unwrap();
+    /// assert!(exchange.close_after());
+    /// exchange.start_response("204 No Content", &[] as &[(&str, &str)]).unwrap();
+    /// let head = exchange.finish().unwrap().head.to_vec();
+    /// assert!(head.ends_with(b"Connection: close\r\n\r\n"));
+    /// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Close);
+    /// ```
+    pub fn close_after(&mut self) -> bool {
+        if self.response.headers_sent() {
+            return false;
+        }
+        self.response.must_close = true;
+        true
     }
 
     fn live(&self) -> Result<(), LocalError> {

@@ -1,4 +1,6 @@
-//! `wsgiref.simple_server.demo_app`: the "Hello world!" page that lists the environ.
+//! `wsgiref.simple_server.demo_app`: the "Hello world!" page that lists the environ; and
+//! the two other applications every gateway here serves unchanged: the seed's [`hello`]
+//! world and [`echo`], which answers with what it was sent.
 //!
 //! The page is CPython's, byte for byte: status `200 OK`, `Content-Type: text/plain;
 //! charset=utf-8`, and a UTF-8 body of `"Hello world!\n\n"` followed by one line
@@ -44,7 +46,7 @@
 
 use core::fmt;
 
-use crate::app::{AppError, Body, Request, StartResponse};
+use crate::app::{AppError, Body, Bytes, Request, StartResponse, Stream};
 use crate::environ::{Environ, Key, Value};
 
 /// The first line of the page and the blank line after it.
@@ -496,4 +498,246 @@ pub fn demo_app_with<const N: usize>(
         &[("Content-Type", CONTENT_TYPE), ("Content-Length", length)],
     )?;
     Ok(body)
+}
+
+/// The seed's hello world: `200 OK`, `Content-type: text/plain; charset=utf-8`, `Hello World`.
+///
+/// # Errors
+/// Only what `start_response` refuses.
+///
+/// ```
+/// use wsgiref::app::Application;
+/// use wsgiref::demo::hello;
+///
+/// fn takes_app(_: &impl Application) {}
+/// takes_app(&hello);
+/// ```
+pub fn hello(
+    _req: &mut Request<'_, '_>,
+    start_response: &mut StartResponse<'_>,
+) -> Result<Bytes<&'static [u8]>, AppError> {
+    start_response.start("200 OK", &[("Content-type", "text/plain; charset=utf-8")])?;
+    Ok(Bytes::new(b"Hello World"))
+}
+
+/// The block size of [`EchoBody`]: the most bytes of `wsgi.input` read per block.
+pub const ECHO_BLOCK: usize = 8192;
+
+/// Room for the percent-encoded header values of one [`echo`] response (only values that
+/// need encoding use it; see [`header_value`]).
+pub const ECHO_HEADER_ROOM: usize = 1024;
+
+/// How [`EchoBody`] fills a block: one read of `wsgi.input`.
+pub type EchoFill = fn(&mut Request<'_, '_>, &mut [u8]) -> Result<usize, AppError>;
+
+/// The body of [`echo`]: `wsgi.input`, read block by block (at most `N` bytes a block) as
+/// the gateway pulls, never buffered whole.
+pub type EchoBody<const N: usize = ECHO_BLOCK> = Stream<EchoFill, N>;
+
+/// An application for testing gateways: `200 OK`, `Content-Type: application/octet-stream`,
+/// the request body as read through `wsgi.input` streamed back (one read per block, see
+/// [`EchoBody`]), and what the application saw of the request in headers:
+///
+/// | header | environ |
+/// |---|---|
+/// | `X-Method` | `REQUEST_METHOD` |
+/// | `X-Path` | `PATH_INFO` (percent-decoded by the gateway) |
+/// | `X-Query` | `QUERY_STRING` |
+/// | `X-Content-Length` | `CONTENT_LENGTH`, empty if absent |
+///
+/// A value that cannot be sent as a header value as it is goes through [`header_value`];
+/// the encoded values share [`ECHO_HEADER_ROOM`] bytes of stack, and values too long to
+/// encode there are an application error (a 500). The response has no `Content-Length`: it
+/// is chunked (HTTP/1.1) or ends with the connection (HTTP/1.0). Blocks are [`ECHO_BLOCK`]
+/// bytes; [`echo_with`] takes another size (a small one for firmware).
+///
+/// # Errors
+/// What `start_response` refuses; values too long to encode; reading `wsgi.input` failed
+/// (a body too large, cut short, timed out), from the body.
+///
+/// ```
+/// use wsgiref::Environ;
+/// use wsgiref::demo::echo;
+/// use wsgiref::handler::{CgiIo, ResponseWriter, Transport, TransportError, run};
+/// use wsgiref::OutputMode;
+///
+/// /// Gives `input`, collects what is sent.
+/// struct Pipe(&'static [u8], Vec<u8>);
+/// impl Transport for Pipe {
+///     fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+///         let n = buf.len().min(self.0.len());
+///         buf[..n].copy_from_slice(&self.0[..n]);
+///         self.0 = &self.0[n..];
+///         Ok(n)
+///     }
+///     fn send(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError> {
+///         pieces.iter().for_each(|p| self.1.extend_from_slice(p));
+///         Ok(())
+///     }
+/// }
+///
+/// let pairs: &[(&str, &[u8])] = &[
+///     ("REQUEST_METHOD", b"POST"),
+///     ("PATH_INFO", b"/a\r\nb"),
+///     ("CONTENT_LENGTH", b"5"),
+/// ];
+/// let mut arena = [0u8; 64];
+/// let mut env = Environ::from_pairs(pairs, &mut arena);
+/// let (mut tx, mut pipe, mut errors) = ([0u8; 256], Pipe(b"hello", Vec::new()), String::new());
+/// let writer = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"POST", b"HTTP/1.1");
+/// let mut io = CgiIo::new(writer, &mut pipe, 5);
+/// let outcome = run(&echo, &mut env, &mut errors, &mut io);
+/// assert_eq!(outcome.error, None);
+/// assert_eq!(
+///     String::from_utf8(pipe.1).unwrap(),
+///     "Status: 200 OK\r\n\
+///      Content-Type: application/octet-stream\r\n\
+///      X-Method: POST\r\n\
+///      X-Path: /a%0D%0Ab\r\n\
+///      X-Query: \r\n\
+///      X-Content-Length: 5\r\n\
+///      \r\n\
+///      hello"
+/// );
+/// ```
+pub fn echo(
+    req: &mut Request<'_, '_>,
+    start_response: &mut StartResponse<'_>,
+) -> Result<EchoBody, AppError> {
+    echo_with(req, start_response)
+}
+
+/// [`echo`] reading `wsgi.input` in blocks of at most `N` bytes. Use it as an application
+/// as `echo_with::<N>`.
+///
+/// # Errors
+/// As [`echo`].
+///
+/// ```
+/// use wsgiref::app::Application;
+/// use wsgiref::demo::echo_with;
+///
+/// fn takes_app(_: &impl Application) {}
+/// takes_app(&echo_with::<256>);
+/// ```
+pub fn echo_with<const N: usize>(
+    req: &mut Request<'_, '_>,
+    start_response: &mut StartResponse<'_>,
+) -> Result<EchoBody<N>, AppError> {
+    let env = &*req.environ;
+    let mut room = [0u8; ECHO_HEADER_ROOM];
+    let too_long = || AppError::new("echo: a request value is too long to send as a header");
+    let mut rest: &mut [u8] = &mut room;
+    let mut values: [&[u8]; 4] = [b""; 4];
+    let keys = [
+        "REQUEST_METHOD",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_LENGTH",
+    ];
+    for (slot, key) in values.iter_mut().zip(keys) {
+        let raw = env.get(key).unwrap_or_default();
+        let (value, left) =
+            encode_header_value(raw, core::mem::take(&mut rest)).ok_or_else(too_long)?;
+        *slot = value;
+        rest = left;
+    }
+    let [method, path, query, length] = values;
+    start_response.start_bytes(
+        "200 OK",
+        &[
+            ("Content-Type", b"application/octet-stream"),
+            ("X-Method", method),
+            ("X-Path", path),
+            ("X-Query", query),
+            ("X-Content-Length", length),
+        ],
+    )?;
+    Ok(Stream::new(read_input as EchoFill))
+}
+
+/// One read of `wsgi.input` into `buf`.
+fn read_input(req: &mut Request<'_, '_>, buf: &mut [u8]) -> Result<usize, AppError> {
+    Ok(req.input.read(buf)?)
+}
+
+/// A byte string as a header value: `raw` itself if it can be one, else percent-encoded
+/// into `buf`; `None` if `buf` is too small for the encoding.
+///
+/// A value can be sent as it is when it has no control byte (`0x00`–`0x1F`, `0x7F`, which
+/// the response writer and the validator refuse) and does not begin or end with a space
+/// (which a client would strip). Otherwise the control bytes, the spaces and `%` itself are
+/// written as `%XX` (upper-case hex), so the value decodes back to the original exactly;
+/// bytes `0x80`–`0xFF` stay as they are (`obs-text`, latin-1).
+///
+/// ```
+/// use wsgiref::demo::header_value;
+///
+/// let mut buf = [0u8; 32];
+/// assert_eq!(header_value(b"/a b%20", &mut buf), Some(&b"/a b%20"[..]));
+/// assert_eq!(header_value(b"/a\r\nb %", &mut buf), Some(&b"/a%0D%0Ab%20%25"[..]));
+/// assert_eq!(header_value(b" x", &mut buf), Some(&b"%20x"[..]));
+/// assert_eq!(header_value(b"\n\n\n\n\n\n\n\n\n\n\n", &mut buf), None);
+/// ```
+#[must_use]
+pub fn header_value<'a>(raw: &'a [u8], buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    encode_header_value(raw, buf).map(|(value, _)| value)
+}
+
+/// [`header_value`], also returning the part of `buf` it did not use.
+fn encode_header_value<'a>(raw: &'a [u8], buf: &'a mut [u8]) -> Option<(&'a [u8], &'a mut [u8])> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let control = |b: u8| b < 0x20 || b == 0x7f;
+    let edge_space = raw.first() == Some(&b' ') || raw.last() == Some(&b' ');
+    if !edge_space && !raw.iter().any(|&b| control(b)) {
+        return Some((raw, buf));
+    }
+    let mut len = 0;
+    for &b in raw {
+        let hex = |n: u8| HEX.get(usize::from(n & 0xf)).copied().unwrap_or(b'0');
+        let encoded = [b'%', hex(b >> 4), hex(b)];
+        let bytes: &[u8] = if control(b) || b == b' ' || b == b'%' {
+            &encoded
+        } else {
+            core::slice::from_ref(&b)
+        };
+        buf.get_mut(len..len + bytes.len())?.copy_from_slice(bytes);
+        len += bytes.len();
+    }
+    let (value, rest) = buf.split_at_mut(len);
+    Some((value, rest))
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::*;
+
+    #[test]
+    fn echo_header_values() {
+        let table: &[(&[u8], &[u8])] = &[
+            (b"", b""),
+            (b"/plain/path", b"/plain/path"),
+            (b"a=1&b=%20", b"a=1&b=%20"),
+            (b"/a b", b"/a b"),
+            (b"/caf\xe9", b"/caf\xe9"),
+            (b"/a\r\nSet-Cookie: x", b"/a%0D%0ASet-Cookie:%20x"),
+            (b"\x00\x1f\x7f\t", b"%00%1F%7F%09"),
+            (b"/trailing ", b"/trailing%20"),
+            (b" leading", b"%20leading"),
+            (b"100%\n", b"100%25%0A"),
+        ];
+        for (raw, expected) in table {
+            let mut buf = [0u8; 64];
+            assert_eq!(header_value(raw, &mut buf), Some(*expected), "{raw:?}");
+        }
+        // A value that needs no encoding is the input itself, even with no room at all.
+        let raw = b"/ok";
+        let got = header_value(raw, &mut []).unwrap();
+        assert!(core::ptr::eq(got, &raw[..]));
+        // Exactly enough room, and one byte short.
+        let mut exact = [0u8; 6];
+        assert_eq!(header_value(b"\n\n", &mut exact), Some(&b"%0A%0A"[..]));
+        let mut short = [0u8; 5];
+        assert_eq!(header_value(b"\n\n", &mut short), None);
+    }
 }

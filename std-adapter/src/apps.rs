@@ -20,124 +20,18 @@
 //! server.serve_forever().unwrap();
 //! ```
 
-use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use wsgiref::app::{
-    AppError, Application, Body, Bytes, FileSource, Request, StartResponse, Stream,
-};
+use wsgiref::app::{AppError, Application, Body, Bytes, FileSource, Request, StartResponse};
 use wsgiref::demo::{DemoBody, demo_app};
+pub use wsgiref::demo::{ECHO_BLOCK, EchoBody, EchoFill, echo, echo_with, header_value, hello};
 use wsgiref::util::try_request_uri;
 
 use crate::file::FileResponse;
-
-/// The seed's hello world: `200 OK`, `Content-type: text/plain; charset=utf-8`, `Hello World`.
-///
-/// # Errors
-/// Only what `start_response` refuses.
-pub fn hello(
-    _req: &mut Request<'_, '_>,
-    start_response: &mut StartResponse<'_>,
-) -> Result<Bytes<&'static [u8]>, AppError> {
-    start_response.start("200 OK", &[("Content-type", "text/plain; charset=utf-8")])?;
-    Ok(Bytes::new(b"Hello World"))
-}
-
-/// The block size of [`EchoBody`]: the most bytes of `wsgi.input` read per block.
-pub const ECHO_BLOCK: usize = 8192;
-
-/// How [`EchoBody`] fills a block: one read of `wsgi.input`.
-pub type EchoFill = fn(&mut Request<'_, '_>, &mut [u8]) -> Result<usize, AppError>;
-
-/// The body of [`echo`]: `wsgi.input`, read block by block as the gateway pulls, never
-/// buffered whole.
-pub type EchoBody = Stream<EchoFill, ECHO_BLOCK>;
-
-/// An application for testing gateways: `200 OK`, `Content-Type: application/octet-stream`,
-/// the request body as read through `wsgi.input` streamed back (one read per block, see
-/// [`EchoBody`]), and what the application saw of the request in headers:
-///
-/// | header | environ |
-/// |---|---|
-/// | `X-Method` | `REQUEST_METHOD` |
-/// | `X-Path` | `PATH_INFO` (percent-decoded by the gateway) |
-/// | `X-Query` | `QUERY_STRING` |
-/// | `X-Content-Length` | `CONTENT_LENGTH`, empty if absent |
-///
-/// A value that cannot be sent as a header value as it is goes through [`header_value`].
-/// The response has no `Content-Length`: it is chunked (HTTP/1.1) or ends with the
-/// connection (HTTP/1.0).
-///
-/// # Errors
-/// What `start_response` refuses; reading `wsgi.input` failed (a body too large, cut short,
-/// timed out), from the body.
-pub fn echo(
-    req: &mut Request<'_, '_>,
-    start_response: &mut StartResponse<'_>,
-) -> Result<EchoBody, AppError> {
-    let env = &*req.environ;
-    let field = |key| header_value(env.get(key).unwrap_or_default());
-    let (method, path, query, length) = (
-        field("REQUEST_METHOD"),
-        field("PATH_INFO"),
-        field("QUERY_STRING"),
-        field("CONTENT_LENGTH"),
-    );
-    start_response.start_bytes(
-        "200 OK",
-        &[
-            ("Content-Type", b"application/octet-stream"),
-            ("X-Method", &method),
-            ("X-Path", &path),
-            ("X-Query", &query),
-            ("X-Content-Length", &length),
-        ],
-    )?;
-    Ok(Stream::new(read_input as EchoFill))
-}
-
-/// One read of `wsgi.input` into `buf`.
-fn read_input(req: &mut Request<'_, '_>, buf: &mut [u8]) -> Result<usize, AppError> {
-    Ok(req.input.read(buf)?)
-}
-
-/// A byte string as a header value: as it is if it can be one, else percent-encoded.
-///
-/// A value can be sent as it is when it has no control byte (`0x00`–`0x1F`, `0x7F`, which
-/// the response writer and the validator refuse) and does not begin or end with a space
-/// (which a client would strip). Otherwise the control bytes, the spaces and `%` itself are
-/// written as `%XX` (upper-case hex), so the value decodes back to the original exactly;
-/// bytes `0x80`–`0xFF` stay as they are (`obs-text`, latin-1).
-///
-/// ```
-/// use wsgiref_std::apps::header_value;
-///
-/// assert_eq!(&*header_value(b"/a b%20"), b"/a b%20");
-/// assert_eq!(&*header_value(b"/a\r\nb %"), b"/a%0D%0Ab%20%25");
-/// assert_eq!(&*header_value(b" x"), b"%20x");
-/// ```
-#[must_use]
-pub fn header_value(raw: &[u8]) -> Cow<'_, [u8]> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let control = |b: u8| b < 0x20 || b == 0x7f;
-    let edge_space = raw.first() == Some(&b' ') || raw.last() == Some(&b' ');
-    if !edge_space && !raw.iter().any(|&b| control(b)) {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = Vec::with_capacity(raw.len() + 16);
-    for &b in raw {
-        if control(b) || b == b' ' || b == b'%' {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-        } else {
-            out.push(b);
-        }
-    }
-    Cow::Owned(out)
-}
 
 /// Where a request path leads under a [`FileApp`]'s root ([`FileApp::resolve`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -656,31 +550,6 @@ mod tests {
         assert!(FileApp::new(base.0.join("missing")).is_err());
         let relative = FileApp::new(".").unwrap();
         assert!(relative.root().is_absolute());
-    }
-
-    #[test]
-    fn echo_header_values() {
-        let table: &[(&[u8], &[u8])] = &[
-            (b"", b""),
-            (b"/plain/path", b"/plain/path"),
-            (b"a=1&b=%20", b"a=1&b=%20"),
-            (b"/a b", b"/a b"),
-            (b"/caf\xe9", b"/caf\xe9"),
-            (b"/a\r\nSet-Cookie: x", b"/a%0D%0ASet-Cookie:%20x"),
-            (b"\x00\x1f\x7f\t", b"%00%1F%7F%09"),
-            (b"/trailing ", b"/trailing%20"),
-            (b" leading", b"%20leading"),
-            (b"100%\n", b"100%25%0A"),
-        ];
-        for (raw, expected) in table {
-            assert_eq!(
-                &*header_value(raw),
-                *expected,
-                "{}",
-                String::from_utf8_lossy(raw)
-            );
-        }
-        assert!(matches!(header_value(b"/ok"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -21,5 +21,6 @@
 pub mod apps;
 pub mod cgi;
 pub mod file;
+pub mod poll;
 pub mod server;
 pub mod transport;

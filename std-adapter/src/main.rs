@@ -3,14 +3,14 @@
 
 use std::fmt::Display;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::builder::RangedU64ValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use wsgiref::app::Application;
 use wsgiref::validate::Validator;
 use wsgiref_std::apps::AnyApp;
+use wsgiref_std::poll::{PollConfig, PollServer};
 use wsgiref_std::server::{DefaultHandler, ServerConfig, WsgiServer};
 
 /// What `--app` accepts, in short.
@@ -64,14 +64,18 @@ struct ServeArgs {
     #[arg(long)]
     validate: bool,
 
-    /// Worker threads, each serving one connection at a time
+    /// How connections are served
+    #[arg(long, value_enum, default_value_t = Engine::Threads)]
+    engine: Engine,
+
+    /// Threads: workers each serving one connection at a time (--engine threads, default
+    /// 64), or event loops each serving up to 1024/N connections (--engine poll, default 1)
     #[arg(
         long,
         value_name = "N",
-        default_value_t = ServerConfig::default().threads,
         value_parser = RangedU64ValueParser::<usize>::new().range(1..=4096),
     )]
-    threads: usize,
+    threads: Option<usize>,
 
     /// Serve one request, then exit (handle_request)
     #[arg(long)]
@@ -80,6 +84,16 @@ struct ServeArgs {
     /// No access log (errors are still written to stderr)
     #[arg(long)]
     quiet: bool,
+}
+
+/// The server engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Engine {
+    /// simple_server: a pool of worker threads, one connection per thread at a time
+    Threads,
+    /// one thread, one mio event loop for every connection (up to 1024), applications run
+    /// on the loop
+    Poll,
 }
 
 /// Subcommands.
@@ -149,8 +163,11 @@ fn serve<A>(app: A, name: &str, args: &ServeArgs) -> ExitCode
 where
     A: Application + Send + Sync + 'static,
 {
+    if args.engine == Engine::Poll {
+        return serve_poll(app, name, args);
+    }
     let config = ServerConfig {
-        threads: args.threads,
+        threads: args.threads.unwrap_or(ServerConfig::default().threads),
         quiet: args.quiet,
         ..ServerConfig::default()
     };
@@ -158,20 +175,8 @@ where
         Ok(server) => server,
         Err(e) => return fail(format_args!("cannot listen on {}: {e}", args.bind)),
     };
-    let stopping = Arc::new(AtomicBool::new(false));
     let handle = server.shutdown_handle();
-    let flag = Arc::clone(&stopping);
-    let installed = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("wsgiref: interrupted again, exiting now");
-            std::process::exit(130);
-        }
-        eprintln!("Shutting down (Ctrl-C again to exit at once).");
-        handle.shutdown();
-    });
-    if let Err(e) = installed {
-        eprintln!("wsgiref: Ctrl-C will not shut down gracefully: {e}");
-    }
+    on_ctrl_c(move || handle.shutdown());
     println!("Serving {name} on http://{}/", server.server_address());
     let served = if args.once {
         server.handle_request()
@@ -181,6 +186,54 @@ where
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format_args!("{e}")),
+    }
+}
+
+/// Serves `app` on one event loop (`--engine poll`) until Ctrl-C.
+fn serve_poll<A: Application + Send + Sync + 'static>(
+    app: A,
+    name: &str,
+    args: &ServeArgs,
+) -> ExitCode {
+    if args.once {
+        return fail("--once needs --engine threads");
+    }
+    let config = PollConfig {
+        loops: args.threads.unwrap_or(1),
+        quiet: args.quiet,
+        ..PollConfig::default()
+    };
+    let server = match PollServer::bind(args.bind.as_str(), app, config, DefaultHandler) {
+        Ok(server) => server,
+        Err(e) => return fail(format_args!("cannot listen on {}: {e}", args.bind)),
+    };
+    let handle = server.shutdown_handle();
+    on_ctrl_c(move || handle.shutdown());
+    let loops = args.threads.unwrap_or(1);
+    println!(
+        "Serving {name} on http://{}/ ({loops} event loop{})",
+        server.server_address(),
+        if loops == 1 { "" } else { "s" }
+    );
+    match server.serve_forever_on() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format_args!("{e}")),
+    }
+}
+
+/// Ctrl-C runs `shutdown`; a second Ctrl-C exits at once.
+fn on_ctrl_c(shutdown: impl Fn() + Send + 'static) {
+    let stopping = AtomicBool::new(false);
+    let installed = ctrlc::set_handler(move || {
+        if stopping.swap(true, Ordering::SeqCst) {
+            eprintln!("wsgiref: interrupted again, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("Shutting down (Ctrl-C again to exit at once).");
+        shutdown();
+    });
+    if let Err(e) = installed {
+        eprintln!("wsgiref: Ctrl-C will not shut down gracefully: {e}");
     }
 }
 
@@ -207,7 +260,8 @@ mod tests {
         assert_eq!(cli.serve.bind, "127.0.0.1:8000");
         assert_eq!(cli.serve.app.to_string(), "demo_app");
         assert!(!cli.serve.validate && !cli.serve.once && !cli.serve.quiet);
-        assert_eq!(cli.serve.threads, ServerConfig::default().threads);
+        assert_eq!(cli.serve.threads, None);
+        assert_eq!(cli.serve.engine, Engine::Threads);
     }
 
     #[test]
@@ -223,13 +277,16 @@ mod tests {
             "2",
             "--once",
             "--quiet",
+            "--engine",
+            "poll",
         ])
         .unwrap();
         let args = cli.serve;
         assert_eq!(args.bind, "127.0.0.1:0");
         assert_eq!(args.app.to_string(), "echo");
         assert!(args.validate && args.once && args.quiet);
-        assert_eq!(args.threads, 2);
+        assert_eq!(args.threads, Some(2));
+        assert_eq!(args.engine, Engine::Poll);
 
         let cli = Cli::try_parse_from(["wsgiref", "cgi", "--app", "hello", "--iis"]).unwrap();
         let Some(Command::Cgi(cgi)) = cli.command else {
@@ -246,6 +303,7 @@ mod tests {
             &["wsgiref", "--app", "files=/no/such/directory"],
             &["wsgiref", "--app", "files"],
             &["wsgiref", "--threads", "0"],
+            &["wsgiref", "--engine", "tokio"],
             &["wsgiref", "--bind", "127.0.0.1:0", "cgi"],
             &["wsgiref", "cgi", "--once"],
         ] {

@@ -12,13 +12,13 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wsgiref::app::{Application, FileSource, InputError};
-use wsgiref::handler::{HttpIo, Io, IoError, Outcome, TransportError, run};
+use wsgiref::handler::{HttpIo, Io, IoError, Outcome, Transport, TransportError, run};
 use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, LocalError, Timeouts};
 
@@ -135,6 +135,8 @@ pub struct WsgiServer<A, H = DefaultHandler> {
     config: ServerConfig,
     stop: Arc<AtomicBool>,
     clock: Clock,
+    /// Connections accepted by `serve_forever` and not yet closed (queued or being served).
+    live: AtomicUsize,
 }
 
 /// A handle that stops a [`WsgiServer`] from another thread (a Ctrl-C handler): cloneable,
@@ -152,6 +154,21 @@ impl ShutdownHandle {
         // Wake the accept call.
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
     }
+}
+
+/// The smallest accept queue of a listening socket: std's 128 overflows when hundreds of
+/// clients connect at once (a browser farm, a load test), and an overflowing queue drops
+/// handshakes, which the clients retry only after a second or more.
+pub(crate) const LISTEN_BACKLOG: usize = 1024;
+
+/// Binds a listener to `addr` whose accept queue holds `connections` (at least
+/// [`LISTEN_BACKLOG`]; the kernel caps it at `somaxconn`).
+pub(crate) fn listen(addr: impl ToSocketAddrs, connections: usize) -> io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    let backlog = i32::try_from(connections.max(LISTEN_BACKLOG)).unwrap_or(i32::MAX);
+    // A second listen() on a listening socket only changes its backlog.
+    rustix::net::listen(&listener, backlog)?;
+    Ok(listener)
 }
 
 /// How often an idle keep-alive connection looks at the stop flag while it waits.
@@ -190,7 +207,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         config: ServerConfig,
         handler: H,
     ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
+        let listener = listen(addr, config.max_connections)?;
         let local = listener.local_addr()?;
         Ok(Self {
             listener,
@@ -201,6 +218,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             config,
             stop: Arc::new(AtomicBool::new(false)),
             clock: Clock::new(),
+            live: AtomicUsize::new(0),
         })
     }
 
@@ -225,6 +243,13 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     #[must_use]
     pub fn handler(&self) -> &H {
         &self.handler
+    }
+
+    /// Connections [`WsgiServer::serve_forever`] has accepted and not yet closed: being
+    /// served or waiting for a worker.
+    #[must_use]
+    pub fn open_connections(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
     }
 
     /// Sets `SERVER_NAME` (defaults to the bound address).
@@ -253,20 +278,13 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     }
 
     fn core_config(&self) -> Config<'_> {
-        Config {
-            limits: self.config.limits,
-            timeouts: self.config.timeouts,
-            gateway: Gateway {
-                server_name: &self.server_name,
-                server_port: self.local.port(),
-                server_software: &self.config.server_software,
-                url_scheme: "http",
-                multithread: self.config.threads > 1,
-                multiprocess: false,
-                run_once: false,
-            },
-            ..Config::DEFAULT
-        }
+        core_config(
+            &self.server_name,
+            self.local,
+            &self.config.server_software,
+            (self.config.limits, self.config.timeouts),
+            self.config.threads > 1,
+        )
     }
 
     /// `serve_forever`: accepts and serves connections on a pool of worker threads until
@@ -276,22 +294,36 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     /// Accepting failed for good (not per-connection errors, which are skipped).
     pub fn serve_forever(&self) -> io::Result<()> {
         let threads = self.config.threads.max(1);
-        let queue = self.config.max_connections.saturating_sub(threads).max(1);
-        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(queue);
+        let limit = self.config.max_connections.max(1);
+        // Connections accepted and not yet closed (queued or being served): the limit is
+        // checked against this count, never against free room in the hand-off queue, which
+        // lags behind while idle workers wake up. Only this thread increments it, so the
+        // queue (as large as the limit) is never full when the count is under the limit.
+        let live = &self.live;
+        let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(limit);
         let receiver = Mutex::new(receiver);
         let config = self.core_config();
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| self.worker(&receiver, &config));
+                scope.spawn(|| self.worker(&receiver, &config, live));
             }
             while !self.stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
                     Ok(_) if self.stop.load(Ordering::SeqCst) => break,
-                    Ok((stream, peer)) => match sender.try_send((stream, peer)) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full((stream, _))) => reject_busy(&stream),
-                        Err(TrySendError::Disconnected(_)) => break,
-                    },
+                    Ok((stream, _)) if live.load(Ordering::SeqCst) >= limit => {
+                        reject_busy(&stream);
+                    }
+                    Ok((stream, peer)) => {
+                        live.fetch_add(1, Ordering::SeqCst);
+                        match sender.try_send((stream, peer)) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full((stream, _))) => {
+                                live.fetch_sub(1, Ordering::SeqCst);
+                                reject_busy(&stream);
+                            }
+                            Err(TrySendError::Disconnected(_)) => break,
+                        }
+                    }
                     // Per-connection accept errors (ECONNABORTED, EMFILE): keep serving.
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -327,7 +359,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         Ok(self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, None))
     }
 
-    fn worker(&self, receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, config: &Config<'_>) {
+    fn worker(
+        &self,
+        receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>,
+        config: &Config<'_>,
+        live: &AtomicUsize,
+    ) {
         // Allocated once per worker, reused for every connection and request.
         let mut rx = vec![0u8; self.config.rx_buffer];
         let mut tx = vec![0u8; self.config.tx_buffer];
@@ -340,6 +377,8 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 return;
             };
             let _ = self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
+            drop(stream);
+            live.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -414,7 +453,20 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     }
                 }
                 Event::Request => {
-                    if !self.serve_request(&mut conn, stream, peer, &armed) {
+                    // The body deadline is armed by the first body read, if there is one.
+                    let transport = SocketTransport::new(stream, self.clock)
+                        .with_read_timeout(&armed, self.config.timeouts.body);
+                    let service = Service {
+                        app: &self.app,
+                        handler: &self.handler,
+                        quiet: self.config.quiet,
+                    };
+                    // Fairness: a busy keep-alive client would hold its worker for as long
+                    // as it keeps sending; while accepted connections wait for a worker
+                    // (or the server stops), each response is the connection's last.
+                    let waiting = self.live.load(Ordering::SeqCst) > self.config.threads.max(1);
+                    let last = waiting || self.stop.load(Ordering::SeqCst);
+                    if !service.serve_request(&mut conn, transport, peer, last) {
                         return conn.requests_served();
                     }
                 }
@@ -430,15 +482,51 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         linger_close(stream);
         conn.requests_served()
     }
+}
 
-    /// Runs the application for the current request. Returns false if the connection must
-    /// be dropped at once (the client went away, or the response could not be completed).
-    fn serve_request(
+/// The core's configuration of a server listening on `local` as `server_name`.
+pub(crate) fn core_config<'a>(
+    server_name: &'a str,
+    local: SocketAddr,
+    server_software: &'a str,
+    (limits, timeouts): (Limits, Timeouts),
+    multithread: bool,
+) -> Config<'a> {
+    Config {
+        limits,
+        timeouts,
+        gateway: Gateway {
+            server_name,
+            server_port: local.port(),
+            server_software,
+            url_scheme: "http",
+            multithread,
+            multiprocess: false,
+            run_once: false,
+        },
+        ..Config::DEFAULT
+    }
+}
+
+/// What serving one request needs: the application, the request handler, and whether to
+/// write the access log. Shared by [`WsgiServer`] and [`crate::poll::PollServer`].
+pub(crate) struct Service<'s, A: ?Sized, H: ?Sized> {
+    pub(crate) app: &'s A,
+    pub(crate) handler: &'s H,
+    pub(crate) quiet: bool,
+}
+
+impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
+    /// Runs the application for the current request of `conn` over `transport`. Returns
+    /// false if the connection must be dropped at once (the client went away, or the
+    /// response could not be completed).
+    /// With `last`, the response closes the connection (`Connection: close`).
+    pub(crate) fn serve_request(
         &self,
         conn: &mut Connection<'_>,
-        stream: &TcpStream,
+        mut transport: SocketTransport<'_>,
         peer: SocketAddr,
-        armed: &Cell<Option<Duration>>,
+        last: bool,
     ) -> bool {
         if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
             conn.set_unix_time(d.as_secs());
@@ -448,15 +536,17 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             return false;
         };
         self.handler.get_environ(&mut environ);
+        if last {
+            exchange.close_after();
+        }
         let mut line = LineBuf::new();
-        request_line(&environ, &mut line);
-        // The body deadline is armed by the first body read, if there is one.
-        let mut transport = SocketTransport::new(stream, self.clock)
-            .with_read_timeout(armed, self.config.timeouts.body);
-        let mut errors = ErrorsSink(&self.handler);
+        if !self.quiet {
+            request_line(&environ, &mut line);
+        }
+        let mut errors = ErrorsSink(self.handler);
         let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            run(&self.app, &mut environ, &mut errors, &mut io)
+            run(self.app, &mut environ, &mut errors, &mut io)
         }));
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -478,7 +568,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         if let Some(error) = outcome.error {
             self.handler.get_stderr(format_args!("{error}\n"));
         }
-        if !self.config.quiet && !outcome.disconnected {
+        if !self.quiet && !outcome.disconnected {
             self.handler.log_request(&AccessLog {
                 peer,
                 request_line: line.as_str(),
@@ -543,8 +633,8 @@ impl Io for ServerIo<'_, '_, '_> {
             Err(e) => return Some(Err(IoError::Local(e))),
         };
         let failed = |e: &io::Error| IoError::Transport(transport_error(e));
-        if let Err(e) = write_all_vectored(&mut &*stream, &[head.0]) {
-            return Some(Err(failed(&e)));
+        if let Err(e) = transport.send(&[head.0]) {
+            return Some(Err(IoError::Transport(e)));
         }
         if send {
             let mut offset = 0u64;
@@ -557,11 +647,17 @@ impl Io for ServerIo<'_, '_, '_> {
                     Ok(0) => return Some(Err(IoError::Transport(TransportError::Failed))),
                     Ok(_) => {}
                     Err(rustix::io::Errno::INTR) => {}
+                    // A non-blocking socket (the poll server) with a full send buffer.
+                    Err(rustix::io::Errno::AGAIN) => {
+                        if let Err(e) = transport.wait_writable() {
+                            return Some(Err(IoError::Transport(e)));
+                        }
+                    }
                     Err(e) => return Some(Err(failed(&io::Error::from(e)))),
                 }
             }
         }
-        Some(write_all_vectored(&mut &*stream, &[head.1]).map_err(|e| failed(&e)))
+        Some(transport.send(&[head.1]).map_err(IoError::Transport))
     }
 }
 

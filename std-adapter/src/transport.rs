@@ -84,12 +84,19 @@ fn write_slices<W: Write + ?Sized>(out: &mut W, mut slices: &mut [IoSlice<'_>]) 
 }
 
 /// A TCP connection as the core's transport (used while an application runs).
+///
+/// A blocking socket (the thread-per-connection server) waits in `read`/`write` with the
+/// socket's own timeouts. A non-blocking one (an event loop, [`SocketTransport::nonblocking`])
+/// waits for readiness of this one socket with `poll(2)`, bounded by the given timeouts, so
+/// an application can read its body and write its response as if the socket blocked.
 #[derive(Debug)]
 pub struct SocketTransport<'s> {
     stream: &'s TcpStream,
     clock: Clock,
     /// The read timeout on the socket, and the one body reads need.
     read_timeout: Option<(&'s Cell<Option<Duration>>, Duration)>,
+    /// Non-blocking socket: the longest wait for readability and for writability.
+    waits: Option<(Duration, Duration)>,
 }
 
 impl<'s> SocketTransport<'s> {
@@ -100,6 +107,36 @@ impl<'s> SocketTransport<'s> {
             stream,
             clock,
             read_timeout: None,
+            waits: None,
+        }
+    }
+
+    /// The transport over a non-blocking `stream`: a read that finds no data waits up to
+    /// `read` for some, a write that finds the send buffer full waits up to `write` for room;
+    /// longer is [`TransportError::TimedOut`].
+    #[must_use]
+    pub fn nonblocking(
+        stream: &'s TcpStream,
+        clock: Clock,
+        read: Duration,
+        write: Duration,
+    ) -> Self {
+        Self {
+            stream,
+            clock,
+            read_timeout: None,
+            waits: Some((read, write)),
+        }
+    }
+
+    /// Waits until the socket can take more bytes (non-blocking mode; at once otherwise).
+    ///
+    /// # Errors
+    /// The wait timed out or failed.
+    pub fn wait_writable(&self) -> Result<(), TransportError> {
+        match self.waits {
+            Some((_, write)) => wait_ready(self.stream, false, write),
+            None => Ok(()),
         }
     }
 
@@ -131,17 +168,99 @@ impl Transport for SocketTransport<'_> {
             match (&mut &*self.stream).read(buf) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.waits.is_some() => {
+                    let wait = self.waits.map_or(Duration::ZERO, |w| w.0);
+                    wait_ready(self.stream, true, wait)?;
+                }
                 Err(e) => return Err(transport_error(&e)),
             }
         }
     }
 
     fn send(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError> {
-        write_all_vectored(&mut &*self.stream, pieces).map_err(|e| transport_error(&e))
+        match self.waits {
+            None => write_all_vectored(&mut &*self.stream, pieces).map_err(|e| transport_error(&e)),
+            Some((_, wait)) => {
+                let mut out = WaitingWriter {
+                    stream: self.stream,
+                    wait,
+                };
+                write_all_vectored(&mut out, pieces).map_err(|e| transport_error(&e))
+            }
+        }
     }
 
     fn now(&mut self) -> Instant {
         self.clock.now()
+    }
+}
+
+/// Waits with `poll(2)` until `stream` is readable (or writable), at most `timeout`.
+///
+/// # Errors
+/// [`TransportError::TimedOut`] when nothing happened in time; a failed `poll` is
+/// [`TransportError::Failed`]. Errors and hang-ups on the socket count as ready: the next
+/// read or write reports them.
+pub fn wait_ready(
+    stream: &TcpStream,
+    readable: bool,
+    timeout: Duration,
+) -> Result<(), TransportError> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let flags = if readable {
+        PollFlags::IN
+    } else {
+        PollFlags::OUT
+    };
+    let deadline = StdInstant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        let spec = Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(left.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(stream, flags)];
+        match poll(&mut fds, Some(&spec)) {
+            Ok(0) if left.is_zero() => return Err(TransportError::TimedOut),
+            Ok(0) => {}
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return Err(TransportError::Failed),
+        }
+    }
+}
+
+/// A non-blocking socket as a writer that waits (bounded) instead of `WouldBlock`.
+struct WaitingWriter<'s> {
+    stream: &'s TcpStream,
+    wait: Duration,
+}
+
+impl WaitingWriter<'_> {
+    fn retry<T>(&mut self, mut op: impl FnMut(&TcpStream) -> io::Result<T>) -> io::Result<T> {
+        loop {
+            match op(self.stream) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait_ready(self.stream, false, self.wait)
+                        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Write for WaitingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.retry(|mut s| s.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.retry(|mut s| s.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

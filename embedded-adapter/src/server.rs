@@ -1,0 +1,936 @@
+//! The server: a pool of listening sockets, each serving one connection at a time through
+//! one core [`Connection`].
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::net::SocketAddr;
+
+use embassy_futures::select::{Either, select};
+use embassy_net::tcp::{State, TcpSocket};
+use embassy_net::{IpEndpoint, Stack};
+use embassy_time::{Duration, Instant as EmbassyInstant, Timer, with_deadline, with_timeout};
+use embedded_io_async::Write as _;
+use wsgiref::app::{
+    AppError, Application, Body as _, Request, ResponseStart, SliceInput, StartResponse,
+};
+use wsgiref::handler::ErrorOutput;
+use wsgiref::state::{Phase, TimerKind};
+use wsgiref::{
+    Body, Config, Connection, Environ, Event, Exchange, Gateway, Instant, Limits, LocalError,
+    Timeouts, Transmit,
+};
+
+use crate::Stop;
+use crate::fmt::{log_debug, log_info, log_warn};
+
+/// Settings of a [`Server`]. Build one with [`ServerConfig::new`] and change the fields.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerConfig<'a> {
+    /// The TCP port every socket of the pool listens on.
+    pub port: u16,
+    /// Core limits. `max_body` is lowered to the body buffer of the slots (a larger body is
+    /// answered `413` and the connection closed). `max_head` counts the fields header
+    /// filtering drops as well, so it may exceed the request buffer.
+    pub limits: Limits,
+    /// Core deadlines (first byte, keep-alive idle, head, body), enforced with embassy-time.
+    pub timeouts: Timeouts,
+    /// Header filtering ([`Config::keep_headers`]): `Some(list)` keeps only `Host`,
+    /// `Content-Type`, `Content-Length` and the listed fields for the environ, so a small
+    /// request buffer survives large fields such as cookies. `None` keeps every field.
+    pub keep_headers: Option<&'a [&'a str]>,
+    /// `SERVER_NAME` (the core's [`Gateway::server_name`]).
+    pub server_name: &'a str,
+    /// The `Server` header and `SERVER_SOFTWARE`; empty for none.
+    pub server_software: &'a str,
+    /// Longest a socket write may wait for room in the transmit buffer.
+    pub write_timeout: Duration,
+    /// How long a closing connection waits for the client to close its side (its unread
+    /// bytes are discarded meanwhile) before the socket is aborted.
+    pub linger: Duration,
+    /// The response to an application error (`error_status`, `error_headers`, `error_body`).
+    pub error_output: ErrorOutput<'a>,
+    /// No access log.
+    pub quiet: bool,
+}
+
+impl ServerConfig<'static> {
+    /// Port `port`, the core's default limits and deadlines, every header kept,
+    /// `SERVER_NAME` `localhost`, `Server: wsgiref.rs/<version>`, 10 s write timeout, 1 s
+    /// linger.
+    ///
+    /// ```
+    /// use wsgiref_embassy::ServerConfig;
+    ///
+    /// let mut config = ServerConfig::new(80);
+    /// config.keep_headers = Some(&["Accept", "User-Agent"]);
+    /// assert_eq!(config.port, 80);
+    /// ```
+    #[must_use]
+    pub const fn new(port: u16) -> Self {
+        Self {
+            port,
+            limits: Limits::DEFAULT,
+            timeouts: Timeouts::DEFAULT,
+            keep_headers: None,
+            server_name: "localhost",
+            server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")),
+            write_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(1),
+            error_output: ErrorOutput::DEFAULT,
+            quiet: false,
+        }
+    }
+}
+
+impl<'a> ServerConfig<'a> {
+    /// The core's configuration the slots use, for a body buffer of `body` bytes: these
+    /// settings, with `max_body` lowered to the body buffer (a head whose kept fields outgrow
+    /// the request buffer is answered 431 by the core).
+    ///
+    /// ```
+    /// use wsgiref_embassy::ServerConfig;
+    ///
+    /// let config = ServerConfig::new(8080).core_config(4096);
+    /// assert_eq!(config.limits.max_body, 4096);
+    /// assert_eq!(config.gateway.server_port, 8080);
+    /// ```
+    #[must_use]
+    pub fn core_config(&self, body: usize) -> Config<'a> {
+        let mut limits = self.limits;
+        limits.max_body = limits.max_body.min(body as u64);
+        // Not `max_head`: it counts the fields filtering drops too. The core answers 431
+        // itself when the kept head does not fit the request buffer.
+        Config {
+            limits,
+            timeouts: self.timeouts,
+            keep_headers: self.keep_headers,
+            gateway: Gateway {
+                server_name: self.server_name,
+                server_port: self.port,
+                server_software: self.server_software,
+                url_scheme: "http",
+                // The slots share one thread: the application is never called twice at once.
+                multithread: false,
+                multiprocess: false,
+                run_once: false,
+            },
+            error_output: self.error_output,
+            ..Config::DEFAULT
+        }
+    }
+}
+
+/// The memory of one connection slot: the socket's receive and transmit buffers
+/// (`SOCKET_RX`, `SOCKET_TX`), the core's request buffer (`REQUEST`: the largest kept request
+/// head plus some body) and response-head buffer (`RESPONSE`), and the buffer the request
+/// body is read into before the application runs (`BODY`: the largest body accepted; what it
+/// leaves free holds output the application writes imperatively during its call; a closing
+/// connection discards the client's last bytes into it), and the environ's arena (`ARENA`:
+/// room for the variables middleware adds, the core's `arena`). `FIELDS` is not a buffer: the
+/// most header fields kept per request (the core's `H`; more is answered 431), which sizes
+/// the connection's state. With header filtering only a handful are kept, and 8 saves 192
+/// bytes per connection.
+///
+/// The defaults (1 KiB each, 512 bytes of response head, 256 of arena) total 4.75 KiB per
+/// slot; with header filtering ([`ServerConfig::keep_headers`]) they serve browsers whose
+/// cookies are larger than the request buffer.
+///
+/// ```
+/// use wsgiref_embassy::Slot;
+///
+/// let slot: Slot = Slot::new();
+/// assert_eq!(core::mem::size_of_val(&slot), 4 * 1024 + 512 + 256);
+/// ```
+pub struct Slot<
+    const SOCKET_RX: usize = 1024,
+    const SOCKET_TX: usize = 1024,
+    const REQUEST: usize = 1024,
+    const RESPONSE: usize = 512,
+    const BODY: usize = 1024,
+    const ARENA: usize = 256,
+    const FIELDS: usize = 32,
+> {
+    socket_rx: [u8; SOCKET_RX],
+    socket_tx: [u8; SOCKET_TX],
+    request: [u8; REQUEST],
+    response: [u8; RESPONSE],
+    body: [u8; BODY],
+    arena: [u8; ARENA],
+    /// Room for `FIELDS` kept header fields, in the core's connection state (not a buffer).
+    fields: PhantomData<[(); FIELDS]>,
+}
+
+impl<
+    const SRX: usize,
+    const STX: usize,
+    const RQ: usize,
+    const RS: usize,
+    const B: usize,
+    const AR: usize,
+    const F: usize,
+> fmt::Debug for Slot<SRX, STX, RQ, RS, B, AR, F>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("socket_rx", &SRX)
+            .field("socket_tx", &STX)
+            .field("request", &RQ)
+            .field("response", &RS)
+            .field("body", &B)
+            .field("arena", &AR)
+            .field("fields", &F)
+            .finish()
+    }
+}
+
+impl<
+    const SRX: usize,
+    const STX: usize,
+    const RQ: usize,
+    const RS: usize,
+    const B: usize,
+    const AR: usize,
+    const F: usize,
+> Default for Slot<SRX, STX, RQ, RS, B, AR, F>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<
+    const SRX: usize,
+    const STX: usize,
+    const RQ: usize,
+    const RS: usize,
+    const B: usize,
+    const AR: usize,
+    const F: usize,
+> Slot<SRX, STX, RQ, RS, B, AR, F>
+{
+    /// Zeroed buffers (a `const fn`, so a pool can live in a `static`).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            socket_rx: [0; SRX],
+            socket_tx: [0; STX],
+            request: [0; RQ],
+            response: [0; RS],
+            body: [0; B],
+            arena: [0; AR],
+            fields: PhantomData,
+        }
+    }
+}
+
+/// What became of one connection, as the server logs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Closed {
+    /// Closed after the last response, by either side or by a deadline.
+    Done,
+    /// The client reset the connection or stopped reading.
+    Gone,
+    /// The server was stopped.
+    Stopped,
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Done => "done",
+            Self::Gone => "client gone",
+            Self::Stopped => "server stopped",
+        })
+    }
+}
+
+/// An HTTP/1.1 server for `app` on an embassy-net stack: a pool of listening sockets on one
+/// port (smoltcp has no accept backlog, so `N` slots accept up to `N` connections at once;
+/// browsers open about six), each serving its connection through the core: keep-alive,
+/// pipelining, every core deadline armed with embassy-time, request bodies up to the slot's
+/// body buffer (`Content-Length` or chunked, `100 Continue` when the request passed the head
+/// checks, `413` and close beyond), graceful close, and [`Server::stop`].
+///
+/// The application is synchronous (the same values the std server runs); the socket is not.
+/// So a slot reads the whole request body into its body buffer before it calls the
+/// application, and sends the response body block by block as the application produces it,
+/// awaiting the socket between blocks: a response body of any size streams.
+///
+/// ```no_run
+/// # async fn example(stack: embassy_net::Stack<'static>) {
+/// use wsgiref::demo::demo_app;
+/// use wsgiref_embassy::{Server, ServerConfig, Slot};
+///
+/// let server = Server::new(stack, demo_app, ServerConfig::new(80));
+/// // In firmware the slots live in a `static` (a `StaticCell`): 4.5 KiB each by default.
+/// let mut slots: [Slot; 4] = core::array::from_fn(|_| Slot::new());
+/// server.run(&mut slots).await;
+/// # }
+/// ```
+pub struct Server<'a, A> {
+    stack: Stack<'a>,
+    app: A,
+    config: ServerConfig<'a>,
+    stop: Stop,
+}
+
+impl<A> fmt::Debug for Server<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, A: Application> Server<'a, A> {
+    /// A server for `app` on `stack`.
+    pub fn new(stack: Stack<'a>, app: A, config: ServerConfig<'a>) -> Self {
+        Self {
+            stack,
+            app,
+            config,
+            stop: Stop::new(),
+        }
+    }
+
+    /// The application.
+    pub fn app(&self) -> &A {
+        &self.app
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig<'a> {
+        &self.config
+    }
+
+    /// Stops the server: no new connections are accepted, idle keep-alive connections
+    /// close, a request in flight finishes and its connection then closes; [`Server::run`]
+    /// returns when every slot is done.
+    pub fn stop(&self) {
+        self.stop.set();
+    }
+
+    /// Has [`Server::stop`] been called?
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// Serves on every slot of `slots` at once until [`Server::stop`]. One future: spawn it
+    /// as one task (or run the slots in tasks of their own with [`Server::run_slot`]).
+    pub async fn run<
+        const N: usize,
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+        const AR: usize,
+        const F: usize,
+    >(
+        &self,
+        slots: &mut [Slot<SRX, STX, RQ, RS, B, AR, F>; N],
+    ) {
+        let config = self.config.core_config(B);
+        let futures = slots.each_mut().map(|slot| self.serve_slot(&config, slot));
+        embassy_futures::join::join_array(futures).await;
+    }
+
+    /// Serves connections on one slot until [`Server::stop`].
+    pub async fn run_slot<
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+        const AR: usize,
+        const F: usize,
+    >(
+        &self,
+        slot: &mut Slot<SRX, STX, RQ, RS, B, AR, F>,
+    ) {
+        let config = self.config.core_config(B);
+        self.serve_slot(&config, slot).await;
+    }
+
+    async fn serve_slot<
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+        const AR: usize,
+        const F: usize,
+    >(
+        &self,
+        config: &Config<'_>,
+        slot: &mut Slot<SRX, STX, RQ, RS, B, AR, F>,
+    ) {
+        let Slot {
+            socket_rx,
+            socket_tx,
+            request,
+            response,
+            body,
+            arena,
+            fields: _,
+        } = slot;
+        let mut socket = TcpSocket::new(self.stack, socket_rx, socket_tx);
+        while !self.stop.is_set() {
+            match select(socket.accept(self.config.port), self.stop.wait()).await {
+                Either::First(Ok(())) => {}
+                Either::First(Err(_)) => {
+                    // The socket is not closed yet (cannot happen after `close`): reset it.
+                    socket.abort();
+                    let _ = with_timeout(self.config.linger, socket.flush()).await;
+                    Timer::after_millis(10).await;
+                    continue;
+                }
+                Either::Second(()) => break,
+            }
+            socket.set_nagle_enabled(false);
+            let peer = socket.remote_endpoint();
+            log_debug!("connection from {}", OptEndpoint(peer));
+            let mut link = Link {
+                socket: &mut socket,
+                peer,
+                body: &mut body[..],
+                arena: &mut arena[..],
+            };
+            let closed = self
+                .serve_connection::<F>(config, &mut link, (request, response))
+                .await;
+            let start = EmbassyInstant::now();
+            close(
+                &mut socket,
+                body,
+                self.config.linger,
+                closed == Closed::Gone,
+            )
+            .await;
+            log_debug!(
+                "connection closed ({}), listening again after {} ms",
+                closed,
+                start.elapsed().as_millis()
+            );
+        }
+        socket.abort();
+        let _ = with_timeout(self.config.linger, socket.flush()).await;
+    }
+
+    /// Serves one connection until it must close.
+    async fn serve_connection<const F: usize>(
+        &self,
+        config: &Config<'_>,
+        link: &mut Link<'_, '_>,
+        (rx, tx): (&mut [u8], &mut [u8]),
+    ) -> Closed {
+        let mut conn: Connection<'_, F> = Connection::new(config, rx, tx);
+        if let Some(peer) = link.peer {
+            conn.set_remote(SocketAddr::new(peer.addr.into(), peer.port));
+        }
+        loop {
+            match conn.poll_event(now()) {
+                Event::NeedData => {
+                    let idle = matches!(
+                        conn.timer(),
+                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                    );
+                    if idle && self.stop.is_set() {
+                        return Closed::Stopped;
+                    }
+                    let deadline = conn.poll_timeout().map(to_embassy);
+                    let buf = conn.receive_buf();
+                    if buf.is_empty() {
+                        // The core reads nothing now (it always answers a full buffer itself).
+                        return Closed::Done;
+                    }
+                    let read = read_until(link.socket, buf, deadline);
+                    // Only an idle connection is cut short by a stop.
+                    let stop = async {
+                        if idle {
+                            self.stop.wait().await;
+                        } else {
+                            core::future::pending::<()>().await;
+                        }
+                    };
+                    match select(read, stop).await {
+                        Either::First(Read::Data(0)) => conn.handle_eof(),
+                        Either::First(Read::Data(n)) => conn.handle_received(n),
+                        Either::First(Read::Timeout) => conn.handle_timeout(now()),
+                        Either::First(Read::Reset) => return Closed::Gone,
+                        Either::Second(()) => return Closed::Stopped,
+                    }
+                }
+                Event::Send(bytes) => {
+                    if send(link.socket, &[bytes], self.config.write_timeout)
+                        .await
+                        .is_err()
+                    {
+                        return Closed::Gone;
+                    }
+                }
+                Event::Request => {
+                    if !self.serve_request(&mut conn, link).await {
+                        return Closed::Gone;
+                    }
+                }
+                Event::NextCycle => {
+                    if self.stop.is_set() {
+                        return Closed::Stopped;
+                    }
+                }
+                _ => return Closed::Done,
+            }
+        }
+    }
+
+    /// Serves the current request. Returns false if the connection must be dropped at once.
+    async fn serve_request<const F: usize>(
+        &self,
+        conn: &mut Connection<'_, F>,
+        link: &mut Link<'_, '_>,
+    ) -> bool {
+        let Ok((mut environ, mut exchange)) = conn.exchange(link.arena) else {
+            return false;
+        };
+        // 1. The request body, whole, into the body buffer.
+        let mut len = 0;
+        let read = loop {
+            match exchange.poll_body(now()) {
+                Ok(Body::Data(data)) => {
+                    let Some(room) = link.body.get_mut(len..len + data.len()) else {
+                        break Err(());
+                    };
+                    room.copy_from_slice(data);
+                    len += data.len();
+                }
+                Ok(Body::Continue(bytes)) => {
+                    if send(link.socket, &[bytes], self.config.write_timeout)
+                        .await
+                        .is_err()
+                    {
+                        return false;
+                    }
+                }
+                Ok(Body::NeedData) => {
+                    let deadline = EmbassyInstant::now() + duration(self.config.timeouts.body);
+                    match read_until(link.socket, exchange.receive_buf(), Some(deadline)).await {
+                        Read::Data(0) => exchange.handle_eof(),
+                        Read::Data(n) => exchange.handle_received(n),
+                        Read::Timeout => exchange.handle_timeout_now(),
+                        Read::Reset => return false,
+                    }
+                }
+                Ok(Body::End) => break Ok(()),
+                Ok(_) | Err(_) => break Err(()),
+            }
+        };
+        if read.is_err() {
+            // 400, 408, 413 or a cut-off body: answered with its status, then closed.
+            let t = exchange.fail();
+            let sent = send(link.socket, &t.pieces(), self.config.write_timeout).await;
+            self.log(link.peer, &environ, exchange.status(), exchange.body_sent());
+            return sent.is_ok();
+        }
+        // 2. The application.
+        let (body, staging) = link.body.split_at_mut(len);
+        let mut input = SliceInput(body);
+        let mut errors = ErrorsLog;
+        let mut req = Request {
+            environ: &mut environ,
+            input: &mut input,
+            errors: &mut errors,
+        };
+        let (called, staged, overflow) = {
+            let mut io = CallIo {
+                exchange: &mut exchange,
+                staging,
+                staged: 0,
+                overflow: false,
+            };
+            let called = {
+                let mut start_response = StartResponse::new(&mut io);
+                self.app.call(&mut req, &mut start_response)
+            };
+            (called, io.staged, io.overflow)
+        };
+        // Output the application wrote during its call.
+        if staged > 0 {
+            let bytes = staging.get(..staged).unwrap_or_default();
+            if send(link.socket, &[bytes], self.config.write_timeout)
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        if overflow {
+            // The head is out (or was committed and could not be staged): nothing more can be
+            // said. The connection closes gracefully after what was staged.
+            log_warn!("application wrote more during its call than the body buffer holds");
+            let t = exchange.fail();
+            let sent = send(link.socket, &t.pieces(), self.config.write_timeout).await;
+            self.log(link.peer, &environ, exchange.status(), exchange.body_sent());
+            return sent.is_ok();
+        }
+        // 3. The response body, block by block.
+        let error = match called {
+            Ok(_) if exchange.status() == 0 => Some(AppError::with_kind(
+                "AssertionError",
+                "write() before start_response()",
+            )),
+            Ok(mut app_body) => {
+                let mut first = true;
+                loop {
+                    let single = first && app_body.single_block() && !exchange.headers_sent();
+                    first = false;
+                    let block = match app_body.next_block(&mut req) {
+                        None => break None,
+                        Some(Err(e)) => break Some(e),
+                        Some(Ok(block)) => block,
+                    };
+                    let t = if single {
+                        exchange.write_whole(block)
+                    } else {
+                        exchange.write(block)
+                    };
+                    match t {
+                        Ok(t) => {
+                            if send(link.socket, &t.pieces(), self.config.write_timeout)
+                                .await
+                                .is_err()
+                            {
+                                return false;
+                            }
+                        }
+                        Err(e) => break Some(e.into()),
+                    }
+                }
+                // The body is dropped (closed) here, before the response ends.
+            }
+            Err(e) => Some(e),
+        };
+        // 4. The end of the response, or the error output.
+        let t: Result<Transmit<'_>, LocalError> = match error {
+            None => exchange.finish(),
+            Some(e) => Err(log_app_error(e)),
+        };
+        let t = match t {
+            Ok(t) => t,
+            Err(_) => exchange.fail(),
+        };
+        if send(link.socket, &t.pieces(), self.config.write_timeout)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.log(link.peer, &environ, exchange.status(), exchange.body_sent());
+        conn.phase() != Phase::Exchange
+    }
+
+    fn log(&self, peer: Option<IpEndpoint>, environ: &Environ<'_>, status: u16, bytes: u64) {
+        if !self.config.quiet {
+            log_info!(
+                "{} \"{}\" {} {}",
+                OptEndpoint(peer),
+                RequestLine(environ),
+                status,
+                bytes
+            );
+        }
+    }
+}
+
+/// Logs an application error (`log_exception`); the response becomes the error output.
+fn log_app_error(e: AppError) -> LocalError {
+    log_warn!("application error: {}", e);
+    LocalError::InvalidState
+}
+
+/// The gateway side of the application's call: `start_response` into the exchange, and
+/// imperative `write`s staged in the free part of the body buffer (the socket cannot be
+/// awaited from inside a synchronous call) and sent when the call returns.
+struct CallIo<'x, 'c> {
+    exchange: &'x mut Exchange<'c>,
+    staging: &'x mut [u8],
+    staged: usize,
+    overflow: bool,
+}
+
+impl ResponseStart for CallIo<'_, '_> {
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), AppError> {
+        let started = if replace {
+            self.exchange.restart_response(status, headers)
+        } else {
+            self.exchange.start_response(status, headers)
+        };
+        started.map_err(AppError::from)
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
+        if self.overflow {
+            return Err(AppError::with_kind("OSError", "output buffer full"));
+        }
+        let t = self.exchange.write(data)?;
+        let end = self.staged + t.len();
+        let Some(out) = self.staging.get_mut(self.staged..end) else {
+            // The head is committed but cannot be sent whole: the connection closes.
+            self.overflow = true;
+            return Err(AppError::with_kind("OSError", "output buffer full"));
+        };
+        let mut at = 0;
+        for piece in t.pieces() {
+            if let Some(dst) = out.get_mut(at..at + piece.len()) {
+                dst.copy_from_slice(piece);
+            }
+            at += piece.len();
+        }
+        self.staged = end;
+        Ok(())
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.exchange.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.exchange.status() != 0
+    }
+}
+
+/// `wsgi.errors`: to the log.
+struct ErrorsLog;
+
+impl fmt::Write for ErrorsLog {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let text = s.trim_end();
+        if !text.is_empty() {
+            log_warn!("wsgi.errors: {}", text);
+        }
+        Ok(())
+    }
+}
+
+/// What one connection is served over: its socket, its peer, and the slot's body buffer and
+/// arena. Passed by reference so the nested futures do not each keep copies of the pieces.
+struct Link<'s, 'n> {
+    socket: &'s mut TcpSocket<'n>,
+    peer: Option<IpEndpoint>,
+    body: &'s mut [u8],
+    arena: &'s mut [u8],
+}
+
+/// The outcome of one read.
+enum Read {
+    /// Bytes read; 0 is the end of the client's input.
+    Data(usize),
+    /// The deadline passed.
+    Timeout,
+    /// The connection was reset.
+    Reset,
+}
+
+/// Reads into `buf`, giving up at `deadline`.
+async fn read_until(
+    socket: &mut TcpSocket<'_>,
+    buf: &mut [u8],
+    deadline: Option<EmbassyInstant>,
+) -> Read {
+    let result = match deadline {
+        Some(deadline) => match with_deadline(deadline, socket.read(buf)).await {
+            Ok(result) => result,
+            Err(_) => return Read::Timeout,
+        },
+        None => socket.read(buf).await,
+    };
+    match result {
+        Ok(n) => Read::Data(n),
+        Err(_) => Read::Reset,
+    }
+}
+
+/// Sends every byte of `pieces`, each piece within `timeout`.
+async fn send(socket: &mut TcpSocket<'_>, pieces: &[&[u8]], timeout: Duration) -> Result<(), ()> {
+    for piece in pieces.iter().filter(|p| !p.is_empty()) {
+        match with_timeout(timeout, socket.write_all(piece)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return Err(()),
+        }
+    }
+    Ok(())
+}
+
+/// Closes gracefully: FIN after the queued bytes, then what the client still sends is
+/// discarded until it closes too (at most `linger`), so unread request bytes do not turn the
+/// close into a reset that destroys the response. A client that does not close in time, or
+/// one that is gone, is reset. Returns when the socket can listen again.
+async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, gone: bool) {
+    if !gone {
+        socket.close();
+        let _ = with_timeout(linger, async {
+            while let Ok(1..) = socket.read(sink).await {}
+        })
+        .await;
+        // Our FIN still unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): wait for it, briefly.
+        let _ = with_timeout(linger, socket.flush()).await;
+    }
+    // CLOSED and TIME-WAIT can listen again as they are (a listen resets them, no RST).
+    if !matches!(socket.state(), State::Closed | State::TimeWait) {
+        socket.abort();
+        let _ = with_timeout(linger, socket.flush()).await;
+    }
+}
+
+fn now() -> Instant {
+    Instant::from_millis(EmbassyInstant::now().as_millis())
+}
+
+fn to_embassy(deadline: Instant) -> EmbassyInstant {
+    EmbassyInstant::from_millis(deadline.as_millis())
+}
+
+fn duration(d: core::time::Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A peer address, or `-`, for the log.
+struct OptEndpoint(Option<IpEndpoint>);
+
+impl fmt::Display for OptEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, "{}", e.addr),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for OptEndpoint {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        match self.0 {
+            Some(e) => defmt::write!(f, "{}", e.addr),
+            None => defmt::write!(f, "-"),
+        }
+    }
+}
+
+/// The request line for the access log, from the environ: `METHOD SCRIPT_NAME PATH_INFO
+/// ?QUERY PROTOCOL` (the path as routing left it), bytes outside printable ASCII as `?`.
+struct RequestLine<'e, 'a>(&'e Environ<'a>);
+
+impl RequestLine<'_, '_> {
+    /// The pieces, in order.
+    fn pieces(&self) -> [&[u8]; 7] {
+        let env = self.0;
+        let query = env.get("QUERY_STRING").unwrap_or_default();
+        [
+            env.get("REQUEST_METHOD").unwrap_or(b"-"),
+            b" ",
+            env.get("SCRIPT_NAME").unwrap_or_default(),
+            env.get("PATH_INFO").unwrap_or_default(),
+            if query.is_empty() { b"" } else { b"?" },
+            query,
+            env.get("SERVER_PROTOCOL").unwrap_or_default(),
+        ]
+    }
+
+    /// Writes the line, one printable run at a time.
+    fn write_to(&self, mut put: impl FnMut(&str)) {
+        let printable = |b: &u8| b.is_ascii_graphic() || *b == b' ';
+        for (i, piece) in self.pieces().iter().enumerate() {
+            if i == 6 {
+                put(" ");
+            }
+            let mut rest: &[u8] = piece;
+            while !rest.is_empty() {
+                let n = rest
+                    .iter()
+                    .position(|b| !printable(b))
+                    .unwrap_or(rest.len());
+                let (run, tail) = rest.split_at(n);
+                put(core::str::from_utf8(run).unwrap_or_default());
+                rest = match tail.split_first() {
+                    Some((_, tail)) => {
+                        put("?");
+                        tail
+                    }
+                    None => tail,
+                };
+            }
+        }
+    }
+}
+
+impl fmt::Display for RequestLine<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut result = Ok(());
+        self.write_to(|s| {
+            if result.is_ok() {
+                result = f.write_str(s);
+            }
+        });
+        result
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for RequestLine<'_, '_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        self.write_to(|s| defmt::write!(f, "{=str}", s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    fn line(pairs: &[(&str, &[u8])]) -> std::string::String {
+        let mut arena = [0u8; 0];
+        let env = Environ::from_pairs(pairs, &mut arena);
+        RequestLine(&env).to_string()
+    }
+
+    #[test]
+    fn access_line_is_printable_and_reflects_routing() {
+        // Four bytes outside printable ASCII become four `?`; then the query's `?`.
+        assert_eq!(
+            line(&[
+                ("REQUEST_METHOD", b"GET"),
+                ("SCRIPT_NAME", b"/app"),
+                ("PATH_INFO", b"/a b\r\n\x00\xe9"),
+                ("QUERY_STRING", b"x=1"),
+                ("SERVER_PROTOCOL", b"HTTP/1.1"),
+            ]),
+            "GET /app/a b?????x=1 HTTP/1.1"
+        );
+        // No query: no `?`; no method: `-`.
+        assert_eq!(
+            line(&[
+                ("PATH_INFO", b"/"),
+                ("QUERY_STRING", b""),
+                ("SERVER_PROTOCOL", b"HTTP/1.0")
+            ]),
+            "- / HTTP/1.0"
+        );
+    }
+
+    #[test]
+    fn closed_reads_as_words() {
+        assert_eq!(Closed::Done.to_string(), "done");
+        assert_eq!(Closed::Gone.to_string(), "client gone");
+        assert_eq!(Closed::Stopped.to_string(), "server stopped");
+    }
+}

@@ -1,0 +1,672 @@
+//! A single-threaded, non-blocking server: one `mio` event loop drives every connection's
+//! core [`Connection`], so a thousand idle keep-alive clients cost a thousand buffers, not a
+//! thousand threads. The same applications and request handler as [`crate::server`].
+//!
+//! The loop is the drain contract of the core, once per ready socket:
+//!
+//! * a readable socket is read into [`Connection::receive_buf`] until it would block, and the
+//!   connection's events are drained after every read;
+//! * [`Event::Request`] runs the application right there, on the loop's thread, through a
+//!   [`SocketTransport::nonblocking`] transport;
+//! * every connection's deadline ([`Connection::poll_timeout`]) goes into a heap of timers, and
+//!   the earliest one is the timeout of the next `poll` — the core's deadlines drive the loop.
+//!
+//! Memory is fixed when the loop starts: `max_connections` pairs of buffers, one per slot,
+//! reused by every connection that takes the slot (nothing is allocated per connection or
+//! per request). Over the limit, a client gets `503` and is closed.
+//!
+//! **What it costs.** An application is a blocking call (WSGI's contract): while it runs —
+//! reading a body that has not arrived yet, or writing into a full send buffer — the loop
+//! waits for that one socket (bounded by the body deadline and
+//! [`PollConfig::write_timeout`]) and the other connections wait with it. Requests whose
+//! head and body arrive together and whose responses fit the socket's send buffer (the usual
+//! case) never wait. For applications that block on other things (a database, a slow
+//! upstream), use the thread pool of [`crate::server`] or the tokio adapter.
+//!
+//! ```no_run
+//! use wsgiref_std::apps::hello;
+//! use wsgiref_std::poll::{PollConfig, PollServer};
+//! use wsgiref_std::server::DefaultHandler;
+//!
+//! let config = PollConfig { max_connections: 1000, ..PollConfig::default() };
+//! let server = PollServer::bind("127.0.0.1:8000", hello, config, DefaultHandler).unwrap();
+//! println!("Serving on http://{}", server.server_address());
+//! server.serve_forever().unwrap();
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+use wsgiref::app::Application;
+use wsgiref::state::TimerKind;
+use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
+
+use crate::server::{DefaultHandler, RequestHandler, Service};
+use crate::transport::{Clock, SocketTransport, write_all_vectored};
+
+/// Settings of a [`PollServer`].
+#[derive(Clone, Debug)]
+pub struct PollConfig {
+    /// Connections served at once (the slots, each with its buffers, divided evenly among
+    /// the loops); beyond it, `503`.
+    pub max_connections: usize,
+    /// Event loops, each on its own thread with its share of the slots, all accepting from
+    /// the one listener ([`PollServer::serve_forever`] runs one on the calling thread; more
+    /// need [`PollServer::serve_forever_on`]).
+    pub loops: usize,
+    /// Receive buffer per slot: the largest kept request head plus some body.
+    pub rx_buffer: usize,
+    /// Transmit buffer per slot: the largest response head.
+    pub tx_buffer: usize,
+    /// Core limits.
+    pub limits: Limits,
+    /// Core deadlines.
+    pub timeouts: Timeouts,
+    /// Longest the loop waits for one socket's send buffer to take more bytes.
+    pub write_timeout: Duration,
+    /// How long a closed connection may go on sending bytes that will be discarded (so
+    /// that unread bytes do not turn the close into a reset that destroys the response).
+    pub linger: Duration,
+    /// `Server` header and `SERVER_SOFTWARE`.
+    pub server_software: String,
+    /// No access log.
+    pub quiet: bool,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            loops: 1,
+            rx_buffer: 8 * 1024,
+            tx_buffer: 2 * 1024,
+            limits: Limits::DEFAULT,
+            timeouts: Timeouts::DEFAULT,
+            write_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(1),
+            server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            quiet: false,
+        }
+    }
+}
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKER: Token = Token(usize::MAX);
+
+/// A single-threaded WSGI server over one `mio` event loop (see the module docs).
+pub struct PollServer<A, H = DefaultHandler> {
+    listener: TcpListener,
+    local: SocketAddr,
+    server_name: String,
+    app: A,
+    handler: H,
+    config: PollConfig,
+    clock: Clock,
+    wake: Arc<WakeSet>,
+}
+
+/// The stop flag and a waker for every running loop.
+#[derive(Debug, Default)]
+struct WakeSet {
+    stop: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl WakeSet {
+    fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for waker in self
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            let _ = waker.wake();
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+impl<A, H> fmt::Debug for PollServer<A, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollServer")
+            .field("local", &self.local)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops a [`PollServer`] from another thread (a Ctrl-C handler): cloneable, `'static`.
+#[derive(Clone, Debug)]
+pub struct PollShutdown {
+    wake: Arc<WakeSet>,
+}
+
+impl PollShutdown {
+    /// Same as [`PollServer::shutdown`].
+    pub fn shutdown(&self) {
+        self.wake.stop();
+    }
+}
+
+/// One connection in a slot of the loop.
+struct Slot<'a> {
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: Connection<'a>,
+    /// The deadline in the timer heap for this connection, if any.
+    deadline: Option<Instant>,
+    /// Closed for sending, discarding what the client still sends, until then.
+    lingering: Option<Instant>,
+    /// Which occupant of the slot this is (timers of earlier occupants are stale).
+    generation: u64,
+}
+
+/// What the loop should do with a connection after driving it.
+enum Next {
+    /// Wait for the socket (or the deadline).
+    Wait,
+    /// Close it gracefully (lingering if the client left bytes unread).
+    Close,
+    /// Drop it at once (the client is gone).
+    Drop,
+}
+
+impl<A: Application, H: RequestHandler> PollServer<A, H> {
+    /// A server bound to `addr`.
+    ///
+    /// # Errors
+    /// The address does not resolve or cannot be bound; the event loop cannot be created.
+    pub fn bind(
+        addr: impl ToSocketAddrs,
+        app: A,
+        config: PollConfig,
+        handler: H,
+    ) -> io::Result<Self> {
+        let listener = crate::server::listen(addr, config.max_connections)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local,
+            server_name: local.ip().to_string(),
+            app,
+            handler,
+            config,
+            clock: Clock::new(),
+            wake: Arc::new(WakeSet::default()),
+        })
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub fn server_address(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// `set_app`.
+    pub fn set_app(&mut self, app: A) {
+        self.app = app;
+    }
+
+    /// `get_app`.
+    #[must_use]
+    pub fn get_app(&self) -> &A {
+        &self.app
+    }
+
+    /// The request handler.
+    #[must_use]
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Sets `SERVER_NAME` (defaults to the bound address).
+    pub fn set_server_name(&mut self, name: impl Into<String>) {
+        self.server_name = name.into();
+    }
+
+    /// Stop accepting; idle keep-alive connections close at once, requests in flight
+    /// finish (bounded by the core's deadlines), then `serve_forever` returns.
+    pub fn shutdown(&self) {
+        self.shutdown_handle().shutdown();
+    }
+
+    /// A handle for [`PollServer::shutdown`] from another thread.
+    #[must_use]
+    pub fn shutdown_handle(&self) -> PollShutdown {
+        PollShutdown {
+            wake: Arc::clone(&self.wake),
+        }
+    }
+
+    fn core_config(&self) -> Config<'_> {
+        crate::server::core_config(
+            &self.server_name,
+            self.local,
+            &self.config.server_software,
+            (self.config.limits, self.config.timeouts),
+            false,
+        )
+    }
+
+    /// Runs one event loop, with every slot, on the calling thread until
+    /// [`PollServer::shutdown`] (whatever [`PollConfig::loops`] says: the application need
+    /// not be `Sync`).
+    ///
+    /// # Errors
+    /// The event loop could not be created, polling failed, or the listener could not be
+    /// registered.
+    pub fn serve_forever(&self) -> io::Result<()> {
+        self.run_loop(self.config.max_connections.max(1))
+    }
+
+    /// One event loop with `slots_max` slots, until shutdown.
+    fn run_loop(&self, slots_max: usize) -> io::Result<()> {
+        let mut poll = Poll::new()?;
+        self.wake
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Waker::new(poll.registry(), WAKER)?);
+        let config = self.core_config();
+        let (rx_len, tx_len) = (self.config.rx_buffer.max(1), self.config.tx_buffer.max(1));
+        // All the memory the loop will use for connections, zeroed lazily by the kernel.
+        let mut rx_arena = vec![0u8; slots_max * rx_len];
+        let mut tx_arena = vec![0u8; slots_max * tx_len];
+        let mut free: Vec<(usize, &mut [u8], &mut [u8])> = rx_arena
+            .chunks_mut(rx_len)
+            .zip(tx_arena.chunks_mut(tx_len))
+            .enumerate()
+            .map(|(i, (rx, tx))| (i, rx, tx))
+            .rev()
+            .collect();
+        let mut slots: Vec<Option<Slot<'_>>> = (0..slots_max).map(|_| None).collect();
+        let mut timers: BinaryHeap<Reverse<(Instant, usize, u64)>> = BinaryHeap::new();
+        let mut generation = 0u64;
+        let mut events = Events::with_capacity(1024);
+        let listener_fd = self.listener.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&listener_fd), LISTENER, Interest::READABLE)?;
+        let mut accepting = true;
+        let service = Service {
+            app: &self.app,
+            handler: &self.handler,
+            quiet: self.config.quiet,
+        };
+
+        loop {
+            let stopping = self.wake.stopping();
+            if stopping && accepting {
+                accepting = false;
+                let _ = poll.registry().deregister(&mut SourceFd(&listener_fd));
+                // Idle connections close now; the others finish their request.
+                for index in 0..slots.len() {
+                    let idle = slots.get(index).and_then(Option::as_ref).is_some_and(|s| {
+                        s.lingering.is_none()
+                            && matches!(
+                                s.conn.timer(),
+                                Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                            )
+                    });
+                    if idle {
+                        self.release(&mut slots, &mut free, index, Next::Drop);
+                    }
+                }
+            }
+            if !accepting && slots.iter().all(Option::is_none) {
+                return Ok(());
+            }
+
+            // The earliest live deadline is the poll timeout.
+            let now = self.clock.now();
+            let timeout = loop {
+                match timers.peek() {
+                    None => break None,
+                    Some(Reverse((at, index, gen_))) => {
+                        let live = slots
+                            .get(*index)
+                            .and_then(Option::as_ref)
+                            .is_some_and(|s| s.generation == *gen_ && s.deadline == Some(*at));
+                        if live {
+                            break Some(at.saturating_duration_since(now));
+                        }
+                        timers.pop();
+                    }
+                }
+            };
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+
+            for event in &events {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => {
+                        if accepting {
+                            self.accept_all(&poll, &config, &mut slots, &mut free, &mut generation);
+                        }
+                    }
+                    Token(index) => {
+                        let next = match slots.get_mut(index).and_then(Option::as_mut) {
+                            Some(slot) => self.drive(&service, slot, stopping),
+                            None => continue,
+                        };
+                        self.settle(&mut slots, &mut free, &mut timers, index, next);
+                    }
+                }
+            }
+
+            // Deadlines that passed.
+            let now = self.clock.now();
+            while let Some(Reverse((at, index, gen_))) = timers.peek().copied() {
+                if at > now {
+                    break;
+                }
+                timers.pop();
+                let next = match slots.get_mut(index).and_then(Option::as_mut) {
+                    Some(slot) if slot.generation == gen_ && slot.deadline == Some(at) => {
+                        slot.deadline = None;
+                        if slot.lingering.is_some() {
+                            Next::Drop
+                        } else {
+                            slot.conn.handle_timeout(now);
+                            self.drive(&service, slot, stopping)
+                        }
+                    }
+                    _ => continue,
+                };
+                self.settle(&mut slots, &mut free, &mut timers, index, next);
+            }
+        }
+    }
+
+    /// Accepts every pending connection into a free slot (or answers `503`).
+    fn accept_all<'a>(
+        &self,
+        poll: &Poll,
+        config: &'a Config<'a>,
+        slots: &mut [Option<Slot<'a>>],
+        free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        generation: &mut u64,
+    ) {
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Per-connection errors (ECONNABORTED, EMFILE): the next event retries.
+                Err(_) => return,
+            };
+            let Some((index, rx, tx)) = free.pop() else {
+                reject_busy(&stream);
+                continue;
+            };
+            let ready = stream.set_nonblocking(true).is_ok() && stream.set_nodelay(true).is_ok();
+            let registered = ready
+                && poll
+                    .registry()
+                    .register(
+                        &mut SourceFd(&stream.as_raw_fd()),
+                        Token(index),
+                        Interest::READABLE,
+                    )
+                    .is_ok();
+            if !registered {
+                free.push((index, rx, tx));
+                continue;
+            }
+            let mut conn = Connection::new(config, rx, tx);
+            conn.set_remote(peer);
+            *generation += 1;
+            if let Some(place) = slots.get_mut(index) {
+                *place = Some(Slot {
+                    stream,
+                    peer,
+                    conn,
+                    deadline: None,
+                    lingering: None,
+                    generation: *generation,
+                });
+            }
+        }
+    }
+
+    /// Drains one connection's events, reading until the socket would block.
+    fn drive(&self, service: &Service<'_, A, H>, slot: &mut Slot<'_>, stopping: bool) -> Next {
+        if slot.lingering.is_some() {
+            return discard(&slot.stream);
+        }
+        // A read that returned less than it asked for emptied the socket's queue: bytes that
+        // arrive later raise a new edge, so asking again now would only find `WouldBlock`
+        // (one system call per request saved, as tokio does).
+        let mut drained = false;
+        loop {
+            let now = self.clock.now();
+            match slot.conn.poll_event(now) {
+                Event::NeedData => {
+                    let idle = matches!(
+                        slot.conn.timer(),
+                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                    );
+                    if idle && stopping {
+                        return Next::Close;
+                    }
+                    if drained {
+                        return Next::Wait;
+                    }
+                    let buf = slot.conn.receive_buf();
+                    if buf.is_empty() {
+                        return Next::Close;
+                    }
+                    let asked = buf.len();
+                    match (&slot.stream).read(buf) {
+                        Ok(0) => slot.conn.handle_eof(),
+                        Ok(n) => {
+                            drained = n < asked;
+                            slot.conn.handle_received(n);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(_) => return Next::Drop,
+                    }
+                }
+                Event::Send(bytes) => {
+                    let mut transport = SocketTransport::nonblocking(
+                        &slot.stream,
+                        self.clock,
+                        Duration::ZERO,
+                        self.config.write_timeout,
+                    );
+                    if wsgiref::handler::Transport::send(&mut transport, &[bytes]).is_err() {
+                        return Next::Drop;
+                    }
+                }
+                Event::Request => {
+                    let transport = SocketTransport::nonblocking(
+                        &slot.stream,
+                        self.clock,
+                        self.config.timeouts.body,
+                        self.config.write_timeout,
+                    );
+                    if !service.serve_request(&mut slot.conn, transport, slot.peer, stopping) {
+                        return Next::Drop;
+                    }
+                }
+                Event::NextCycle => {
+                    if stopping {
+                        return Next::Close;
+                    }
+                }
+                _ => return Next::Close,
+            }
+        }
+    }
+
+    /// Applies what [`PollServer::drive`] decided: re-arm the timer, or release the slot.
+    fn settle<'a>(
+        &self,
+        slots: &mut [Option<Slot<'a>>],
+        free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        timers: &mut BinaryHeap<Reverse<(Instant, usize, u64)>>,
+        index: usize,
+        next: Next,
+    ) {
+        match next {
+            Next::Wait => {
+                if let Some(slot) = slots.get_mut(index).and_then(Option::as_mut) {
+                    let deadline = if slot.lingering.is_some() {
+                        slot.lingering
+                    } else {
+                        slot.conn.poll_timeout()
+                    };
+                    if deadline != slot.deadline {
+                        slot.deadline = deadline;
+                        if let Some(at) = deadline {
+                            timers.push(Reverse((at, index, slot.generation)));
+                        }
+                    }
+                }
+            }
+            Next::Close | Next::Drop => {
+                let lingering = self.release(slots, free, index, next);
+                if let Some((at, generation)) = lingering {
+                    timers.push(Reverse((at, index, generation)));
+                }
+            }
+        }
+    }
+
+    /// Closes the connection in `index`. A graceful close whose client left bytes unread
+    /// keeps the slot, lingering (returns its deadline); otherwise the slot is freed.
+    fn release<'a>(
+        &self,
+        slots: &mut [Option<Slot<'a>>],
+        free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        index: usize,
+        next: Next,
+    ) -> Option<(Instant, u64)> {
+        let place = slots.get_mut(index)?;
+        let slot = place.as_mut()?;
+        if matches!(next, Next::Close) && slot.lingering.is_none() {
+            let _ = slot.stream.shutdown(Shutdown::Write);
+            if matches!(discard(&slot.stream), Next::Wait) {
+                let until = self.clock.now() + self.config.linger;
+                slot.lingering = Some(until);
+                slot.deadline = Some(until);
+                return Some((until, slot.generation));
+            }
+        }
+        let slot = place.take()?;
+        // Closing the socket (when `slot` drops) takes it out of the poll set: no
+        // `epoll_ctl` needed.
+        let (rx, tx) = slot.conn.into_buffers();
+        free.push((index, rx, tx));
+        None
+    }
+}
+
+impl<A: Application + Sync, H: RequestHandler> PollServer<A, H> {
+    /// Runs [`PollConfig::loops`] event loops, each on its own thread with its share of the
+    /// slots, all accepting from the one listener, until [`PollServer::shutdown`]; returns
+    /// when every loop has finished.
+    ///
+    /// # Errors
+    /// The first error of a loop (the other loops are stopped).
+    pub fn serve_forever_on(&self) -> io::Result<()> {
+        let loops = self.config.loops.max(1);
+        let slots = self.config.max_connections.max(1).div_ceil(loops);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..loops)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let result = self.run_loop(slots);
+                        if result.is_err() {
+                            self.wake.stop();
+                        }
+                        result
+                    })
+                })
+                .collect();
+            let mut first = Ok(());
+            for handle in handles {
+                let result = handle
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
+                if first.is_ok() {
+                    first = result;
+                }
+            }
+            first
+        })
+    }
+}
+
+/// Reads and discards what a closing client still sends: `Wait` while it may send more,
+/// `Drop` once it is done (end of stream, an error) or sent nothing unread at all.
+fn discard(stream: &TcpStream) -> Next {
+    let mut sink = [0u8; 4096];
+    let mut read_any = false;
+    for _ in 0..64 {
+        match (&mut &*stream).read(&mut sink) {
+            Ok(0) => return Next::Drop,
+            Ok(_) => read_any = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return if read_any { Next::Wait } else { Next::Drop };
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Next::Drop,
+        }
+    }
+    Next::Wait
+}
+
+/// Over the connection limit: what the client already sent is read, a short `503` is
+/// written, and the connection closed — without taking a slot or waiting.
+fn reject_busy(stream: &TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let _ = discard(stream);
+    let _ = write_all_vectored(&mut &*stream, &[BUSY]);
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = (&mut &*stream).flush();
+}
+
+/// Raises this process's soft limit of open files (`RLIMIT_NOFILE`) to at least `want`, as
+/// far as the hard limit allows: a loop with a thousand connections needs a thousand and
+/// some descriptors, more than the usual soft default of 1024. Returns the soft limit now
+/// in force (`u64::MAX` for unlimited).
+#[must_use]
+pub fn raise_fd_limit(want: u64) -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= want {
+        return current;
+    }
+    let target = limit.maximum.map_or(want, |max| want.min(max));
+    let raised = rustix::process::Rlimit {
+        current: Some(target),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => target,
+        Err(_) => current,
+    }
+}

@@ -1,0 +1,1128 @@
+//! Fault injection on the std server (issue 6): clients that disconnect at every stage,
+//! half-close, read slowly through tiny socket buffers or never read; applications that fail
+//! at every stage; slowloris, idle keep-alive and more connections than the limit; oversized
+//! heads, targets, bodies and chunk lines.
+//!
+//! Every test runs its own in-process server on 127.0.0.1:0 with short deadlines, records
+//! what the server logs (its `get_stderr`: access lines and error lines) and each connection
+//! it finishes (its `handle` hook: the number of requests served on it), checks the exact
+//! answer or close, and checks that the server still serves a fresh client afterwards. The
+//! server is shut down and its thread joined when the test ends, passing or failing.
+
+use std::fmt;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, Once};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use wsgiref::app::{AppError, Application, Body, Request, StartResponse};
+use wsgiref::{Limits, Timeouts};
+use wsgiref_std::apps::{EchoBody, echo};
+use wsgiref_std::server::{RequestHandler, ServerConfig, WsgiServer};
+
+// ---------------------------------------------------------------------------------------
+// The application: one route per behaviour.
+
+/// 64 KiB of a pattern that does not repeat at block boundaries (the byte at offset `o` of
+/// a `/big` body is `PATTERN[o % BLOCK]`).
+const BLOCK: usize = 64 * 1024;
+static PATTERN: [u8; BLOCK] = pattern();
+
+const fn pattern() -> [u8; BLOCK] {
+    let mut a = [0u8; BLOCK];
+    let mut i = 0;
+    while i < BLOCK {
+        a[i] = (i % 251) as u8;
+        i += 1;
+    }
+    a
+}
+
+/// How a scripted body ends after its blocks.
+#[derive(Clone, Copy, Debug)]
+enum End {
+    Done,
+    Error,
+    Panic,
+}
+
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the echo body's block lives on the worker's stack, as in the command's apps"
+)]
+enum Script {
+    Blocks {
+        blocks: &'static [&'static [u8]],
+        next: usize,
+        end: End,
+    },
+    /// `left` blocks of `PATTERN`.
+    Big {
+        left: u64,
+    },
+    Echo(EchoBody),
+}
+
+impl Body for Script {
+    fn next_block<'b>(
+        &'b mut self,
+        req: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
+        match self {
+            Self::Blocks { blocks, next, end } => {
+                if let Some(block) = blocks.get(*next) {
+                    *next += 1;
+                    return Some(Ok(block));
+                }
+                match end {
+                    End::Done => None,
+                    End::Error => Some(Err(AppError::new("the body failed midway"))),
+                    End::Panic => panic!("boom in the body"),
+                }
+            }
+            Self::Big { left } => {
+                if *left == 0 {
+                    return None;
+                }
+                *left -= 1;
+                Some(Ok(&PATTERN[..]))
+            }
+            Self::Echo(body) => body.next_block(req),
+        }
+    }
+
+    fn single_block(&self) -> bool {
+        matches!(self, Self::Blocks { blocks, end: End::Done, .. } if blocks.len() == 1)
+    }
+}
+
+fn blocks(blocks: &'static [&'static [u8]], end: End) -> Script {
+    Script::Blocks {
+        blocks,
+        next: 0,
+        end,
+    }
+}
+
+fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Script, AppError> {
+    let path = req.environ.get("PATH_INFO").unwrap_or_default();
+    let text = [("Content-Type", "text/plain")];
+    match path {
+        b"/hello" => {
+            sr.start("200 OK", &text)?;
+            Ok(blocks(&[b"hello"], End::Done))
+        }
+        // `/big?N`: N blocks of 64 KiB, with Content-Length; `/big-chunked?N` without.
+        b"/big" | b"/big-chunked" => {
+            let n: u64 = req
+                .environ
+                .get_str("QUERY_STRING")
+                .and_then(|q| q.parse().ok())
+                .unwrap_or(1);
+            let length = (n * BLOCK as u64).to_string();
+            if path == b"/big" {
+                sr.start("200 OK", &[("Content-Length", length.as_str())])?;
+            } else {
+                sr.start("200 OK", &[])?;
+            }
+            Ok(Script::Big { left: n })
+        }
+        b"/echo" => echo(req, sr).map(Script::Echo),
+        b"/error-before" => Err(AppError::new("failed before the head")),
+        b"/error-after" => {
+            sr.start("200 OK", &text)?;
+            sr.write(b"partial")?;
+            Err(AppError::new("failed after the head"))
+        }
+        b"/fail-midway" => {
+            sr.start("200 OK", &text)?;
+            Ok(blocks(&[b"one", b"two"], End::Error))
+        }
+        b"/fail-midway-length" => {
+            sr.start("200 OK", &[("Content-Length", "100")])?;
+            Ok(blocks(&[b"0123456789"], End::Error))
+        }
+        b"/panic-midway" => {
+            sr.start("200 OK", &text)?;
+            Ok(blocks(&[b"one"], End::Panic))
+        }
+        _ => {
+            sr.start("404 Not Found", &text)?;
+            Ok(blocks(&[b"not found"], End::Done))
+        }
+    }
+}
+
+/// Keeps the deliberate panics (messages starting with "boom") out of the test output.
+fn quiet_deliberate_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let deliberate = info
+                .payload()
+                .downcast_ref::<&str>()
+                .is_some_and(|m| m.starts_with("boom"));
+            if !deliberate {
+                default_hook(info);
+            }
+        }));
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// The harness: a recording handler and a server on its own thread.
+
+/// Records the server's error stream and every connection it finishes.
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<String>,
+    /// Requests served on each finished connection, in the order they finished.
+    finished: Mutex<Vec<u32>>,
+    changed: Condvar,
+    /// SO_SNDBUF for accepted sockets.
+    send_buffer: Option<usize>,
+}
+
+impl RequestHandler for Recorder {
+    fn get_stderr(&self, text: fmt::Arguments<'_>) {
+        let mut log = self.log.lock().unwrap();
+        fmt::Write::write_fmt(&mut *log, text).unwrap();
+    }
+
+    fn handle(&self, stream: &TcpStream, _: SocketAddr, serve: &mut dyn FnMut() -> u32) -> u32 {
+        if let Some(size) = self.send_buffer {
+            rustix::net::sockopt::set_socket_send_buffer_size(stream, size).unwrap();
+        }
+        let served = serve();
+        self.finished.lock().unwrap().push(served);
+        self.changed.notify_all();
+        served
+    }
+}
+
+type App = fn(&mut Request<'_, '_>, &mut StartResponse<'_>) -> Result<Script, AppError>;
+
+/// A server running `A` on its own thread; shut down and joined on drop.
+struct Running<A: Application + Send + Sync + 'static = App> {
+    server: Arc<WsgiServer<A, Recorder>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Short deadlines, so every timeout in these tests is reached in about a second.
+fn config(threads: usize) -> ServerConfig {
+    ServerConfig {
+        threads,
+        max_connections: 32,
+        timeouts: Timeouts {
+            first_byte: Duration::from_millis(1000),
+            keep_alive: Duration::from_millis(1000),
+            head: Duration::from_millis(1000),
+            body: Duration::from_millis(1000),
+        },
+        write_timeout: Duration::from_millis(1000),
+        quiet: false,
+        ..ServerConfig::default()
+    }
+}
+
+fn start(config: ServerConfig) -> Running {
+    start_with(app as App, config, Recorder::default())
+}
+
+fn start_with<A: Application + Send + Sync + 'static>(
+    app: A,
+    config: ServerConfig,
+    recorder: Recorder,
+) -> Running<A> {
+    quiet_deliberate_panics();
+    let server = Arc::new(WsgiServer::bind("127.0.0.1:0", app, config, recorder).unwrap());
+    let serving = Arc::clone(&server);
+    let thread = thread::spawn(move || serving.serve_forever().unwrap());
+    Running {
+        server,
+        thread: Some(thread),
+    }
+}
+
+impl<A: Application + Send + Sync + 'static> Running<A> {
+    fn addr(&self) -> SocketAddr {
+        self.server.server_address()
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr()).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream
+    }
+
+    fn log(&self) -> String {
+        self.server.handler().log.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `n` connections have finished; their request counts.
+    fn wait_finished(&self, n: usize) -> Vec<u32> {
+        let recorder = self.server.handler();
+        let deadline = Instant::now() + IO_TIMEOUT;
+        let mut finished = recorder.finished.lock().unwrap();
+        while finished.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "only {} of {n} connections finished",
+                finished.len()
+            );
+            finished = recorder.changed.wait_timeout(finished, left).unwrap().0;
+        }
+        finished.clone()
+    }
+
+    /// A fresh client gets `/hello` answered, and the access log shows it.
+    fn assert_serves(&self) {
+        let response = self.get("/hello");
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.body, b"hello");
+        self.wait_for_log("\"GET /hello HTTP/1.1\" 200 5\n");
+    }
+
+    /// One request on a fresh connection (`Connection: close`), the whole response.
+    fn get(&self, target: &str) -> Response {
+        let mut s = self.connect();
+        write!(
+            s,
+            "GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let all = read_to_close(&mut s);
+        let (response, rest) = parse_response(&all).expect("a whole response");
+        assert!(rest.is_empty(), "bytes after the response: {rest:?}");
+        response
+    }
+
+    /// Waits (bounded) until the log contains `needle`.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "{needle:?} never logged:\n{log}");
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl<A: Application + Send + Sync + 'static> Drop for Running<A> {
+    fn drop(&mut self) {
+        self.server.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let joined = thread.join();
+            if !thread::panicking() {
+                joined.expect("the server thread panicked");
+            }
+        }
+    }
+}
+
+/// How long any client operation may wait before the test calls it a hang.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads until the server closes (a reset after data counts as a close).
+fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return out,
+            Err(e) => panic!("read failed ({e}) after {} bytes", out.len()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+    /// The body ended as its framing says (for a close-delimited body: always).
+    complete: bool,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// One response from the front of `buf` (which holds everything until the close): its
+/// head, its body decoded by its framing, and the bytes after it. `None` if there is no
+/// whole head.
+fn parse_response(buf: &[u8]) -> Option<(Response, &[u8])> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+    let status = head.get(9..12)?.parse().ok()?;
+    let mut response = Response {
+        status,
+        head,
+        body: Vec::new(),
+        complete: false,
+    };
+    let mut rest = &buf[end..];
+    if let Some(length) = response.header("Content-Length") {
+        let length: usize = length.parse().unwrap();
+        let n = length.min(rest.len());
+        response.body = rest[..n].to_vec();
+        response.complete = n == length;
+        rest = &rest[n..];
+    } else if response.header("Transfer-Encoding") == Some("chunked") {
+        while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size_text = std::str::from_utf8(&rest[..line_end]).unwrap();
+            let size = usize::from_str_radix(size_text, 16).unwrap();
+            let data = &rest[line_end + 2..];
+            if size == 0 {
+                response.complete = data.starts_with(b"\r\n");
+                rest = data.get(2..).unwrap_or(&[]);
+                break;
+            }
+            if data.len() < size + 2 {
+                response
+                    .body
+                    .extend_from_slice(&data[..size.min(data.len())]);
+                rest = &[];
+                break;
+            }
+            response.body.extend_from_slice(&data[..size]);
+            rest = &data[size + 2..];
+        }
+    } else {
+        response.body = rest.to_vec();
+        response.complete = true;
+        rest = &[];
+    }
+    Some((response, rest))
+}
+
+fn expect_one(all: &[u8]) -> Response {
+    let (response, rest) = parse_response(all)
+        .unwrap_or_else(|| panic!("no response in {:?}", String::from_utf8_lossy(all)));
+    assert!(
+        rest.is_empty(),
+        "bytes after the response: {:?}",
+        String::from_utf8_lossy(rest)
+    );
+    response
+}
+
+fn lines_containing(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients that go away.
+
+/// A client that closes in the middle of its head: nothing reached the application, so
+/// nothing is logged; the only worker is free again at once.
+#[test]
+fn disconnect_mid_head_frees_the_worker_quietly() {
+    let server = start(config(1));
+    let mut c = server.connect();
+    c.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
+    drop(c);
+    assert_eq!(server.wait_finished(1), [0]);
+    server.assert_serves();
+    assert_eq!(server.log().lines().count(), 1, "{}", server.log());
+}
+
+/// A client that half-closes in the middle of its head is told 400 (the head can never
+/// complete) and the connection closes.
+#[test]
+fn half_close_mid_head_is_answered_400() {
+    let server = start(config(1));
+    let mut c = server.connect();
+    c.write_all(b"GET /hello HTTP/1.1\r\nHo").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let response = expect_one(&read_to_close(&mut c));
+    assert_eq!(response.status, 400, "{response:?}");
+    assert_eq!(response.header("Connection"), Some("close"));
+    assert_eq!(server.wait_finished(1), [0]);
+    server.assert_serves();
+}
+
+/// A client that closes in the middle of its request body, after reading what the echo
+/// application already sent back (a clean FIN), then another that closes with that reply
+/// unread (a reset): the application's read of `wsgi.input` fails, the response (whose head
+/// is out) ends by closing, the failure and the request are logged, the worker is freed.
+#[test]
+fn disconnect_mid_body_ends_the_request_and_frees_the_worker() {
+    let server = start(config(1));
+    for (n, read_first) in [(1, true), (2, false)] {
+        let mut c = server.connect();
+        c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n")
+            .unwrap();
+        c.write_all(&[b'x'; 1000]).unwrap();
+        if read_first {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while got.iter().filter(|&&b| b == b'x').count() < 1000 {
+                let k = c.read(&mut buf).unwrap();
+                assert!(k > 0);
+                got.extend_from_slice(&buf[..k]);
+            }
+            assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        } else {
+            thread::sleep(Duration::from_millis(100));
+        }
+        drop(c);
+        assert_eq!(server.wait_finished(n), vec![1; n]);
+    }
+    let log = server.log();
+    assert_eq!(
+        lines_containing(&log, "\"POST /echo HTTP/1.1\" 200 1000"),
+        2,
+        "{log}"
+    );
+    // The clean close: the body was cut short. The reset: the read failed.
+    assert!(
+        log.contains("RemoteError: connection closed mid-request\n"),
+        "{log}"
+    );
+    assert!(log.contains("OSError: transport failed\n"), "{log}");
+    server.assert_serves();
+}
+
+/// A client that closes in the middle of a 64 MiB response: the server's write fails, the
+/// request ends quietly (no error and no access line, as in CPython, bpo-27682), the worker
+/// is freed.
+#[test]
+fn disconnect_mid_response_is_quiet_and_frees_the_worker() {
+    let server = start(config(1));
+    let mut c = server.connect();
+    c.write_all(b"GET /big?1024 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut got = vec![0u8; 256 * 1024];
+    c.read_exact(&mut got).unwrap();
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    drop(c);
+    assert_eq!(server.wait_finished(1), [0]);
+    server.assert_serves();
+    let log = server.log();
+    assert_eq!(log.lines().count(), 1, "only /hello is logged: {log}");
+}
+
+/// A client that sends whole requests and then shuts down its sending side still gets
+/// every response (pipelined ones included, and a POST body echoed), then the close.
+#[test]
+fn half_close_after_whole_requests_still_gets_the_responses() {
+    let server = start(config(1));
+    let mut c = server.connect();
+    c.write_all(
+        b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde\
+          GET /big?16 HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let all = read_to_close(&mut c);
+    let (first, rest) = parse_response(&all).unwrap();
+    let (second, rest) = parse_response(rest).unwrap();
+    let third = expect_one(rest);
+    assert_eq!((first.status, first.body.as_slice()), (200, &b"hello"[..]));
+    assert_eq!(
+        (second.status, second.body.as_slice()),
+        (200, &b"abcde"[..])
+    );
+    assert_eq!(third.status, 200);
+    assert!(third.complete);
+    assert!(third.body.chunks(BLOCK).all(|b| b == PATTERN));
+    assert_eq!(third.body.len(), 16 * BLOCK);
+    assert_eq!(server.wait_finished(1), [3]);
+    let log = server.log();
+    assert!(log.contains("\"GET /hello HTTP/1.1\" 200 5\n"), "{log}");
+    assert!(log.contains("\"POST /echo HTTP/1.1\" 200 5\n"), "{log}");
+    assert!(
+        log.contains("\"GET /big?16 HTTP/1.1\" 200 1048576\n"),
+        "{log}"
+    );
+    server.assert_serves();
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow and stuck readers.
+
+/// The server's socket send buffer at its minimum and a client reading 1000 bytes at a
+/// time: every write is short, and the responses (Content-Length, chunked) arrive whole
+/// and in order.
+#[test]
+fn short_writes_through_a_tiny_send_buffer_lose_nothing() {
+    let recorder = Recorder {
+        send_buffer: Some(1024),
+        ..Recorder::default()
+    };
+    let server = start_with(app as App, config(1), recorder);
+    let mut c = server.connect();
+    c.write_all(
+        b"GET /big?8 HTTP/1.1\r\nHost: a\r\n\r\n\
+          GET /big-chunked?8 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 1000];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("{e} after {} bytes", all.len()),
+        }
+    }
+    let (first, rest) = parse_response(&all).unwrap();
+    let second = expect_one(rest);
+    for response in [&first, &second] {
+        assert_eq!(response.status, 200);
+        assert!(response.complete, "{}", response.head);
+        assert_eq!(response.body.len(), 8 * BLOCK);
+        assert!(response.body.chunks(BLOCK).all(|b| b == PATTERN));
+    }
+    assert_eq!(second.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(server.wait_finished(1), [2]);
+    let log = server.log();
+    assert!(
+        log.contains("\"GET /big?8 HTTP/1.1\" 200 524288\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("\"GET /big-chunked?8 HTTP/1.1\" 200 524288\n"),
+        "{log}"
+    );
+    server.assert_serves();
+}
+
+/// A client that asks for 64 MiB and never reads: the write deadline (1 s here) frees the
+/// only worker, the server closes that connection, and the next client is served.
+#[test]
+fn a_client_that_never_reads_is_cut_off_by_the_write_deadline() {
+    let recorder = Recorder {
+        send_buffer: Some(4096),
+        ..Recorder::default()
+    };
+    let server = start_with(app as App, config(1), recorder);
+    let mut stuck = server.connect();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&stuck, 4096).unwrap();
+    stuck
+        .write_all(b"GET /big?1024 HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let asked = Instant::now();
+    assert_eq!(server.wait_finished(1), [0]);
+    let freed = asked.elapsed();
+    assert!(
+        freed >= Duration::from_millis(900) && freed < Duration::from_secs(3),
+        "freed after {freed:?}"
+    );
+    server.assert_serves();
+    // What the stuck client can still read ends well short of the body: the server closed.
+    let all = read_to_close(&mut stuck);
+    let response = expect_one(&all);
+    assert_eq!(response.status, 200);
+    assert!(!response.complete);
+    assert!(response.body.len() < 1024 * BLOCK);
+    let log = server.log();
+    assert_eq!(lines_containing(&log, "/big"), 0, "{log}");
+}
+
+/// The files application (`sendfile(2)`) through the smallest send buffer, read 1000 bytes
+/// at a time: the file arrives whole.
+#[test]
+fn sendfile_through_a_tiny_send_buffer_loses_nothing() {
+    let dir = std::env::temp_dir().join(format!("wsgiref-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let content: Vec<u8> = (0..1_000_003u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("f.bin"), &content).unwrap();
+    let files = wsgiref_std::apps::FileApp::new(&dir).unwrap();
+    let recorder = Recorder {
+        send_buffer: Some(1024),
+        ..Recorder::default()
+    };
+    let server = start_with(files, config(1), recorder);
+    let mut c = server.connect();
+    c.write_all(b"GET /f.bin HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 1000];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("{e} after {} bytes", all.len()),
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let response = expect_one(&all);
+    assert_eq!(response.status, 200);
+    assert!(response.complete);
+    assert!(response.body == content, "the file arrived altered");
+    assert_eq!(server.wait_finished(1), [1]);
+    server.wait_for_log("\"GET /f.bin HTTP/1.1\" 200 1000003\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Applications that fail.
+
+/// Each failure on its own connection, followed by a pipelined request that is never
+/// answered: an error before the head is the fixed 500 with `Connection: close`; any failure
+/// after the head ends the response short (no last chunk, or fewer bytes than its
+/// Content-Length) and closes. Every failure is
+/// logged with its access line; the server keeps serving. (Panics before and after the
+/// head in `call` are in `faults.rs`.)
+#[test]
+fn application_failures_are_answered_logged_and_survived() {
+    let server = start(config(2));
+    let next = "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let run = |target: &str| -> Vec<u8> {
+        let mut c = server.connect();
+        write!(c, "GET {target} HTTP/1.1\r\nHost: a\r\n\r\n{next}").unwrap();
+        read_to_close(&mut c)
+    };
+
+    let error = expect_one(&run("/error-before"));
+    assert_eq!(error.status, 500);
+    assert_eq!(
+        error.body,
+        b"A server error occurred.  Please contact the administrator."
+    );
+    assert!(error.complete);
+    assert_eq!(error.header("Connection"), Some("close"));
+
+    // (target, body bytes the client gets before the close, Content-Length if any)
+    let cut_short: [(&str, &[u8], Option<&str>); 4] = [
+        ("/error-after", b"partial", None),
+        ("/fail-midway", b"onetwo", None),
+        ("/fail-midway-length", b"0123456789", Some("100")),
+        ("/panic-midway", b"one", None),
+    ];
+    for (target, body, length) in cut_short {
+        let response = expect_one(&run(target));
+        assert_eq!(response.status, 200, "{target}");
+        assert_eq!(response.body, body, "{target}");
+        assert!(!response.complete, "{target}: the body must end short");
+        assert_eq!(response.header("Content-Length"), length, "{target}");
+    }
+
+    assert_eq!(server.wait_finished(5), [1; 5]);
+    let log = server.log();
+    for line in [
+        "Error: failed before the head\n",
+        "\"GET /error-before HTTP/1.1\" 500 59\n",
+        "Error: failed after the head\n",
+        "\"GET /error-after HTTP/1.1\" 200 7\n",
+        "Error: the body failed midway\n",
+        "\"GET /fail-midway HTTP/1.1\" 200 6\n",
+        "\"GET /fail-midway-length HTTP/1.1\" 200 10\n",
+        "application panicked: boom in the body\n",
+        "\"GET /panic-midway HTTP/1.1\" 200 3\n",
+    ] {
+        assert!(log.contains(line), "{line:?} not in:\n{log}");
+    }
+    assert_eq!(lines_containing(&log, "Error: the body failed midway"), 2);
+    server.assert_serves();
+}
+
+// ---------------------------------------------------------------------------------------
+// Slow, idle and too many clients.
+
+/// A slowloris client: sends `head` one byte every `gap` until the server answers or
+/// closes. Returns the answer and how long after its first byte it came.
+fn trickle(addr: SocketAddr, head: &[u8], gap: Duration) -> (Vec<u8>, Duration, usize) {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(gap)).unwrap();
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        if sent < head.len() && answer.is_empty() && c.write_all(&head[sent..=sent]).is_ok() {
+            sent += 1;
+        }
+        match c.read(&mut buf) {
+            Ok(0) => return (answer, started.elapsed(), sent),
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return (answer, started.elapsed(), sent),
+        }
+        assert!(
+            started.elapsed() < IO_TIMEOUT,
+            "the slow client was never cut off"
+        );
+    }
+}
+
+const SLOW_HEAD: &[u8] = b"GET /hello HTTP/1.1\r\nHost: a\r\nUser-Agent: slowloris\r\n\r\n";
+
+/// Three slowloris clients (one byte every 150 ms; a whole head would take 8 s) hold three
+/// of four workers: the head deadline (1 s here, from the first byte, not reset by later
+/// bytes) answers each with 408 and closes, while the fourth worker serves others
+/// meanwhile.
+#[test]
+fn slowloris_is_cut_off_by_the_head_deadline_while_others_are_served() {
+    let server = start(config(4));
+    let addr = server.addr();
+    let slow: Vec<_> = (0..3)
+        .map(|_| thread::spawn(move || trickle(addr, SLOW_HEAD, Duration::from_millis(150))))
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let asked = Instant::now();
+    server.assert_serves();
+    assert!(
+        asked.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        asked.elapsed()
+    );
+    for client in slow {
+        let (answer, after, sent) = client.join().unwrap();
+        let response = expect_one(&answer);
+        assert_eq!(response.status, 408, "{response:?}");
+        assert_eq!(response.header("Connection"), Some("close"));
+        assert!(sent < SLOW_HEAD.len());
+        assert!(
+            after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+            "cut off after {after:?}"
+        );
+    }
+    assert_eq!(server.wait_finished(4), [1, 0, 0, 0]);
+}
+
+/// More slowloris clients than workers (six on two): they wait their turn in the queue and
+/// each is cut off within the head deadline of being picked up, so a normal client queued
+/// behind them is served within (6 / 2) head deadlines, and the server never falls over.
+/// One blocking thread per connection: this delay is the design's, bounded by the deadline.
+#[test]
+fn slowloris_beyond_the_workers_delays_others_by_at_most_the_deadlines() {
+    let server = start(config(2));
+    let addr = server.addr();
+    let slow: Vec<_> = (0..6)
+        .map(|_| thread::spawn(move || trickle(addr, SLOW_HEAD, Duration::from_millis(150))))
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let asked = Instant::now();
+    server.assert_serves();
+    let waited = asked.elapsed();
+    assert!(waited < Duration::from_millis(4500), "{waited:?}");
+    for client in slow {
+        let (answer, _, _) = client.join().unwrap();
+        assert_eq!(expect_one(&answer).status, 408);
+    }
+    assert_eq!(server.wait_finished(7).iter().sum::<u32>(), 1);
+}
+
+/// Idle connections: a keep-alive connection idle for the keep-alive deadline (1 s here) and
+/// a connection that never sends a byte (the first-byte deadline, 1 s) are closed without a
+/// word, which frees their workers for a client queued behind them.
+#[test]
+fn idle_connections_are_closed_by_their_deadlines() {
+    let server = start(config(2));
+    let mut kept = server.connect();
+    kept.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = kept.read(&mut buf).unwrap();
+    let first = expect_one(&buf[..n]);
+    assert_eq!(first.body, b"hello");
+    let idle_since = Instant::now();
+    let mut silent = server.connect();
+    thread::sleep(Duration::from_millis(100));
+    // Both workers are held; this client waits in the queue.
+    let queued = thread::spawn({
+        let addr = server.addr();
+        move || {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            read_to_close(&mut c)
+        }
+    });
+    for (name, conn) in [("keep-alive", &mut kept), ("silent", &mut silent)] {
+        assert_eq!(conn.read(&mut buf).unwrap(), 0, "{name}: closed, no bytes");
+        let after = idle_since.elapsed();
+        assert!(
+            after >= Duration::from_millis(800) && after < Duration::from_millis(2500),
+            "{name} closed after {after:?}"
+        );
+    }
+    let response = expect_one(&queued.join().unwrap());
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"hello"[..])
+    );
+    let mut finished = server.wait_finished(3);
+    finished.sort_unstable();
+    assert_eq!(finished, [0, 1, 1]);
+    assert_eq!(
+        lines_containing(&server.log(), "\"GET /hello HTTP/1.1\" 200 5"),
+        2
+    );
+}
+
+/// Over the connection limit (one worker, two connections: one served, one queued), every
+/// further client gets the fixed 503 at once and is closed; the queued client is served
+/// when the worker frees, and so is a fresh one.
+#[test]
+fn over_the_connection_limit_is_503_never_a_crash() {
+    let server = start(ServerConfig {
+        max_connections: 2,
+        timeouts: Timeouts {
+            keep_alive: Duration::from_secs(4),
+            first_byte: Duration::from_secs(4),
+            ..config(1).timeouts
+        },
+        ..config(1)
+    });
+    let mut served = server.connect();
+    served
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = served.read(&mut buf).unwrap();
+    assert_eq!(expect_one(&buf[..n]).status, 200);
+    let mut queued = server.connect();
+    for _ in 0..40 {
+        let mut c = server.connect();
+        let _ = c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let response = expect_one(&read_to_close(&mut c));
+        assert_eq!(response.status, 503);
+        assert_eq!(response.body, b"Service Unavailable\n");
+        assert_eq!(response.header("Retry-After"), Some("1"));
+        assert_eq!(response.header("Connection"), Some("close"));
+    }
+    drop(served);
+    queued
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = expect_one(&read_to_close(&mut queued));
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"hello"[..])
+    );
+    server.assert_serves();
+    assert_eq!(server.wait_finished(3), [1, 1, 1]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Oversized input.
+
+fn small_limits() -> ServerConfig {
+    ServerConfig {
+        limits: Limits {
+            max_request_line: 256,
+            max_head: 2048,
+            max_headers: 16,
+            max_body: 4096,
+            max_chunk_line: 64,
+            ..Limits::DEFAULT
+        },
+        ..config(2)
+    }
+}
+
+/// Each oversized part gets its status and the connection closes (the request pipelined
+/// behind it is never answered): a long target 414, a big head or too many fields 431, a
+/// declared body over the limit 413 before a byte of it is read; a chunked body over the
+/// limit 413 and a chunk line with long extensions 400, as the application reads them (and
+/// logged as its failure).
+#[test]
+fn oversized_parts_get_their_status() {
+    let server = start(small_limits());
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(300));
+    // 10 fields of 300 bytes: within the field count, over the 2048-byte head.
+    let big_head = format!(
+        "GET /hello HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        format!("X-Big: {}\r\n", "b".repeat(290)).repeat(10)
+    );
+    let many_fields = format!(
+        "GET /hello HTTP/1.1\r\nHost: a\r\n{}\r\n",
+        (0..20).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
+    );
+    let cases: [(&str, String, u16); 6] = [
+        ("target", long_target, 414),
+        ("head", big_head, 431),
+        ("fields", many_fields, 431),
+        (
+            "declared body",
+            "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000\r\n\r\n".into(),
+            413,
+        ),
+        (
+            "chunked body",
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2000\r\n{}\r\n0\r\n\r\n",
+                "d".repeat(0x2000)
+            ),
+            413,
+        ),
+        (
+            "chunk extensions",
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5{}\r\nhello\r\n0\r\n\r\n",
+                ";ext=value".repeat(10)
+            ),
+            400,
+        ),
+    ];
+    for (name, request, status) in &cases {
+        let mut c = server.connect();
+        c.write_all(request.as_bytes()).unwrap();
+        let _ = c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        let response = expect_one(&read_to_close(&mut c));
+        assert_eq!(response.status, *status, "{name}: {response:?}");
+        assert_eq!(response.header("Connection"), Some("close"), "{name}");
+    }
+    assert_eq!(server.wait_finished(cases.len()), [0, 0, 0, 0, 1, 1]);
+    let log = server.log();
+    assert!(log.contains("\"POST /echo HTTP/1.1\" 413 "), "{log}");
+    assert!(log.contains("\"POST /echo HTTP/1.1\" 400 "), "{log}");
+    server.assert_serves();
+}
+
+/// A header field that never ends (64 MiB offered): the server answers 431 once the head
+/// passes its limit and stops reading, so the client cannot push more than the socket
+/// buffers hold: memory stays bounded by the worker's fixed buffers.
+#[test]
+fn an_endless_header_is_refused_without_reading_it_all() {
+    let server = start(small_limits());
+    let mut c = server.connect();
+    let mut reader = c.try_clone().unwrap();
+    let answer = thread::spawn(move || read_to_close(&mut reader));
+    c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nX-Endless: ")
+        .unwrap();
+    let block = [b'e'; BLOCK];
+    let mut pushed = 0usize;
+    while pushed < 64 * 1024 * 1024 {
+        match c.write(&block) {
+            Ok(n) => pushed += n,
+            Err(_) => break,
+        }
+    }
+    let response = expect_one(&answer.join().unwrap());
+    assert_eq!(response.status, 431);
+    assert!(
+        pushed < 16 * 1024 * 1024,
+        "the server kept reading: {pushed} bytes accepted"
+    );
+    assert_eq!(server.wait_finished(1), [0]);
+    server.assert_serves();
+}
+
+/// A burst of exactly `max_connections` connections, as many as there are workers, is
+/// served whole: nothing under the limit is refused. Regression: the limit was enforced
+/// by the hand-off queue's capacity (`max_connections - threads`, at least 1), so a burst
+/// that arrived faster than idle workers took connections off the queue got 503s under the
+/// limit (wrk with 256 connections on `--threads 256`, and on `--threads 64` at start-up).
+#[test]
+fn a_burst_up_to_the_connection_limit_is_never_refused() {
+    for _ in 0..5 {
+        let server = start(ServerConfig {
+            max_connections: 16,
+            ..config(16)
+        });
+        let mut burst: Vec<TcpStream> = (0..16).map(|_| server.connect()).collect();
+        for c in &mut burst {
+            c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+        }
+        for c in &mut burst {
+            let response = expect_one(&read_to_close(c));
+            assert_eq!(response.status, 200, "{response:?}");
+        }
+        assert_eq!(server.wait_finished(16), [1; 16]);
+    }
+}
+
+/// The kernel's accept queue holds a burst as large as the connection limit: 256 clients
+/// (the default limit) connect at once while the server is not accepting yet, and every
+/// handshake completes at once. Regression: `TcpListener::bind` listens with a backlog of
+/// 128, so the 129th SYN of a burst was dropped and retried a second or more later (the
+/// soak's wrk timeouts at start-up).
+#[test]
+fn the_accept_queue_holds_a_burst_up_to_the_connection_limit() {
+    quiet_deliberate_panics();
+    let config = ServerConfig {
+        max_connections: ServerConfig::default().max_connections,
+        ..config(4)
+    };
+    let limit = config.max_connections;
+    assert_eq!(limit, 256);
+    let server =
+        Arc::new(WsgiServer::bind("127.0.0.1:0", app as App, config, Recorder::default()).unwrap());
+    let addr = server.server_address();
+    let burst: Vec<TcpStream> = (0..limit)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .unwrap_or_else(|e| panic!("connection {i} of {limit} not accepted: {e}"))
+        })
+        .collect();
+    let serving = Arc::clone(&server);
+    let running = Running {
+        server: serving,
+        thread: Some(thread::spawn(move || server.serve_forever().unwrap())),
+    };
+    for mut c in burst {
+        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let response = expect_one(&read_to_close(&mut c));
+        assert_eq!(response.status, 200);
+    }
+    assert_eq!(running.wait_finished(limit).len(), limit);
+}
+
+/// Fairness: with every worker held by a busy keep-alive client, a waiting client is not
+/// starved. While a connection waits for a worker, each response on a busy connection says
+/// `Connection: close` and the connection closes, so the worker takes the next one.
+#[test]
+fn a_busy_keep_alive_client_gives_its_worker_up_to_a_waiting_one() {
+    let server = start(config(1));
+    let request = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut busy = server.connect();
+    busy.write_all(request).unwrap();
+    let mut first = [0u8; 256];
+    let n = busy.read(&mut first).unwrap();
+    let first = String::from_utf8_lossy(&first[..n]).into_owned();
+    assert!(first.starts_with("HTTP/1.1 200 OK\r\n"), "{first}");
+    assert!(!first.contains("Connection: close"), "{first}");
+    // A second client arrives: the one worker is busy with the first.
+    let mut waiting = server.connect();
+    waiting
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // Wait until the server has accepted it (it is queued for the worker).
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while server.server.open_connections() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the second connection was never accepted"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    // The busy client's next response is its last.
+    busy.write_all(request).unwrap();
+    let all = read_to_close(&mut busy);
+    let (response, rest) = parse_response(&all).expect("a whole response");
+    assert_eq!(response.status, 200);
+    assert!(
+        response.head.contains("Connection: close"),
+        "{}",
+        response.head
+    );
+    assert!(rest.is_empty());
+    // And the waiting client is served.
+    let all = read_to_close(&mut waiting);
+    let (response, _) = parse_response(&all).expect("a whole response");
+    assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
+}

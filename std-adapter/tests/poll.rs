@@ -1,0 +1,319 @@
+//! The single-threaded event loop (`wsgiref_std::poll`) at scale and at its edges: a
+//! thousand concurrent keep-alive connections on one thread, the connection limit, the
+//! core's deadlines driving the poll timeout, application panics, and shutdown.
+//!
+//! Each test runs its own `PollServer` on 127.0.0.1 (port 0) in a thread of the test and
+//! stops it with its shutdown handle.
+
+use std::fmt;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use wsgiref::Timeouts;
+use wsgiref::app::{AppError, Bytes, Request, StartResponse};
+use wsgiref_std::poll::{PollConfig, PollServer, PollShutdown, raise_fd_limit};
+use wsgiref_std::server::RequestHandler;
+
+type Body = Bytes<Vec<u8>>;
+
+/// Answers `hello <path>`; `/panic` panics before the head.
+fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
+    let path = req.environ.get("PATH_INFO").unwrap_or(b"").to_vec();
+    if path == b"/panic" {
+        panic!("boom in the loop");
+    }
+    sr.start("200 OK", &[("Content-Type", "text/plain")])?;
+    let mut body = b"hello ".to_vec();
+    body.extend_from_slice(&path);
+    Ok(Bytes::new(body))
+}
+
+/// Collects the server's error stream and access log.
+#[derive(Default)]
+struct Captured(Mutex<String>);
+
+impl RequestHandler for Captured {
+    fn get_stderr(&self, text: fmt::Arguments<'_>) {
+        if let Ok(mut s) = self.0.lock() {
+            fmt::Write::write_fmt(&mut *s, text).ok();
+        }
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: PollShutdown,
+    thread: Option<JoinHandle<String>>,
+}
+
+impl Running {
+    fn start(config: PollConfig) -> Self {
+        let server = PollServer::bind("127.0.0.1:0", app, config, Captured::default()).unwrap();
+        let addr = server.server_address();
+        let stop = server.shutdown_handle();
+        let thread = thread::spawn(move || {
+            server.serve_forever().unwrap();
+            // What was logged, for the test to look at.
+            server.handler().0.lock().unwrap().clone()
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// Shuts down and waits for `serve_forever` to return; fails if it takes over `within`.
+    /// Returns what the server logged.
+    fn stop(mut self, within: Duration) -> String {
+        let started = Instant::now();
+        self.stop.shutdown();
+        let log = self
+            .thread
+            .take()
+            .map(|t| t.join().expect("the loop thread panicked"))
+            .unwrap_or_default();
+        assert!(
+            started.elapsed() < within,
+            "shutdown took {:?}",
+            started.elapsed()
+        );
+        log
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.shutdown();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads one response with a `Content-Length` from `s`; returns (status line, body).
+fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            other => panic!("connection ended inside a head ({other:?}): {buf:?}"),
+        }
+    }
+    let head = String::from_utf8(buf).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("a Content-Length")
+        .parse()
+        .unwrap();
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    (head.lines().next().unwrap().to_string(), body)
+}
+
+/// Sends a GET in one write.
+fn get(s: &mut TcpStream, path: &str) {
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+        .unwrap();
+}
+
+/// True if the server closed `s` (EOF) within its read timeout.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 64];
+    matches!(s.read(&mut b), Ok(0))
+        || matches!(s.read(&mut b), Err(e) if e.kind() == ErrorKind::ConnectionReset)
+}
+
+/// One thread, 1,000 connections open at once, each served twice (so each persisted), and
+/// the 1,001st connection over the limit answered `503`.
+#[test]
+fn a_thousand_concurrent_keep_alive_connections_on_one_thread() {
+    const N: usize = 1000;
+    // The test holds N client sockets and the server N more, in one process.
+    let limit = raise_fd_limit(2 * N as u64 + 64);
+    assert!(
+        limit >= 2 * N as u64 + 64,
+        "this test needs {} open files, the hard limit allows {limit}",
+        2 * N + 64
+    );
+    let server = Running::start(PollConfig {
+        max_connections: N,
+        rx_buffer: 2048,
+        tx_buffer: 512,
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut clients: Vec<TcpStream> = (0..N).map(|_| server.connect()).collect();
+    for round in 0..2 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            get(c, &format!("/{round}/{i}"));
+        }
+        for (i, c) in clients.iter_mut().enumerate() {
+            let (status, body) = read_response(c);
+            assert_eq!(status, "HTTP/1.1 200 OK", "connection {i}, round {round}");
+            assert_eq!(body, format!("hello /{round}/{i}").into_bytes());
+        }
+    }
+    // Every slot is taken by a live keep-alive connection: the next one is refused.
+    let mut extra = server.connect();
+    get(&mut extra, "/extra");
+    let mut answer = String::new();
+    extra.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
+    );
+    // A slot freed by a client that leaves is taken by the next connection.
+    drop(clients.pop());
+    let mut next = None;
+    for _ in 0..100 {
+        let mut c = server.connect();
+        get(&mut c, "/again");
+        let mut head = [0u8; 12];
+        if c.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 200" {
+            next = Some(c);
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(next.is_some(), "the freed slot was never reused");
+    drop(clients);
+    server.stop(Duration::from_secs(5));
+}
+
+/// The keep-alive deadline closes an idle connection while an active one keeps being
+/// served: the loop wakes for the deadline, not only for sockets.
+#[test]
+fn idle_connections_are_closed_by_the_core_deadline() {
+    let server = Running::start(PollConfig {
+        timeouts: Timeouts {
+            keep_alive: Duration::from_millis(300),
+            ..Timeouts::DEFAULT
+        },
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut idle = server.connect();
+    get(&mut idle, "/idle");
+    assert_eq!(read_response(&mut idle).1, b"hello /idle");
+    let started = Instant::now();
+    let mut busy = server.connect();
+    // The busy client keeps its connection alive with a request every 100 ms.
+    for i in 0..8 {
+        get(&mut busy, &format!("/busy/{i}"));
+        assert_eq!(
+            read_response(&mut busy).1,
+            format!("hello /busy/{i}").into_bytes()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        closed_by_server(&mut idle),
+        "the idle connection is still open"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "closed early: {waited:?}"
+    );
+    server.stop(Duration::from_secs(5));
+}
+
+/// A slow head is cut off by the head deadline with `408`, and the loop keeps serving.
+#[test]
+fn a_slow_head_gets_408() {
+    let server = Running::start(PollConfig {
+        timeouts: Timeouts {
+            head: Duration::from_millis(300),
+            ..Timeouts::DEFAULT
+        },
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut slow = server.connect();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    let mut other = server.connect();
+    get(&mut other, "/next");
+    assert_eq!(read_response(&mut other).1, b"hello /next");
+    server.stop(Duration::from_secs(5));
+}
+
+/// A panicking application is answered `500` and logged; the loop (the only thread) goes on.
+#[test]
+fn a_panic_in_the_application_does_not_stop_the_loop() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let deliberate = info
+            .payload()
+            .downcast_ref::<&str>()
+            .is_some_and(|m| m.starts_with("boom"));
+        if !deliberate {
+            default_hook(info);
+        }
+    }));
+    let server = Running::start(PollConfig::default());
+    let mut c = server.connect();
+    get(&mut c, "/panic");
+    let (status, _) = read_response(&mut c);
+    assert_eq!(status, "HTTP/1.1 500 Internal Server Error");
+    let mut c = server.connect();
+    get(&mut c, "/after");
+    assert_eq!(read_response(&mut c).1, b"hello /after");
+    let log = server.stop(Duration::from_secs(5));
+    assert!(
+        log.contains("application panicked: boom in the loop\n"),
+        "{log}"
+    );
+    assert!(log.contains("\"GET /panic HTTP/1.1\" 500 "), "{log}");
+    assert!(log.contains("\"GET /after HTTP/1.1\" 200 12\n"), "{log}");
+}
+
+/// Shutdown closes idle keep-alive connections at once, lets a request whose head is
+/// arriving finish, accepts nothing new, and returns.
+#[test]
+fn shutdown_finishes_requests_in_flight_and_closes_idle_ones() {
+    let server = Running::start(PollConfig {
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut idle = server.connect();
+    get(&mut idle, "/idle");
+    assert_eq!(read_response(&mut idle).1, b"hello /idle");
+    let mut inflight = server.connect();
+    inflight
+        .write_all(b"GET /inflight HTTP/1.1\r\nHost: t\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    server.stop.shutdown();
+    thread::sleep(Duration::from_millis(100));
+    assert!(
+        closed_by_server(&mut idle),
+        "the idle connection is still open"
+    );
+    inflight.write_all(b"\r\n").unwrap();
+    let (status, body) = read_response(&mut inflight);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, b"hello /inflight");
+    assert!(closed_by_server(&mut inflight));
+    let addr = server.addr;
+    server.stop(Duration::from_secs(5));
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "still accepting after shutdown"
+    );
+}
