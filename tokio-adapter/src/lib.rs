@@ -27,6 +27,12 @@
 //! }
 //! ```
 //!
+//! The `wsgiref-tokio` command serves the applications of the `wsgiref` command with this
+//! adapter (`wsgiref-tokio --app demo|hello|echo|files=DIR [--validate] [--engine
+//! block-in-place|inline] [--bind ADDR:PORT] [--quiet]`); the std server's real-client
+//! suite runs against it (`tests/suite.rs`, `tests/suite_inline.rs`). `examples/embed.rs`
+//! serves `demo_app` beside a program's own task.
+//!
 //! ## Blocking applications
 //!
 //! A WSGI application is blocking code: it reads `wsgi.input` and writes its response

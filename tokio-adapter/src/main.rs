@@ -1,14 +1,17 @@
-//! The applications of the `wsgiref` command (demo, hello, echo, files=DIR, optionally under
-//! the validator), served by the tokio adapter on a multi-thread runtime; Ctrl-C shuts down
-//! gracefully.
+//! The `wsgiref-tokio` command: the applications of the `wsgiref` command (demo, hello,
+//! echo, files=DIR, optionally under the validator) served by the tokio adapter on a
+//! multi-thread runtime; Ctrl-C shuts down gracefully.
 //!
 //! ```text
-//! cargo run -p wsgiref-tokio --example serve -- --app hello --bind 127.0.0.1:8000
+//! cargo run -p wsgiref-tokio -- --app hello --bind 127.0.0.1:8000
 //! ```
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
+use tokio::sync::Notify;
 use wsgiref::app::Application;
 use wsgiref::validate::Validator;
 use wsgiref_std::apps::AnyApp;
@@ -16,6 +19,7 @@ use wsgiref_tokio::{Execution, ServerConfig};
 
 /// Serve a WSGI application over HTTP/1.1 with tokio.
 #[derive(Debug, Parser)]
+#[command(name = "wsgiref-tokio", version)]
 struct Args {
     /// The address and port to listen on (port 0 picks a free one)
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8000")]
@@ -33,10 +37,11 @@ struct Args {
     #[arg(long)]
     quiet: bool,
 
-    /// Run the application on the runtime's workers (Execution::Inline): only for
-    /// applications that never block (demo, hello, echo; not files)
-    #[arg(long)]
-    inline: bool,
+    /// How the application runs: block-in-place (any application), or inline on the
+    /// runtime's workers (only for applications that never block: demo, hello, echo;
+    /// not files)
+    #[arg(long, value_name = "ENGINE", default_value = "block-in-place", value_parser = ["block-in-place", "inline"])]
+    engine: String,
 
     /// Runtime worker threads (default: one per CPU)
     #[arg(long, value_name = "N")]
@@ -52,7 +57,7 @@ fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("serve: cannot start the runtime: {e}");
+            eprintln!("wsgiref-tokio: cannot start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -66,7 +71,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("serve: {e}");
+            eprintln!("wsgiref-tokio: {e}");
             ExitCode::FAILURE
         }
     }
@@ -80,20 +85,31 @@ where
     println!("Serving {name} on http://{}/", listener.local_addr()?);
     let config = ServerConfig {
         quiet: args.quiet,
-        execution: if args.inline {
+        execution: if args.engine == "inline" {
             Execution::Inline
         } else {
             Execution::BlockInPlace
         },
         ..ServerConfig::default()
     };
+    // Ctrl-C: a graceful shutdown; a second one exits at once.
+    let stop = Arc::new(Notify::new());
+    let notify = Arc::clone(&stop);
+    let stopping = AtomicBool::new(false);
+    let installed = ctrlc::set_handler(move || {
+        if stopping.swap(true, Ordering::SeqCst) {
+            eprintln!("wsgiref-tokio: interrupted again, exiting now");
+            std::process::exit(130);
+        }
+        eprintln!("Shutting down (Ctrl-C again to exit at once).");
+        notify.notify_one();
+    });
+    if let Err(e) = installed {
+        eprintln!("wsgiref-tokio: Ctrl-C will not shut down gracefully: {e}");
+    }
     wsgiref_tokio::serve(listener, app)
         .config(config)
-        .with_graceful_shutdown(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("Shutting down.");
-            }
-        })
+        .with_graceful_shutdown(async move { stop.notified().await })
         .await?;
     Ok(())
 }
