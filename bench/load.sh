@@ -16,7 +16,8 @@
 # 3-4 minutes with the defaults, plus the first build.
 #
 # Settings (environment): ROUNDS (3), DURATION (seconds, 5), CONNECTIONS (32),
-# WRK_THREADS (2), WSGIREF_THREADS ("8 32 64"), BASE_PORT (18300; servers use
+# WRK_THREADS (2), WSGIREF_THREADS ("8 32 64"), POLL_LOOPS (event loops of the
+# --engine poll runs, "1 2"), BASE_PORT (18300; servers use
 # BASE_PORT, BASE_PORT+1, ...), SKIP_BUILD (1: use the binaries already built),
 # PERF (1: also count the server's syscalls and context switches per request with
 # `perf stat`; needs perf and tracepoint access).
@@ -28,6 +29,7 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 WRK_THREADS=${WRK_THREADS:-2}
 WSGIREF_THREADS=${WSGIREF_THREADS:-"8 32 64"}
+POLL_LOOPS=${POLL_LOOPS:-"1 2"}
 BASE_PORT=${BASE_PORT:-18300}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PERF=${PERF:-0}
@@ -118,7 +120,8 @@ make_server("127.0.0.1", int(sys.argv[1]), hello, handler_class=QuietHandler).se
 
 SERVERS=()
 for t in $WSGIREF_THREADS; do SERVERS+=("wsgiref-t$t"); done
-SERVERS+=(wsgiref-poll hyper python)
+for l in $POLL_LOOPS; do SERVERS+=("wsgiref-poll$l"); done
+SERVERS+=(hyper python)
 
 port_of() {
     local i
@@ -137,8 +140,8 @@ start_server() {
             "$WORK/wsgiref" --app hello --quiet --threads "${name#wsgiref-t}" \
                 --bind "127.0.0.1:$port" >/dev/null &
             ;;
-        wsgiref-poll)
-            "$WORK/wsgiref" --app hello --quiet --engine poll \
+        wsgiref-poll*)
+            "$WORK/wsgiref" --app hello --quiet --engine poll --threads "${name#wsgiref-poll}" \
                 --bind "127.0.0.1:$port" >/dev/null &
             ;;
         hyper) "$WORK/hyper-hello" "127.0.0.1:$port" >/dev/null & ;;
@@ -277,7 +280,7 @@ med() {
 label_of() {
     case $1 in
         wsgiref-t*) echo "wsgiref \`--threads ${1#wsgiref-t}\`" ;;
-        wsgiref-poll) echo "wsgiref \`--engine poll\` (1 thread)" ;;
+        wsgiref-poll*) echo "wsgiref \`--engine poll --threads ${1#wsgiref-poll}\`" ;;
         hyper) echo "hyper (2 workers)" ;;
         python) echo "Python wsgiref.simple_server" ;;
     esac

@@ -44,7 +44,7 @@ fn router(
             hello(req, start_response).map(AnyBody::Bytes)
         }
         Some(b"demo") => demo_app(req, start_response).map(AnyBody::Demo),
-        Some(b"echo") => echo(req, start_response).map(AnyBody::Echo),
+        Some(b"echo") => echo(req, start_response).map(|b| AnyBody::Echo(Box::new(b))),
         Some(_) => {
             start_response.start("404 Not Found", &[("Content-Type", "text/plain")])?;
             Ok(AnyBody::Bytes(Bytes::new(b"not found\n")))
