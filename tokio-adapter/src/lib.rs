@@ -64,9 +64,10 @@
 //! * **a hand-off per request**: `block_in_place` moves the worker's core to another
 //!   thread from tokio's blocking pool on every request, even for an application that
 //!   would never block; the pool keeps the threads it starts for 10 s. With the hello app
-//!   under `wrk -t2 -c32` (keep-alive) on a 2-core machine this halved the throughput
-//!   (about 30 000 against 65 000 requests/s for [`Execution::Inline`]) and the pool grew
-//!   to about 190 threads (25 MB resident against 5 MB). An application that never blocks
+//!   under `wrk -t2 -c32` (keep-alive) on a shared 2-core machine this halved the
+//!   throughput (about 53 000 against 100 000 requests/s for [`Execution::Inline`], medians
+//!   of 3 noisy runs) and the pool grew to about 150 threads (18 MB resident against
+//!   5 MB). An application that never blocks
 //!   can opt out with [`Execution::Inline`]: it runs on the worker, and only its waits for
 //!   the socket leave it (`block_in_place` at that moment).
 //! * **the multi-thread runtime only**: `block_in_place` panics on a `current_thread`
