@@ -680,6 +680,49 @@ impl<H: RequestHandler + ?Sized> fmt::Write for ErrorsSink<'_, H> {
     }
 }
 
+/// The request line of a request as [`AccessLog::request_line`] shows it (`METHOD
+/// PATH?QUERY PROTOCOL`, bytes outside printable ASCII as `\xNN`, the decoded path
+/// re-escaped), in a fixed buffer: for adapters other than this server (tokio, event loops)
+/// that write the same access log.
+///
+/// ```
+/// use wsgiref::{Config, Connection, Event, Instant};
+/// use wsgiref_std::server::RequestLine;
+///
+/// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
+/// let mut conn: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+/// let req = b"GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+/// conn.receive_buf()[..req.len()].copy_from_slice(req);
+/// conn.handle_received(req.len());
+/// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Request);
+/// let mut arena = [0u8; 256];
+/// let (environ, _exchange) = conn.exchange(&mut arena).unwrap();
+/// assert_eq!(RequestLine::new(&environ).as_str(), "GET /a%20b?x=1 HTTP/1.1");
+/// ```
+pub struct RequestLine(LineBuf);
+
+impl RequestLine {
+    /// The request line of `environ`.
+    #[must_use]
+    pub fn new(environ: &Environ<'_>) -> Self {
+        let mut line = LineBuf::new();
+        request_line(environ, &mut line);
+        Self(line)
+    }
+
+    /// The line, at most 256 bytes.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Debug for RequestLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestLine").field(&self.as_str()).finish()
+    }
+}
+
 /// A fixed buffer for the logged request line.
 struct LineBuf {
     buf: [u8; 256],

@@ -1,7 +1,9 @@
 //! Real clients over real sockets on 127.0.0.1 against the `wsgiref` command: curl, Python's
 //! `http.client`, raw pipelined bytes from Rust, and nginx as a keep-alive reverse proxy.
 //! The suite is included by `tests/clients.rs` (`--engine threads`) and
-//! `tests/clients_poll.rs` (`--engine poll`), which set `crate::ENGINE`.
+//! `tests/clients_poll.rs` (`--engine poll`), which set `crate::ENGINE` and
+//! `crate::SERVER_BIN` (the command to run; `wsgiref-tokio`'s tests run the same suite
+//! against its `wsgiref-tokio` command).
 //!
 //! Each test starts its own `wsgiref --app echo|hello --bind 127.0.0.1:PORT --quiet` child
 //! and kills exactly that child when it ends, passing or failing. The echo app answers 200
@@ -148,7 +150,7 @@ impl Server {
         for _ in 0..5 {
             let port = free_port();
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let child = Command::new(env!("CARGO_BIN_EXE_wsgiref"))
+            let child = Command::new(crate::SERVER_BIN)
                 .args(["--app", app, "--bind", &addr.to_string(), "--quiet"])
                 .args(["--engine", crate::ENGINE])
                 .stdin(Stdio::null())

@@ -1,0 +1,321 @@
+//! One connection: a task driving one core [`Connection`] over its own buffers.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use wsgiref::app::{Application, FileSource, InputError};
+use wsgiref::handler::{HttpIo, Io, IoError, Outcome, Transport, run};
+use wsgiref::state::{Phase, TimerKind};
+use wsgiref::{Config, Connection, Event, Gateway, LocalError};
+use wsgiref_std::file::FileResponse;
+use wsgiref_std::server::{AccessLog, RequestHandler, RequestLine};
+
+use crate::socket::{self, BlockingSocket, Clock};
+use crate::{Execution, ServerConfig};
+
+/// What every connection task of one server shares.
+pub(crate) struct Shared<A, H> {
+    pub(crate) app: Arc<A>,
+    pub(crate) handler: H,
+    pub(crate) config: ServerConfig,
+    pub(crate) server_name: String,
+    pub(crate) port: u16,
+    pub(crate) clock: Clock,
+    /// Becomes `true` when the server shuts down.
+    pub(crate) stop: watch::Receiver<bool>,
+    /// One permit per application running (each holds a thread in `block_in_place`).
+    pub(crate) running: Semaphore,
+}
+
+impl<A, H> Shared<A, H> {
+    fn core_config(&self) -> Config<'_> {
+        Config {
+            limits: self.config.limits,
+            timeouts: self.config.timeouts,
+            gateway: Gateway {
+                server_name: &self.server_name,
+                server_port: self.port,
+                server_software: &self.config.server_software,
+                url_scheme: "http",
+                multithread: true,
+                multiprocess: false,
+                run_once: false,
+            },
+            ..Config::DEFAULT
+        }
+    }
+}
+
+/// Serves one accepted connection until it closes. `_slot` is its place under
+/// `max_connections`, given back when the task ends.
+pub(crate) async fn serve_connection<A, H>(
+    shared: Arc<Shared<A, H>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _slot: OwnedSemaphorePermit,
+) where
+    A: Application + Send + Sync + 'static,
+    H: RequestHandler + Send + Sync + 'static,
+{
+    let _ = stream.set_nodelay(true);
+    if request_loop(&shared, &stream, peer).await.is_ok() {
+        socket::linger_close(stream).await;
+    }
+    // Else the client went away: just drop the socket.
+}
+
+/// The drain loop of the core (see the crate docs of `wsgiref`). `Err` if the client went
+/// away and the socket should be dropped at once, `Ok` for an orderly close.
+async fn request_loop<A, H>(
+    shared: &Shared<A, H>,
+    stream: &TcpStream,
+    peer: SocketAddr,
+) -> Result<(), Gone>
+where
+    A: Application + Send + Sync + 'static,
+    H: RequestHandler + Send + Sync + 'static,
+{
+    let config = shared.core_config();
+    // Allocated once per connection, reused by every request on it.
+    let mut rx = vec![0u8; shared.config.rx_buffer];
+    let mut tx = vec![0u8; shared.config.tx_buffer];
+    let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+    conn.set_remote(peer);
+    let mut stop = shared.stop.clone();
+    let clock = shared.clock;
+    loop {
+        match conn.poll_event(clock.now()) {
+            Event::NeedData => {
+                // Between requests (idle keep-alive, or before the first byte), a shutdown
+                // closes the connection at once.
+                let idle = matches!(
+                    conn.timer(),
+                    Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                );
+                if idle && *stop.borrow() {
+                    return Ok(());
+                }
+                let deadline = conn.poll_timeout().map(|at| clock.deadline(at));
+                let buf = conn.receive_buf();
+                if buf.is_empty() {
+                    // The core reads nothing more; nothing can progress.
+                    return Ok(());
+                }
+                let read = socket::read(stream, buf, deadline);
+                let result = if idle {
+                    tokio::select! {
+                        result = read => result,
+                        _ = stop.wait_for(|stopping| *stopping) => return Ok(()),
+                    }
+                } else {
+                    read.await
+                };
+                match result {
+                    Ok(0) => conn.handle_eof(),
+                    Ok(n) => conn.handle_received(n),
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        conn.handle_timeout(clock.now());
+                    }
+                    Err(_) => return Err(Gone),
+                }
+            }
+            Event::Send(bytes) => {
+                socket::write_all(stream, &[bytes], shared.config.write_timeout)
+                    .await
+                    .map_err(|_| Gone)?;
+            }
+            Event::Request => {
+                // Waiting here holds no thread: only running applications do.
+                let Ok(_running) = shared.running.acquire().await else {
+                    return Ok(());
+                };
+                let handle = Handle::current();
+                let keep = match shared.config.execution {
+                    Execution::Inline => serve_request(shared, &mut conn, stream, peer, &handle),
+                    Execution::BlockInPlace => tokio::task::block_in_place(|| {
+                        serve_request(shared, &mut conn, stream, peer, &handle)
+                    }),
+                };
+                if !keep {
+                    return Err(Gone);
+                }
+            }
+            Event::NextCycle => {
+                if *stop.borrow() {
+                    return Ok(());
+                }
+            }
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The client went away, or the response could not be completed: drop the socket.
+struct Gone;
+
+/// Runs the application for the current request on this thread (inside `block_in_place`,
+/// or on the worker with [`Execution::Inline`]); its socket waits block this thread, never
+/// a runtime worker. Returns false if the connection must be dropped at once.
+fn serve_request<A, H>(
+    shared: &Shared<A, H>,
+    conn: &mut Connection<'_>,
+    stream: &TcpStream,
+    peer: SocketAddr,
+    handle: &Handle,
+) -> bool
+where
+    A: Application,
+    H: RequestHandler,
+{
+    if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
+        conn.set_unix_time(d.as_secs());
+    }
+    let mut arena = [0u8; 512];
+    let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
+        return false;
+    };
+    shared.handler.get_environ(&mut environ);
+    let line = RequestLine::new(&environ);
+    let mut transport = BlockingSocket {
+        stream,
+        handle,
+        clock: shared.clock,
+        read_stall: shared.config.timeouts.body,
+        write_stall: shared.config.write_timeout,
+        inline: shared.config.execution == Execution::Inline,
+    };
+    let mut errors = ErrorsSink(&shared.handler);
+    let mut io = TokioIo(HttpIo::new(&mut exchange, &mut transport));
+    let app = &*shared.app;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        run(app, &mut environ, &mut errors, &mut io)
+    }));
+    let outcome = outcome.unwrap_or_else(|panic| {
+        let message = panic_message(&*panic);
+        shared
+            .handler
+            .get_stderr(format_args!("application panicked: {message}\n"));
+        // The same as an application error: 500 before the head, close after.
+        let _ = io.fail(500);
+        let (status, body_sent) = io.progress();
+        Outcome {
+            status,
+            body_sent,
+            error: None,
+            disconnected: false,
+        }
+    });
+    if let Some(error) = outcome.error {
+        shared.handler.get_stderr(format_args!("{error}\n"));
+    }
+    if !shared.config.quiet && !outcome.disconnected {
+        shared.handler.log_request(&AccessLog {
+            peer,
+            request_line: line.as_str(),
+            status: outcome.status,
+            bytes: outcome.body_sent,
+        });
+    }
+    !outcome.disconnected && conn.phase() != Phase::Exchange
+}
+
+/// The core's HTTP gateway over the connection's socket, plus the `sendfile(2)` path for
+/// [`FileResponse`] bodies (the files app of `wsgiref-std`), as the std server has.
+struct TokioIo<'x, 'c, 's>(HttpIo<'x, 'c, BlockingSocket<'s>>);
+
+impl Io for TokioIo<'_, '_, '_> {
+    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
+        self.0.read_body(buf)
+    }
+
+    fn start(
+        &mut self,
+        status: &str,
+        headers: &[(&str, &[u8])],
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        self.0.start(status, headers, replace)
+    }
+
+    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
+        self.0.write(data, whole)
+    }
+
+    fn finish(&mut self) -> Result<(), IoError> {
+        self.0.finish()
+    }
+
+    fn fail(&mut self, status: u16) -> Result<(), IoError> {
+        self.0.fail(status)
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.0.headers_sent()
+    }
+
+    fn started(&self) -> bool {
+        self.0.started()
+    }
+
+    fn progress(&self) -> (u16, u64) {
+        self.0.progress()
+    }
+
+    /// `BaseHandler.sendfile`: the head through the core, the bytes by `sendfile(2)` from
+    /// the file to the socket (no copy through user space), waiting for the socket as the
+    /// other writes do.
+    fn send_file(&mut self, file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
+        let response = file.as_any_mut()?.downcast_mut::<FileResponse>()?;
+        let len = response.len();
+        let (exchange, transport) = self.0.parts();
+        let (pieces, send) = match exchange.write_external(len, true) {
+            Ok((t, send)) => ((t.head, t.tail), send),
+            Err(e) => return Some(Err(IoError::Local(e))),
+        };
+        if let Err(e) = transport.send(&[pieces.0]) {
+            return Some(Err(IoError::Transport(e)));
+        }
+        if send {
+            if let Err(e) = transport.send_file(response.file(), len) {
+                return Some(Err(IoError::Transport(e)));
+            }
+        }
+        Some(transport.send(&[pieces.1]).map_err(IoError::Transport))
+    }
+}
+
+/// The message of a caught panic (`&str` or `String` payloads), for the error log.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
+/// `wsgi.errors` → the handler's `get_stderr`.
+struct ErrorsSink<'h, H: ?Sized>(&'h H);
+
+impl<H: RequestHandler + ?Sized> fmt::Write for ErrorsSink<'_, H> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.get_stderr(format_args!("{s}"));
+        Ok(())
+    }
+}
+
+/// Over the connection limit: a short `503` and close, in a task of its own, bounded in
+/// time.
+pub(crate) async fn reject_busy(stream: TcpStream) {
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
+    let limit = std::time::Duration::from_millis(200);
+    if socket::write_all(&stream, &[BUSY], limit).await.is_ok() {
+        socket::linger_close(stream).await;
+    }
+}

@@ -1,0 +1,257 @@
+//! Byte moving on a tokio `TcpStream`: async reads and writes for the connection loop, and
+//! the blocking [`Transport`] an application runs over inside `block_in_place`.
+
+use std::fs::File;
+use std::future::{Future, poll_fn};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::io::{AsyncWrite, Interest};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+use tokio::time::{Instant as TokioInstant, timeout, timeout_at};
+use wsgiref::handler::{Transport, TransportError};
+use wsgiref_std::transport::transport_error;
+
+/// Milliseconds since the server started, as the core's [`wsgiref::Instant`], on tokio's
+/// clock (so the deadlines the core reports map back to tokio timers exactly).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    origin: TokioInstant,
+}
+
+impl Clock {
+    pub(crate) fn new() -> Self {
+        Self {
+            origin: TokioInstant::now(),
+        }
+    }
+
+    /// The current time for the core.
+    pub(crate) fn now(&self) -> wsgiref::Instant {
+        let ms = self.origin.elapsed().as_millis();
+        wsgiref::Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+    }
+
+    /// A core deadline as a tokio instant.
+    pub(crate) fn deadline(&self, at: wsgiref::Instant) -> TokioInstant {
+        self.origin + Duration::from_millis(at.as_millis())
+    }
+}
+
+/// Reads what is there, without waiting: `Ok(None)` if nothing is.
+fn try_read(stream: &TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match stream.try_read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads at least one byte (or the end of input, `Ok(0)`) into `buf`; past `deadline`,
+/// `TimedOut`.
+pub(crate) async fn read(
+    stream: &TcpStream,
+    buf: &mut [u8],
+    deadline: Option<TokioInstant>,
+) -> io::Result<usize> {
+    let read = async {
+        loop {
+            if let Some(n) = try_read(stream, buf)? {
+                return Ok(n);
+            }
+            stream.readable().await?;
+        }
+    };
+    match deadline {
+        Some(at) => timeout_at(at, read)
+            .await
+            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+        None => read.await,
+    }
+}
+
+/// The most slices one vectored write takes here (the core hands out at most three pieces).
+const SLICES: usize = 4;
+
+/// Writes what the socket takes now. `Ok(true)` once everything is written, `Ok(false)` if
+/// the socket is full.
+fn try_write(stream: &TcpStream, slices: &mut &mut [IoSlice<'_>]) -> io::Result<bool> {
+    while !slices.is_empty() {
+        match stream.try_write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(slices, n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Writes the rest of `slices`, waiting for the socket to take more at most `stall` each
+/// time (an inactivity timeout, as `SO_SNDTIMEO`: a slow but moving client is not cut).
+async fn write_rest(
+    stream: &TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+    stall: Duration,
+) -> io::Result<()> {
+    while !try_write(stream, &mut slices)? {
+        timeout(stall, stream.writable())
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    }
+    Ok(())
+}
+
+/// Fills `storage` with the non-empty pieces of `group`; returns how many.
+fn gather<'a>(group: &[&'a [u8]], storage: &mut [IoSlice<'a>; SLICES]) -> usize {
+    let mut n = 0;
+    for (slot, piece) in storage
+        .iter_mut()
+        .zip(group.iter().filter(|p| !p.is_empty()))
+    {
+        *slot = IoSlice::new(piece);
+        n += 1;
+    }
+    n
+}
+
+/// Writes every byte of `pieces`, in order, with vectored writes; `stall` bounds each wait
+/// for the socket.
+pub(crate) async fn write_all(
+    stream: &TcpStream,
+    pieces: &[&[u8]],
+    stall: Duration,
+) -> io::Result<()> {
+    for group in pieces.chunks(SLICES) {
+        let mut storage = [IoSlice::new(&[]); SLICES];
+        let n = gather(group, &mut storage);
+        write_rest(stream, &mut storage[..n], stall).await?;
+    }
+    Ok(())
+}
+
+/// Closes gracefully: no more writes (FIN), then, if the client left bytes unread, discard
+/// what it still sends for a moment, so the unread bytes do not turn the close into a reset
+/// that destroys the response in flight (the std server's lingering close).
+pub(crate) async fn linger_close(mut stream: TcpStream) {
+    let _ = poll_fn(|cx| Pin::new(&mut stream).poll_shutdown(cx)).await;
+    let mut sink = [0u8; 4096];
+    match try_read(&stream, &mut sink) {
+        // Something was pending: drain below.
+        Ok(Some(n)) if n > 0 => {}
+        // Nothing pending, or the client already closed: close now.
+        _ => return,
+    }
+    let drain = async {
+        for _ in 0..16 {
+            if !matches!(read(&stream, &mut sink, None).await, Ok(n) if n > 0) {
+                break;
+            }
+        }
+    };
+    let _ = timeout(Duration::from_millis(100), drain).await;
+}
+
+/// The connection's socket as the core's blocking [`Transport`], for the application's
+/// reads of `wsgi.input` and its response writes, inside `block_in_place` (or, inline, on
+/// the worker). Each call first tries the non-blocking operation; only when the socket is
+/// not ready does it block this thread on the runtime (`Handle::block_on`) until it is, or
+/// until the timeout.
+pub(crate) struct BlockingSocket<'s> {
+    pub(crate) stream: &'s TcpStream,
+    pub(crate) handle: &'s Handle,
+    pub(crate) clock: Clock,
+    /// Longest wait for request body bytes (the core's body deadline).
+    pub(crate) read_stall: Duration,
+    /// Longest wait for the socket to take more response bytes.
+    pub(crate) write_stall: Duration,
+    /// The application runs on a runtime worker ([`crate::Execution::Inline`]): each wait
+    /// leaves the worker with `block_in_place` first.
+    pub(crate) inline: bool,
+}
+
+impl BlockingSocket<'_> {
+    /// Blocks this thread until `future` completes.
+    fn wait<F: Future>(&self, future: F) -> F::Output {
+        if self.inline {
+            tokio::task::block_in_place(|| self.handle.block_on(future))
+        } else {
+            self.handle.block_on(future)
+        }
+    }
+}
+
+impl BlockingSocket<'_> {
+    /// Sends the first `len` bytes of `file` with `sendfile(2)`, waiting for the socket (at
+    /// most `write_stall` each time) when it is full.
+    pub(crate) fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
+        let mut offset = 0u64;
+        while offset < len {
+            let count = usize::try_from(len - offset)
+                .unwrap_or(usize::MAX)
+                .min(1 << 30);
+            // `try_io` clears the socket's readiness when sendfile finds it full, so the
+            // wait below really waits.
+            let sent = self.stream.try_io(Interest::WRITABLE, || {
+                rustix::fs::sendfile(self.stream, file, Some(&mut offset), count)
+                    .map_err(io::Error::from)
+            });
+            match sent {
+                // The file shrank: the response is short, the connection must close.
+                Ok(0) => return Err(TransportError::Failed),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let (stream, stall) = (self.stream, self.write_stall);
+                    match self.wait(async { timeout(stall, stream.writable()).await }) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Err(transport_error(&e)),
+                        Err(_) => return Err(TransportError::TimedOut),
+                    }
+                }
+                Err(e) => return Err(transport_error(&e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Transport for BlockingSocket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TransportError> {
+        match try_read(self.stream, buf) {
+            Ok(Some(n)) => return Ok(n),
+            Ok(None) => {}
+            Err(e) => return Err(transport_error(&e)),
+        }
+        let (stream, stall) = (self.stream, self.read_stall);
+        self.wait(async { read(stream, buf, Some(TokioInstant::now() + stall)).await })
+            .map_err(|e| transport_error(&e))
+    }
+
+    fn send(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError> {
+        for group in pieces.chunks(SLICES) {
+            let mut storage = [IoSlice::new(&[]); SLICES];
+            let n = gather(group, &mut storage);
+            let mut slices = &mut storage[..n];
+            match try_write(self.stream, &mut slices) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => return Err(transport_error(&e)),
+            }
+            let (stream, stall) = (self.stream, self.write_stall);
+            self.wait(write_rest(stream, slices, stall))
+                .map_err(|e| transport_error(&e))?;
+        }
+        Ok(())
+    }
+
+    fn now(&mut self) -> wsgiref::Instant {
+        self.clock.now()
+    }
+}
