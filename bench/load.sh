@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Server load benchmark: the `wsgiref` command (--app hello; thread pool, and the one-thread
-# event loop of --engine poll) against a hyper hello world (bench/hyper-hello, 2 tokio
-# workers) and Python's wsgiref.simple_server, with wrk.
+# Server load benchmark: the `wsgiref` command (--app hello; thread pool, and the mio event
+# loops of --engine poll, the loop of std-adapter/examples/poll_server.rs), the
+# `wsgiref-tokio` command (tokio adapter, 2 workers, both executions) against a hyper hello
+# world (bench/hyper-hello, 2 tokio workers) and Python's wsgiref.simple_server, with wrk.
 #
 #   bench/load.sh                      # 3 rounds, wsgiref with --threads 8, 32 and 64
 #   ROUNDS=5 WSGIREF_THREADS="8 32" bench/load.sh
@@ -86,12 +87,13 @@ PYTHON=$(python3 -c 'import sys; print(sys.executable)') || die "python3 is need
 
 if [ "$SKIP_BUILD" != 1 ]; then
     log "building wsgiref (release)"
-    (cd "$ROOT" && cargo build --release -q -p wsgiref-std)
+    (cd "$ROOT" && cargo build --release -q -p wsgiref-std -p wsgiref-tokio)
     log "building bench/hyper-hello (release)"
     cargo build --release -q --manifest-path "$ROOT/bench/hyper-hello/Cargo.toml"
 fi
 # Copies, so a rebuild in the work tree during the run cannot swap binaries between rounds.
 cp "$ROOT/target/release/wsgiref" "$WORK/wsgiref"
+cp "$ROOT/target/release/wsgiref-tokio" "$WORK/wsgiref-tokio"
 cp "$ROOT/bench/hyper-hello/target/release/hyper-hello" "$WORK/hyper-hello"
 
 help=$("$WORK/wsgiref" --help)
@@ -121,7 +123,7 @@ make_server("127.0.0.1", int(sys.argv[1]), hello, handler_class=QuietHandler).se
 SERVERS=()
 for t in $WSGIREF_THREADS; do SERVERS+=("wsgiref-t$t"); done
 for l in $POLL_LOOPS; do SERVERS+=("wsgiref-poll$l"); done
-SERVERS+=(hyper python)
+SERVERS+=(tokio-bip tokio-inline hyper python)
 
 port_of() {
     local i
@@ -142,6 +144,12 @@ start_server() {
             ;;
         wsgiref-poll*)
             "$WORK/wsgiref" --app hello --quiet --engine poll --threads "${name#wsgiref-poll}" \
+                --bind "127.0.0.1:$port" >/dev/null &
+            ;;
+        tokio-bip | tokio-inline)
+            local engine=block-in-place
+            [ "$name" = tokio-inline ] && engine=inline
+            "$WORK/wsgiref-tokio" --app hello --quiet --workers 2 --engine "$engine" \
                 --bind "127.0.0.1:$port" >/dev/null &
             ;;
         hyper) "$WORK/hyper-hello" "127.0.0.1:$port" >/dev/null & ;;
@@ -281,6 +289,8 @@ label_of() {
     case $1 in
         wsgiref-t*) echo "wsgiref \`--threads ${1#wsgiref-t}\`" ;;
         wsgiref-poll*) echo "wsgiref \`--engine poll --threads ${1#wsgiref-poll}\`" ;;
+        tokio-bip) echo "wsgiref-tokio (2 workers, block_in_place)" ;;
+        tokio-inline) echo "wsgiref-tokio (2 workers, --engine inline)" ;;
         hyper) echo "hyper (2 workers)" ;;
         python) echo "Python wsgiref.simple_server" ;;
     esac

@@ -144,6 +144,11 @@ struct Server {
 
 impl Server {
     fn start(app: &str) -> Self {
+        Self::start_with(app, false)
+    }
+
+    /// The command serving `app`, wrapped in the validator with `validate`.
+    fn start_with(app: &str, validate: bool) -> Self {
         let dir = TempDir::new(&format!("server-{app}"));
         let log = dir.file("server.log");
         // The port may be taken between picking and binding: try a few.
@@ -153,6 +158,7 @@ impl Server {
             let child = Command::new(crate::SERVER_BIN)
                 .args(["--app", app, "--bind", &addr.to_string(), "--quiet"])
                 .args(["--engine", crate::ENGINE])
+                .args(if validate { &["--validate"][..] } else { &[] })
                 .stdin(Stdio::null())
                 .stdout(fs::File::create(dir.file("server.out")).expect("log file"))
                 .stderr(fs::File::create(&log).expect("log file"))
@@ -1121,4 +1127,49 @@ http {{
             .any(|level| errors.contains(level)),
         "nginx logged errors:\n{errors}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The other applications
+
+/// `demo_app`'s page (the environ, one variable a line), and the validator around `echo`:
+/// a correct exchange passes it silently and comes back intact.
+#[test]
+fn demo_app_and_the_validator() {
+    let mut server = Server::start("demo");
+    let page = server.get("/some/where?q=1");
+    assert_eq!(page.status, 200);
+    let text = String::from_utf8(page.body).expect("a UTF-8 page");
+    assert!(text.starts_with("Hello world!\n\n"), "{text}");
+    for line in [
+        "PATH_INFO = '/some/where'\n",
+        "QUERY_STRING = 'q=1'\n",
+        "REQUEST_METHOD = 'GET'\n",
+        "HTTP_HOST = '127.0.0.1'\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    server.assert_running();
+
+    let mut server = Server::start_with("echo", true);
+    let body = pattern(5000, 7);
+    let mut s = server.connect();
+    s.write_all(
+        format!(
+            "POST /v?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    let all = read_to_eof(&mut s);
+    let (responses, _) = parse_responses(&all, &["POST"]);
+    let response = responses.into_iter().next().expect("one response");
+    assert_eq!(response.status, 200, "{}", server.guard.log_text());
+    assert_eq!(response.body, body);
+    assert_eq!(response.header("X-Path"), Some("/v"));
+    server.assert_running();
+    let log = server.guard.log_text();
+    assert!(!log.contains("Error"), "the validator complained:\n{log}");
 }
