@@ -12,7 +12,11 @@ const TOKEN: &[u8] = b"abcxyzABCXYZ019!#$%&'*+-.^_`|~";
 const QTEXT: &[u8] = b"abc 019\t!#;=,/\\\"";
 
 fn from(alpha: &[u8], bytes: &[u8], max: usize) -> Vec<u8> {
-    bytes.iter().take(max).map(|&b| alpha[usize::from(b) % alpha.len()]).collect()
+    bytes
+        .iter()
+        .take(max)
+        .map(|&b| alpha[usize::from(b) % alpha.len()])
+        .collect()
 }
 
 #[derive(Arbitrary, Debug)]
@@ -91,7 +95,11 @@ fuzz_target!(|input: Input<'_>| {
     let rx = 256 + usize::from(input.rx % 4096);
     let mut req = HEAD.to_vec();
     match &input.mode {
-        Mode::Encoded { chunks, last_exts, trailers } => {
+        Mode::Encoded {
+            chunks,
+            last_exts,
+            trailers,
+        } => {
             let mut expected = Vec::new();
             for c in chunks.iter().take(32) {
                 if c.data.is_empty() {
@@ -131,7 +139,11 @@ fuzz_target!(|input: Input<'_>| {
             let whole = run(&config, &req, &[], rx);
             let split = run(&config, &req, input.splits, rx);
             assert_eq!(whole, split, "split {:?} differs from whole", input.splits);
-            assert!(whole.sends.is_empty() && whole.fails.is_empty(), "rejected: {:?}", whole.log);
+            assert!(
+                whole.sends.is_empty() && whole.fails.is_empty(),
+                "rejected: {:?}",
+                whole.log
+            );
             assert_eq!(whole.bodies.len(), 1, "{:?}", whole.log);
             assert_eq!(whole.bodies[0], expected, "decoded body differs");
             assert!(whole.closed, "{:?}", whole.log);
@@ -144,7 +156,10 @@ fuzz_target!(|input: Input<'_>| {
             assert!(whole.log[0].starts_with("request"), "{:?}", whole.log);
             if whole.log[1].starts_with("body error") {
                 let status = response_status(&whole.fails[0]);
-                assert!((400..500).contains(&status), "a broken chunked body got {status}");
+                assert!(
+                    (400..500).contains(&status),
+                    "a broken chunked body got {status}"
+                );
             } else {
                 // Decoded: the first response is the 200 echo.
                 assert_eq!(response_status(&whole.output), 200, "{:?}", whole.log);

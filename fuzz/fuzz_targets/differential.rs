@@ -9,13 +9,21 @@ use wsgiref::Config;
 use wsgiref_fuzz::{decode_path, http_key, origin_path, run};
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |e| e + 1);
     &v[start..end.max(start)]
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else { return };
+    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return;
+    };
     let head = &data[..end + 4];
     // CRLF line endings only: every LF of the head follows a CR, and no bare CR.
     for (i, &b) in head.iter().enumerate() {
@@ -28,18 +36,34 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut headers = [httparse::EMPTY_HEADER; 128];
     let mut req = httparse::Request::new(&mut headers);
-    let Ok(httparse::Status::Complete(len)) = req.parse(head) else { return };
+    let Ok(httparse::Status::Complete(len)) = req.parse(head) else {
+        return;
+    };
     assert_eq!(len, head.len(), "httparse ended the head elsewhere");
     let t = run(&Config::DEFAULT, head, &[], 8192);
-    let Some(env) = t.environs.first() else { return };
+    let Some(env) = t.environs.first() else {
+        return;
+    };
     let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| &v[..]);
     let ctx = String::from_utf8_lossy(head);
-    assert_eq!(get("REQUEST_METHOD"), req.method.map(str::as_bytes), "method: {ctx:?}");
+    assert_eq!(
+        get("REQUEST_METHOD"),
+        req.method.map(str::as_bytes),
+        "method: {ctx:?}"
+    );
     let version = format!("HTTP/1.{}", req.version.expect("version"));
-    assert_eq!(get("SERVER_PROTOCOL"), Some(version.as_bytes()), "version: {ctx:?}");
+    assert_eq!(
+        get("SERVER_PROTOCOL"),
+        Some(version.as_bytes()),
+        "version: {ctx:?}"
+    );
     let target = req.path.expect("path").as_bytes();
     if let Some(raw) = origin_path(target) {
-        assert_eq!(get("PATH_INFO"), Some(&decode_path(raw)[..]), "path: {ctx:?}");
+        assert_eq!(
+            get("PATH_INFO"),
+            Some(&decode_path(raw)[..]),
+            "path: {ctx:?}"
+        );
         let query = target.get(raw.len() + 1..).unwrap_or(b"");
         assert_eq!(get("QUERY_STRING").unwrap_or(b""), query, "query: {ctx:?}");
     }
@@ -50,7 +74,10 @@ fuzz_target!(|data: &[u8]| {
             .filter(|h| !h.name.contains('_') && http_key(h.name.as_bytes()) == *key)
             .map(|h| trim(h.value))
             .collect();
-        assert!(!theirs.is_empty(), "{key} is not among httparse's fields: {ctx:?}");
+        assert!(
+            !theirs.is_empty(),
+            "{key} is not among httparse's fields: {ctx:?}"
+        );
         assert_eq!(
             String::from_utf8_lossy(value),
             String::from_utf8_lossy(&theirs.join(&b","[..])),

@@ -9,7 +9,9 @@ use wsgiref::Config;
 use wsgiref_fuzz::{decode_path, http_key, origin_path, run};
 
 const NAME: &[u8] = b"aAbBxXhH-_-_0tTcCoOsS";
-const METHODS: &[&str] = &["GET", "POST", "HEAD", "OPTIONS", "PUT", "X-Y", "get", "GE T"];
+const METHODS: &[&str] = &[
+    "GET", "POST", "HEAD", "OPTIONS", "PUT", "X-Y", "get", "GE T",
+];
 const PATH: &[u8] = b"/a%2F%2f%41%4%zZ.?=&+/-_~%00%0d%0a;:@!$'()*,";
 
 #[derive(Arbitrary, Debug)]
@@ -49,17 +51,33 @@ struct Input<'a> {
 }
 
 const KNOWN: &[&str] = &[
-    "Host", "Content-Length", "Content-Type", "Content_Length", "X-Forwarded-For",
-    "X_Forwarded_For", "x-forwarded_for", "Cookie", "USER-AGENT", "Transfer-Encoding",
-    "Connection", "Expect", "content-type", "X-Keep", "Accept",
+    "Host",
+    "Content-Length",
+    "Content-Type",
+    "Content_Length",
+    "X-Forwarded-For",
+    "X_Forwarded_For",
+    "x-forwarded_for",
+    "Cookie",
+    "USER-AGENT",
+    "Transfer-Encoding",
+    "Connection",
+    "Expect",
+    "content-type",
+    "X-Keep",
+    "Accept",
 ];
 
 fn name_bytes(parts: &[NamePart<'_>]) -> Vec<u8> {
     let mut out = Vec::new();
     for p in parts.iter().take(6) {
         match p {
-            NamePart::Pool(b) => out.extend(b.iter().take(8).map(|&c| NAME[usize::from(c) % NAME.len()])),
-            NamePart::Known(i) => out.extend_from_slice(KNOWN[usize::from(*i) % KNOWN.len()].as_bytes()),
+            NamePart::Pool(b) => {
+                out.extend(b.iter().take(8).map(|&c| NAME[usize::from(c) % NAME.len()]))
+            }
+            NamePart::Known(i) => {
+                out.extend_from_slice(KNOWN[usize::from(*i) % KNOWN.len()].as_bytes())
+            }
             NamePart::Raw(b) => out.extend(b.iter().take(4)),
         }
     }
@@ -86,11 +104,20 @@ fuzz_target!(|input: Input<'_>| {
     let mut head = Vec::new();
     head.extend_from_slice(METHODS[usize::from(input.method) % METHODS.len()].as_bytes());
     head.push(b' ');
-    let path: Vec<u8> = input.path.iter().take(64).map(|&c| PATH[usize::from(c) % PATH.len()]).collect();
+    let path: Vec<u8> = input
+        .path
+        .iter()
+        .take(64)
+        .map(|&c| PATH[usize::from(c) % PATH.len()])
+        .collect();
     let mut target = b"/".to_vec();
     target.extend_from_slice(&path);
     head.extend_from_slice(&target);
-    head.extend_from_slice(if input.http10 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+    head.extend_from_slice(if input.http10 {
+        b" HTTP/1.0\r\n"
+    } else {
+        b" HTTP/1.1\r\n"
+    });
     if input.host {
         head.extend_from_slice(b"Host: example.com\r\n");
     }
@@ -116,7 +143,9 @@ fuzz_target!(|input: Input<'_>| {
         ..Config::DEFAULT
     };
     let t = run(&config, &head, &[], 8192);
-    let Some(env) = t.environs.first() else { return };
+    let Some(env) = t.environs.first() else {
+        return;
+    };
     // CR/LF in a value may start a new line, and so a new field: every line's text before
     // its colon is a candidate name.
     names.clear();
@@ -134,7 +163,9 @@ fuzz_target!(|input: Input<'_>| {
         );
         if key.starts_with("HTTP_") {
             assert!(
-                names.iter().any(|n| !n.contains(&b'_') && http_key(n) == *key),
+                names
+                    .iter()
+                    .any(|n| !n.contains(&b'_') && http_key(n) == *key),
                 "{key} comes from no field name without `_` (names {names:?})"
             );
         }

@@ -11,7 +11,18 @@ const N: usize = 6;
 const BYTES: usize = 48;
 
 const NAMES: &[&str] = &[
-    "Foo", "foo", "FOO", "Bar", "x_y", "X-Y", "", "a b", "a:b", "é", "Content-Type", "!#$%&'*+-.^_`|~",
+    "Foo",
+    "foo",
+    "FOO",
+    "Bar",
+    "x_y",
+    "X-Y",
+    "",
+    "a b",
+    "a:b",
+    "é",
+    "Content-Type",
+    "!#$%&'*+-.^_`|~",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -88,12 +99,20 @@ fn format(value: Option<&str>, params: &[(&str, Option<&str>)]) -> Vec<u8> {
 fn check(h: &Headers<'_, N, BYTES>, m: &Model, probe: &str) {
     assert_eq!(h.len(), m.len());
     assert!(
-        h.items().eq(m.iter().map(|(n, v, _)| (n.as_str(), v.as_slice()))),
+        h.items()
+            .eq(m.iter().map(|(n, v, _)| (n.as_str(), v.as_slice()))),
         "items differ: {h:?} vs {m:?}"
     );
-    let want: Vec<&[u8]> = m.iter().filter(|f| same(&f.0, probe)).map(|f| &f.1[..]).collect();
+    let want: Vec<&[u8]> = m
+        .iter()
+        .filter(|f| same(&f.0, probe))
+        .map(|f| &f.1[..])
+        .collect();
     assert_eq!(h.get(probe), want.first().copied(), "get({probe:?})");
-    assert!(h.get_all(probe).eq(want.iter().copied()), "get_all({probe:?})");
+    assert!(
+        h.get_all(probe).eq(want.iter().copied()),
+        "get_all({probe:?})"
+    );
     assert!(h.get_all(probe).rev().eq(want.iter().rev().copied()));
     assert_eq!(h.contains(probe), !want.is_empty());
     assert_eq!(h.arena_len(), arena_used(m), "arena bytes");
@@ -166,7 +185,11 @@ fuzz_target!(|ops: Vec<Op<'_>>| {
                     m.push((name.into(), value.into(), false));
                     Ok(value.into())
                 };
-                assert_eq!(h.setdefault(name, value).map(<[u8]>::to_vec), want, "setdefault");
+                assert_eq!(
+                    h.setdefault(name, value).map(<[u8]>::to_vec),
+                    want,
+                    "setdefault"
+                );
                 name
             }
             Op::Remove(name) => {

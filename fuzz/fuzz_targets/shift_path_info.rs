@@ -23,7 +23,9 @@ struct Input<'a> {
 
 fn map(b: &[u8], alphabet: bool) -> Vec<u8> {
     if alphabet {
-        b.iter().map(|&c| ALPHA[usize::from(c) % ALPHA.len()]).collect()
+        b.iter()
+            .map(|&c| ALPHA[usize::from(c) % ALPHA.len()])
+            .collect()
     } else {
         b.to_vec()
     }
@@ -58,7 +60,11 @@ fuzz_target!(|input: Input<'_>| {
             Ok(name) => {
                 let sn2 = env.get("SCRIPT_NAME").unwrap_or_default().len();
                 let pi2 = env.get("PATH_INFO").unwrap_or_default().len();
-                assert!(sn2 + pi2 <= sn + pi + 1, "grew: {sn}+{pi} -> {sn2}+{pi2} ({before:?} -> {:?})", snapshot(&env));
+                assert!(
+                    sn2 + pi2 <= sn + pi + 1,
+                    "grew: {sn}+{pi} -> {sn2}+{pi2} ({before:?} -> {:?})",
+                    snapshot(&env)
+                );
                 if pi == 0 {
                     assert_eq!(name, None);
                     assert_eq!(snapshot(&env), before, "an empty PATH_INFO changes nothing");
