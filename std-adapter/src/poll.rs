@@ -100,6 +100,8 @@ impl Default for PollConfig {
 }
 
 const LISTENER: Token = Token(usize::MAX - 1);
+/// How soon accepting is tried again after it failed for want of resources.
+const ACCEPT_RETRY: Duration = Duration::from_millis(20);
 const WAKER: Token = Token(usize::MAX);
 
 /// A single-threaded WSGI server over one `mio` event loop (see the module docs).
@@ -301,6 +303,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         poll.registry()
             .register(&mut SourceFd(&listener_fd), LISTENER, Interest::READABLE)?;
         let mut accepting = true;
+        // Accepting failed for want of resources: try again after a short pause.
+        let mut accept_retry = false;
         let service = Service {
             app: &self.app,
             handler: &self.handler,
@@ -347,18 +351,31 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     }
                 }
             };
+            let timeout = if accept_retry {
+                Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)))
+            } else {
+                timeout
+            };
             match poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
 
+            let mut listener_seen = false;
             for event in &events {
                 match event.token() {
                     WAKER => {}
                     LISTENER => {
+                        listener_seen = true;
                         if accepting {
-                            self.accept_all(&poll, &config, &mut slots, &mut free, &mut generation);
+                            accept_retry = self.accept_all(
+                                &poll,
+                                &config,
+                                &mut slots,
+                                &mut free,
+                                &mut generation,
+                            );
                         }
                     }
                     Token(index) => {
@@ -376,6 +393,11 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.settle(&mut slots, &mut free, &mut timers, index, next);
                     }
                 }
+            }
+
+            if accept_retry && accepting && !listener_seen {
+                accept_retry =
+                    self.accept_all(&poll, &config, &mut slots, &mut free, &mut generation);
             }
 
             // Deadlines that passed.
@@ -402,7 +424,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         }
     }
 
-    /// Accepts every pending connection into a free slot (or answers `503`).
+    /// Accepts every pending connection into a free slot (or answers `503`). Returns true
+    /// if accepting stopped on an error (out of file descriptors, say) with connections
+    /// possibly still queued: the listener is edge-triggered, so the loop must try again by
+    /// itself.
     fn accept_all<'a>(
         &self,
         poll: &Poll,
@@ -410,14 +435,22 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         slots: &mut [Option<Slot<'a>>],
         free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
         generation: &mut u64,
-    ) {
+    ) -> bool {
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // Per-connection errors (ECONNABORTED, EMFILE): the next event retries.
-                Err(_) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                // A connection reset while queued: the next one may be fine.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                // EMFILE, ENFILE, ENOMEM: retry shortly, from the loop.
+                Err(_) => return true,
             };
             let Some((index, rx, tx)) = free.pop() else {
                 reject_busy(&stream);
