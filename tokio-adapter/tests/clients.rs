@@ -1,8 +1,10 @@
 //! Real clients over real sockets on 127.0.0.1 against `wsgiref_tokio::serve`: curl, Python's
-//! `http.client` (`scripts/it-http-client.py`), and raw bytes from Rust; the same list as
-//! the std server's `std-adapter/tests/clients.rs`, plus what the tokio adapter adds
-//! (deadlines on tokio timers, the connection limit, graceful shutdown, blocking
-//! applications off the runtime's workers).
+//! `http.client` (`scripts/it-http-client.py`), and raw bytes from Rust, through the
+//! library API. The std server's real-client suite (`std-adapter/tests/common/clients.rs`)
+//! runs against the `wsgiref-tokio` command in `tests/suite.rs` and `tests/suite_inline.rs`;
+//! this file adds what the tokio adapter adds (deadlines on tokio timers, the connection
+//! limit, graceful shutdown, blocking applications off the runtime's workers) and the
+//! applications' details.
 //!
 //! Each test starts its own server on its own multi-thread runtime, in a thread of the
 //! test, on a listener bound to port 0, and shuts it down when it ends. The apps are those
@@ -17,7 +19,6 @@ use std::fmt::{self, Write as _};
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -130,10 +131,6 @@ impl Server {
         }
     }
 
-    fn url(&self, target: &str) -> String {
-        format!("http://{}{target}", self.addr)
-    }
-
     fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(self.addr).expect("connect to the server");
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -185,165 +182,9 @@ fn wait_for_close(stream: &mut TcpStream) -> (Duration, Vec<u8>) {
 }
 
 // ---------------------------------------------------------------------------------------
-// curl
-
-/// Two URLs in one curl invocation share one connection: `%{num_connects}` is 1, then 0.
-#[test]
-fn curl_keep_alive_reuses_the_connection() {
-    let server = Server::start(AnyApp::Hello, quiet());
-    let out = curl(&[
-        "-v",
-        "-w",
-        " %{http_code} %{num_connects}\n",
-        &server.url("/one"),
-        &server.url("/two?x=1"),
-    ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Hello World 200 1\nHello World 200 0\n"
-    );
-    let trace = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        trace.contains("Re-using existing connection") || trace.contains("Reusing existing"),
-        "curl did not say it reused the connection:\n{trace}"
-    );
-}
-
-/// A chunked upload (`Transfer-Encoding: chunked`, 300 KiB) comes back byte for byte.
-#[test]
-fn curl_chunked_upload_is_echoed_intact() {
-    let server = Server::start(AnyApp::Echo, quiet());
-    let dir = TempDir::new("chunked");
-    let data = pattern(300 * 1024 + 7, 1);
-    fs::write(dir.file("in"), &data).unwrap();
-    let out = curl(&[
-        "-H",
-        "Transfer-Encoding: chunked",
-        "-H",
-        "Content-Type: application/octet-stream",
-        "--data-binary",
-        &format!("@{}", dir.file("in").display()),
-        "-D",
-        &dir.file("head").display().to_string(),
-        "-o",
-        &dir.file("out").display().to_string(),
-        "-w",
-        "%{http_code}",
-        &server.url("/upload?kind=chunked"),
-    ]);
-    assert_eq!(out.stdout, b"200");
-    let head = fs::read_to_string(dir.file("head")).unwrap();
-    assert_eq!(header(&head, "X-Method"), Some("POST"), "{head}");
-    assert_eq!(header(&head, "X-Path"), Some("/upload"), "{head}");
-    assert_eq!(header(&head, "X-Query"), Some("kind=chunked"), "{head}");
-    // A chunked request has no CONTENT_LENGTH.
-    assert_eq!(
-        header(&head, "X-Content-Length").unwrap_or(""),
-        "",
-        "{head}"
-    );
-    let echoed = fs::read(dir.file("out")).unwrap();
-    assert_eq!(echoed.len(), data.len());
-    assert!(echoed == data, "the echoed body differs from the upload");
-}
-
-/// POSTs `file` with `Expect: 100-continue`; returns curl's `-v` trace, the status and
-/// curl's `time_total` in seconds.
-fn curl_expect(server: &Server, file: &Path, out: &Path) -> (String, String, f64) {
-    let output = curl(&[
-        "-v",
-        "-H",
-        "Expect: 100-continue",
-        "--data-binary",
-        &format!("@{}", file.display()),
-        "-o",
-        &out.display().to_string(),
-        "-w",
-        "%{http_code} %{time_total}",
-        &server.url("/expect"),
-    ]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let (code, total) = stdout.split_once(' ').expect("code and time");
-    let trace = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        trace.contains("> Expect: 100-continue"),
-        "curl did not send Expect:\n{trace}"
-    );
-    assert!(
-        !trace.contains("Done waiting for 100-continue"),
-        "curl waited out its expect timeout:\n{trace}"
-    );
-    (trace, code.to_string(), total.parse().expect("time_total"))
-}
-
-/// `Expect: 100-continue` with a 64 KiB body: the echo app reads the body, so `100
-/// Continue` goes out, then `200` with the body intact, and curl does not wait out its 1 s
-/// expect timeout. The hello app never reads the body: no `100`, its answer at once.
-#[test]
-fn curl_expect_100_continue_does_not_stall() {
-    let dir = TempDir::new("expect");
-    let data = pattern(64 * 1024, 2);
-    fs::write(dir.file("in"), &data).unwrap();
-
-    let echo = Server::start(AnyApp::Echo, quiet());
-    let (trace, code, total) = curl_expect(&echo, &dir.file("in"), &dir.file("out"));
-    let (cont, ok) = (
-        trace.find("< HTTP/1.1 100 Continue"),
-        trace.find("< HTTP/1.1 200 OK"),
-    );
-    assert!(
-        cont.is_some() && ok.is_some() && cont < ok,
-        "no 100 Continue before the 200:\n{trace}"
-    );
-    assert_eq!(code, "200");
-    assert!(total < 0.9, "the upload stalled: {total} s\n{trace}");
-    assert!(fs::read(dir.file("out")).unwrap() == data, "body differs");
-
-    let hello = Server::start(AnyApp::Hello, quiet());
-    let (trace, code, total) = curl_expect(&hello, &dir.file("in"), &dir.file("out"));
-    assert!(
-        !trace.contains("< HTTP/1.1 100"),
-        "100 Continue for a body never read:\n{trace}"
-    );
-    assert_eq!(code, "200");
-    assert!(total < 0.9, "stalled: {total} s\n{trace}");
-    assert_eq!(fs::read(dir.file("out")).unwrap(), b"Hello World");
-}
-
-// ---------------------------------------------------------------------------------------
-// Python's http.client
-
-fn python_client(mode: &str) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/it-http-client.py");
-    let server = Server::start(AnyApp::Echo, quiet());
-    let port = server.addr.port().to_string();
-    let out = run("python3", &[script, mode, &port]);
-    server.assert_running();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Five requests (GET, POST with a query, a 64 KiB PUT of every byte value, GET, a chunked
-/// POST) on one `HTTPConnection`: the same socket throughout, every response exact.
-#[test]
-fn python_http_client_persistent_connection() {
-    assert_eq!(
-        python_client("persistent"),
-        "ok persistent 5 requests on one connection\n"
-    );
-}
-
-/// Three requests in one `sendall` on a raw socket; `http.client` reads three responses in
-/// order, then a fourth request on the same connection is answered and the server closes.
-#[test]
-fn python_pipelined_requests_in_order() {
-    assert_eq!(
-        python_client("pipeline"),
-        "ok pipeline 3 responses in order\n"
-    );
-}
-
-// ---------------------------------------------------------------------------------------
-// Raw bytes from Rust
+// Raw bytes from Rust (curl keep-alive, chunked upload, 100-continue, http.client and
+// malformed requests are the shared suite's, run against this adapter by tests/suite.rs
+// and tests/suite_inline.rs)
 
 /// Three requests in one write (GET, POST with a body, HEAD-less DELETE that closes): three
 /// responses, in order, each for its own request, then the close.
@@ -383,58 +224,6 @@ fn pipelined_raw_requests_answered_in_order() {
         "{text}"
     );
     assert_eq!(responses[2].header("Connection"), Some("close"), "{text}");
-}
-
-/// A malformed request gets 400 and its connection closes, nothing after it answered; a
-/// keep-alive connection opened before it and new connections after it are still served.
-#[test]
-fn malformed_request_gets_400_and_the_server_keeps_serving() {
-    let server = Server::start(AnyApp::Echo, quiet());
-    let mut before = server.connect();
-    let mut pending = Vec::new();
-    before
-        .write_all(b"GET /before HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let r = read_response(&mut before, &mut pending, "GET");
-    assert_eq!((r.status, r.header("X-Path")), (200, Some("/before")));
-
-    let malformed: [&[u8]; 4] = [
-        b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
-        b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET / HTTP/1.1\r\n\r\n",
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
-    ];
-    for bad in malformed {
-        let mut s = server.connect();
-        s.write_all(bad).unwrap();
-        // Pipelined behind it: never parsed.
-        s.write_all(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let all = read_to_eof(&mut s);
-        let (responses, rest) = parse_responses(&all, &["GET"]);
-        let text = String::from_utf8_lossy(&all);
-        assert!(rest.is_empty(), "{text}");
-        assert_eq!(
-            responses.len(),
-            1,
-            "{:?} got: {text}",
-            String::from_utf8_lossy(bad)
-        );
-        assert_eq!(responses[0].status, 400, "{text}");
-        assert_eq!(responses[0].header("Connection"), Some("close"), "{text}");
-        assert!(!text.contains("/after"), "{text}");
-    }
-
-    // The connection from before is still served, and so are new ones.
-    before
-        .write_all(b"POST /still HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
-        .unwrap();
-    let r = read_response(&mut before, &mut pending, "POST");
-    assert_eq!((r.status, r.header("X-Path")), (200, Some("/still")));
-    assert_eq!(r.body, b"ok");
-    let r = server.get("/new");
-    assert_eq!((r.status, r.header("X-Path")), (200, Some("/new")));
-    server.assert_running();
 }
 
 /// `demo_app`: the page of `simple_server`, with the environ this adapter builds.

@@ -193,6 +193,7 @@ impl Server {
 fn curl_keep_alive_reuses_the_connection() {
     let server = Server::start("hello");
     let out = curl(&[
+        "-v",
         "-w",
         " %{http_code} %{num_connects}\n",
         &server.url("/one"),
@@ -201,6 +202,11 @@ fn curl_keep_alive_reuses_the_connection() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "Hello World 200 1\nHello World 200 0\n"
+    );
+    let trace = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        trace.contains("Re-using existing connection") || trace.contains("Reusing existing"),
+        "curl did not say it reused the connection:\n{trace}"
     );
 }
 
@@ -283,9 +289,13 @@ fn curl_expect_100_continue_does_not_stall() {
 
     let echo = Server::start("echo");
     let (trace, code, total) = curl_expect(&echo, &dir.file("in"), &dir.file("out"));
+    let (cont, ok) = (
+        trace.find("< HTTP/1.1 100 Continue"),
+        trace.find("< HTTP/1.1 200 OK"),
+    );
     assert!(
-        trace.contains("< HTTP/1.1 100 Continue"),
-        "no 100 Continue from the server:\n{trace}"
+        cont.is_some() && ok.is_some() && cont < ok,
+        "no 100 Continue before the 200:\n{trace}"
     );
     assert_eq!(code, "200");
     // A stall is curl's expect timeout: 1 s.
