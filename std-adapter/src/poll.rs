@@ -686,12 +686,11 @@ fn discard(stream: &TcpStream) -> Next {
 /// Over the connection limit: what the client already sent is read, a short `503` is
 /// written, and the connection closed — without taking a slot or waiting.
 fn reject_busy(stream: &TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
     if stream.set_nonblocking(true).is_err() {
         return;
     }
     let _ = discard(stream);
-    let _ = write_all_vectored(&mut &*stream, &[BUSY]);
+    let _ = write_all_vectored(&mut &*stream, &[crate::server::BUSY_RESPONSE]);
     let _ = stream.shutdown(Shutdown::Write);
     let _ = (&mut &*stream).flush();
 }

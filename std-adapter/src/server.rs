@@ -543,42 +543,62 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         if !self.quiet {
             request_line(&environ, &mut line);
         }
-        let mut errors = ErrorsSink(self.handler);
         let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            run(self.app, &mut environ, &mut errors, &mut io)
-        }));
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(panic) => {
-                let message = panic_message(&*panic);
-                self.handler
-                    .get_stderr(format_args!("application panicked: {message}\n"));
-                // The same as an application error: 500 before the head, close after.
-                let _ = io.fail(500);
-                let (status, body_sent) = io.progress();
-                Outcome {
-                    status,
-                    body_sent,
-                    error: None,
-                    disconnected: false,
-                }
-            }
-        };
-        if let Some(error) = outcome.error {
-            self.handler.get_stderr(format_args!("{error}\n"));
-        }
-        if !self.quiet && !outcome.disconnected {
-            self.handler.log_request(&AccessLog {
-                peer,
-                request_line: line.as_str(),
-                status: outcome.status,
-                bytes: outcome.body_sent,
-            });
-        }
+        let access = (!self.quiet).then(|| line.as_str());
+        let outcome = run_logged(self.app, self.handler, &mut environ, &mut io, peer, access);
         !outcome.disconnected && conn.phase() != Phase::Exchange
     }
 }
+
+/// Runs `app` for one request through the gateway `io`, as every server here does (the std
+/// engines, and the tokio adapter): `wsgi.errors` goes to the handler's `get_stderr`; a
+/// panic is caught, logged and answered like an application error (`500` before the head,
+/// close after); the application's error is logged; and, unless `access_line` is `None`
+/// (quiet) or the client went away, one access-log line is written.
+pub fn run_logged<A, H, I>(
+    app: &A,
+    handler: &H,
+    environ: &mut Environ<'_>,
+    io: &mut I,
+    peer: SocketAddr,
+    access_line: Option<&str>,
+) -> Outcome
+where
+    A: Application + ?Sized,
+    H: RequestHandler + ?Sized,
+    I: Io,
+{
+    let mut errors = ErrorsSink(handler);
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(app, environ, &mut errors, io)));
+    let outcome = outcome.unwrap_or_else(|panic| {
+        let message = panic_message(&*panic);
+        handler.get_stderr(format_args!("application panicked: {message}\n"));
+        // The same as an application error: 500 before the head, close after.
+        let _ = io.fail(500);
+        let (status, body_sent) = io.progress();
+        Outcome {
+            status,
+            body_sent,
+            error: None,
+            disconnected: false,
+        }
+    });
+    if let Some(error) = outcome.error {
+        handler.get_stderr(format_args!("{error}\n"));
+    }
+    if let Some(line) = access_line.filter(|_| !outcome.disconnected) {
+        handler.log_request(&AccessLog {
+            peer,
+            request_line: line,
+            status: outcome.status,
+            bytes: outcome.body_sent,
+        });
+    }
+    outcome
+}
+
+/// The `503` the servers answer over their connection limit, then close.
+pub const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
 
 /// The core's HTTP gateway plus the sendfile fast path for [`FileResponse`] bodies.
 struct ServerIo<'x, 'c, 's>(HttpIo<'x, 'c, SocketTransport<'s>>);
@@ -811,9 +831,8 @@ pub(crate) fn arm_read_timeout(
 
 /// Over the connection limit: a short `503` and close, without tying up a worker.
 fn reject_busy(stream: &TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let _ = (&mut &*stream).write_all(BUSY);
+    let _ = (&mut &*stream).write_all(BUSY_RESPONSE);
     linger_close(stream);
 }
 

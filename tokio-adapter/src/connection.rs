@@ -1,9 +1,7 @@
 //! One connection: a task driving one core [`Connection`] over its own buffers.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,11 +9,11 @@ use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use wsgiref::app::{Application, FileSource, InputError};
-use wsgiref::handler::{HttpIo, Io, IoError, Outcome, Transport, run};
+use wsgiref::handler::{HttpIo, Io, IoError, Transport};
 use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Event, Gateway, LocalError};
 use wsgiref_std::file::FileResponse;
-use wsgiref_std::server::{AccessLog, RequestHandler, RequestLine};
+use wsgiref_std::server::{BUSY_RESPONSE, RequestHandler, RequestLine, run_logged};
 
 use crate::socket::{self, BlockingSocket, Clock};
 use crate::{Execution, ServerConfig};
@@ -191,38 +189,16 @@ where
         write_stall: shared.config.write_timeout,
         inline: shared.config.execution == Execution::Inline,
     };
-    let mut errors = ErrorsSink(&shared.handler);
     let mut io = TokioIo(HttpIo::new(&mut exchange, &mut transport));
-    let app = &*shared.app;
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        run(app, &mut environ, &mut errors, &mut io)
-    }));
-    let outcome = outcome.unwrap_or_else(|panic| {
-        let message = panic_message(&*panic);
-        shared
-            .handler
-            .get_stderr(format_args!("application panicked: {message}\n"));
-        // The same as an application error: 500 before the head, close after.
-        let _ = io.fail(500);
-        let (status, body_sent) = io.progress();
-        Outcome {
-            status,
-            body_sent,
-            error: None,
-            disconnected: false,
-        }
-    });
-    if let Some(error) = outcome.error {
-        shared.handler.get_stderr(format_args!("{error}\n"));
-    }
-    if !shared.config.quiet && !outcome.disconnected {
-        shared.handler.log_request(&AccessLog {
-            peer,
-            request_line: line.as_str(),
-            status: outcome.status,
-            bytes: outcome.body_sent,
-        });
-    }
+    let access = (!shared.config.quiet).then(|| line.as_str());
+    let outcome = run_logged(
+        &*shared.app,
+        &shared.handler,
+        &mut environ,
+        &mut io,
+        peer,
+        access,
+    );
     !outcome.disconnected && conn.phase() != Phase::Exchange
 }
 
@@ -291,31 +267,14 @@ impl Io for TokioIo<'_, '_, '_> {
     }
 }
 
-/// The message of a caught panic (`&str` or `String` payloads), for the error log.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
-}
-
-/// `wsgi.errors` → the handler's `get_stderr`.
-struct ErrorsSink<'h, H: ?Sized>(&'h H);
-
-impl<H: RequestHandler + ?Sized> fmt::Write for ErrorsSink<'_, H> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.get_stderr(format_args!("{s}"));
-        Ok(())
-    }
-}
-
 /// Over the connection limit: a short `503` and close, in a task of its own, bounded in
 /// time.
 pub(crate) async fn reject_busy(stream: TcpStream) {
-    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
     let limit = std::time::Duration::from_millis(200);
-    if socket::write_all(&stream, &[BUSY], limit).await.is_ok() {
+    if socket::write_all(&stream, &[BUSY_RESPONSE], limit)
+        .await
+        .is_ok()
+    {
         socket::linger_close(stream).await;
     }
 }
