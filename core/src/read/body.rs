@@ -111,14 +111,7 @@ impl BodyReader {
 
     /// Is the body complete?
     pub(crate) fn is_done(&self) -> bool {
-        matches!(
-            self,
-            Self::Done
-                | Self::Chunked {
-                    state: Chunk::Done,
-                    ..
-                }
-        )
+        matches!(self, Self::Done)
     }
 
     /// Decodes from the start of `input`, handing out at most `max` data bytes (`max` > 0).
@@ -152,10 +145,6 @@ impl BodyReader {
                 trailers,
                 total,
             } => {
-                // Complete: what follows belongs to the next request.
-                if *state == Chunk::Done {
-                    return Ok((0, Step::Done));
-                }
                 let mut i = 0;
                 while let Some(&b) = input.get(i) {
                     if *state == Chunk::Data {
@@ -208,6 +197,9 @@ impl BodyReader {
                         }
                         *line = 0;
                     } else if *state == Chunk::Done {
+                        // Complete: the reader is done, like a Content-Length body that
+                        // reached its end, so what follows is never taken as body.
+                        *self = Self::Done;
                         return Ok((i, Step::Done));
                     } else if *state == (Chunk::Size { digits: 0 }) {
                         *line = 0;
