@@ -505,6 +505,7 @@ impl<'b, const H: usize> Connection<'b, H> {
     ///
     /// # Errors
     /// [`LocalError::InvalidState`] unless the last event was [`Event::Request`].
+    #[inline]
     pub fn exchange<'c>(
         &'c mut self,
         arena: &'c mut [u8],

@@ -33,7 +33,7 @@ use core::fmt;
 use core::net::SocketAddr;
 
 use crate::LocalError;
-use crate::read::head::{Field, Head};
+use crate::read::head::{Field, Head, Span};
 use crate::write::{Cursor, format_radix};
 
 /// One environ value.
@@ -269,10 +269,9 @@ impl fmt::Write for CursorWriter<'_, '_> {
 struct HttpSource<'a> {
     head: &'a [u8],
     fields: &'a [Field],
-    method: &'a [u8],
-    path: &'a [u8],
-    query: &'a [u8],
-    protocol: &'a [u8],
+    /// The method, path, query and protocol: spans of `head`, resolved on lookup (cheaper
+    /// to build than four slices, and most are never read).
+    line: [Span; 4],
     content_type: Option<u8>,
     content_length: Option<u8>,
     gateway: &'a Gateway<'a>,
@@ -435,10 +434,7 @@ impl<'a> Environ<'a> {
             source: Source::Http(HttpSource {
                 head: head_bytes,
                 fields: &head.fields,
-                method: head.method.of(head_bytes),
-                path: head.path.of(head_bytes),
-                query: head.query.of(head_bytes),
-                protocol: head.protocol.of(head_bytes),
+                line: [head.method, head.path, head.query, head.protocol],
                 content_type: head.content_type,
                 content_length: head.content_length,
                 gateway,
@@ -469,10 +465,7 @@ impl<'a> Environ<'a> {
         if let Some(name) = key.as_bytes().strip_prefix(b"HTTP_") {
             return h.http_field(name);
         }
-        match self.cgi_value(h, key)? {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
+        self.cgi_str(h, key)
     }
 
     /// [`Environ::get`] as UTF-8 text, if it is valid UTF-8.
@@ -612,46 +605,57 @@ impl<'a> Environ<'a> {
 
     /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
     fn cgi_value(&self, h: &HttpSource<'a>, key: &str) -> Option<Value<'_>> {
+        if let Some(s) = self.cgi_str(h, key) {
+            return Some(Value::Str(s));
+        }
+        let g = h.gateway;
+        match key {
+            "wsgi.version" => Some(Value::Version(1, 0)),
+            "wsgi.multithread" => Some(Value::Bool(g.multithread)),
+            "wsgi.multiprocess" => Some(Value::Bool(g.multiprocess)),
+            "wsgi.run_once" => Some(Value::Bool(g.run_once)),
+            _ => None,
+        }
+    }
+
+    /// The string-valued CGI and WSGI variables of a request (everything but `HTTP_*`).
+    fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
         let field = |i: Option<u8>| {
             i.and_then(|i| h.fields.get(usize::from(i)))
                 .map(|f| f.value.of(h.head))
         };
+        let [method, path, query, protocol] = h.line;
         let g = h.gateway;
         let numbers = || {
             self.numbers
                 .get_or_init(|| Numbers::new(g.server_port, h.remote))
         };
-        let s = |v: &'a [u8]| Some(Value::Str(v));
         // Dispatch on the length first: at most three names share one.
         match (key.len(), key) {
-            (14, "REQUEST_METHOD") => s(h.method),
-            (11, "SCRIPT_NAME") => s(b""),
-            (9, "PATH_INFO") => s(h.path),
-            (12, "QUERY_STRING") => s(h.query),
+            (14, "REQUEST_METHOD") => Some(method.of(h.head)),
+            (11, "SCRIPT_NAME") => Some(b""),
+            (9, "PATH_INFO") => Some(path.of(h.head)),
+            (12, "QUERY_STRING") => Some(query.of(h.head)),
             // CPython's get_environ: text/plain when absent, '' for no length.
-            (12, "CONTENT_TYPE") => s(field(h.content_type).unwrap_or(b"text/plain")),
-            (14, "CONTENT_LENGTH") => s(field(h.content_length).unwrap_or(b"")),
-            (11, "SERVER_NAME") => s(g.server_name.as_bytes()),
+            (12, "CONTENT_TYPE") => Some(field(h.content_type).unwrap_or(b"text/plain")),
+            (14, "CONTENT_LENGTH") => Some(field(h.content_length).unwrap_or(b"")),
+            (11, "SERVER_NAME") => Some(g.server_name.as_bytes()),
             (11, "SERVER_PORT") => {
                 let n = numbers();
-                Some(Value::Str(n.get(n.server_port)))
+                Some(n.get(n.server_port))
             }
-            (15, "SERVER_PROTOCOL") => s(h.protocol),
-            (15, "SERVER_SOFTWARE") => s(g.server_software.as_bytes()),
-            (17, "GATEWAY_INTERFACE") => s(b"CGI/1.1"),
+            (15, "SERVER_PROTOCOL") => Some(protocol.of(h.head)),
+            (15, "SERVER_SOFTWARE") => Some(g.server_software.as_bytes()),
+            (17, "GATEWAY_INTERFACE") => Some(b"CGI/1.1"),
             (11, "REMOTE_ADDR") => {
                 let n = numbers();
-                Some(Value::Str(n.get(n.remote_addr)))
+                Some(n.get(n.remote_addr))
             }
             (11, "REMOTE_PORT") => {
                 let n = numbers();
-                Some(Value::Str(n.get(n.remote_port)))
+                Some(n.get(n.remote_port))
             }
-            (12, "wsgi.version") => Some(Value::Version(1, 0)),
-            (15, "wsgi.url_scheme") => s(g.url_scheme.as_bytes()),
-            (16, "wsgi.multithread") => Some(Value::Bool(g.multithread)),
-            (17, "wsgi.multiprocess") => Some(Value::Bool(g.multiprocess)),
-            (13, "wsgi.run_once") => Some(Value::Bool(g.run_once)),
+            (15, "wsgi.url_scheme") => Some(g.url_scheme.as_bytes()),
             _ => None,
         }
     }

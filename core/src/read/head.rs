@@ -344,8 +344,11 @@ impl HeadParser {
                     }
                     let at = self.keep_line(buf, self.line_start + len, next);
                     match line.fast {
-                        Some(fast) => fast_request_line(buf, at, at + len, fast, head),
-                        None => request_line(buf, at, at + len, head)?,
+                        // Spans are 16-bit; the head limit is clamped so that this holds.
+                        Some(fast) if at + len <= usize::from(u16::MAX) => {
+                            fast_request_line(buf, at, at + len, fast, head);
+                        }
+                        _ => request_line(buf, at, at + len, head)?,
                     }
                     self.request_line_done = true;
                 }
@@ -939,6 +942,7 @@ fn scan_field_line(bytes: &[u8], len: usize) -> Option<Line<FieldLine>> {
 
 /// The first byte of `bytes[at..end]` that ends a plain run of request-target bytes: a
 /// control byte, SP or DEL (not target bytes), or `#`, `%`, `?`.
+#[inline(always)]
 fn find_target_stop(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
     swar_find(
         bytes,
@@ -989,9 +993,14 @@ fn scan_request_line(bytes: &[u8], len: usize) -> Option<Line<RequestLine>> {
         }
         j = k + 1;
     };
-    let version = match line.get(sp2 + 1..sp2 + 9) {
-        Some(b"HTTP/1.1") => Version::Http11,
-        Some(b"HTTP/1.0") => Version::Http10,
+    // One 8-byte comparison per version.
+    let version = match line
+        .get(sp2 + 1..sp2 + 9)
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_le_bytes)
+    {
+        Some(HTTP_11) => Version::Http11,
+        Some(HTTP_10) => Version::Http10,
         _ => return full_check_line(bytes, sp2 + 1, len),
     };
     let end = sp2 + 9;
@@ -1018,6 +1027,10 @@ fn scan_request_line(bytes: &[u8], len: usize) -> Option<Line<RequestLine>> {
     })
 }
 
+/// `HTTP/1.1` and `HTTP/1.0` as little-endian words, for [`scan_request_line`].
+const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+
 /// Records a request line in `buf[start..end]` that [`scan_request_line`] found
 /// well-formed, decoding the path in place if it needs it.
 fn fast_request_line<const H: usize>(
@@ -1027,25 +1040,27 @@ fn fast_request_line<const H: usize>(
     line: RequestLine,
     head: &mut Head<H>,
 ) {
-    head.method = Span::new(start, start + line.sp1);
-    head.protocol = Span::new(start + line.sp2 + 1, end);
+    // Every position is below `end`, which fits a u16 (the caller checks).
+    let span = |from: usize, to: usize| Span::within_u16(from, to - from);
+    head.method = span(start, start + line.sp1);
+    head.protocol = span(start + line.sp2 + 1, end);
     head.version = line.version;
     let path_start = start + line.sp1 + 1;
     let target_end = start + line.sp2;
     let path_end = match line.query {
         Some(q) => {
-            head.query = Span::new(start + q + 1, target_end);
+            head.query = span(start + q + 1, target_end);
             start + q
         }
         None => {
-            head.query = Span::new(target_end, target_end);
+            head.query = span(target_end, target_end);
             target_end
         }
     };
     head.path = if line.decode {
         decode_path_in_place(buf, path_start, path_end)
     } else {
-        Span::new(path_start, path_end)
+        span(path_start, path_end)
     };
 }
 
