@@ -412,58 +412,62 @@ impl HeadParser {
             // Spans are 16-bit: `Span::within_u16` below relies on this.
             return Ok(());
         }
+        // The counters live in registers for the loop and are stored once at the end.
+        let (mut names, mut consumed, mut seen) = (self.names, self.consumed, self.fields_seen);
         let mut at = start;
-        while let Some(bytes) = buf.get(at..) {
+        let result = loop {
+            let Some(bytes) = buf.get(at..) else {
+                break Ok(());
+            };
             if matches!(bytes.first(), Some(b'\r' | b'\n')) {
-                break;
+                break Ok(());
             }
             let Some(Line {
                 lf,
-                content_end,
                 fast: Some(field),
+                ..
             }) = scan_field_line(bytes, filled - at)
             else {
-                break;
+                break Ok(());
             };
-            let consumed = self.consumed + lf + 1;
-            if consumed > limits.max_head
-                || self.fields_seen >= limits.max_fields
+            let next_consumed = consumed + lf + 1;
+            if next_consumed > limits.max_head
+                || seen >= limits.max_fields
                 || field.underscore
                 || head.fields.is_full()
             {
-                break;
+                break Ok(());
             }
-            let line = bytes.get(..content_end).unwrap_or(&[]);
-            let name = line.get(..field.colon).unwrap_or(&[]);
-            let value = line.get(field.value_start..field.value_end).unwrap_or(&[]);
-            let bit = 1u64 << name_key(name);
-            if self.names & bit != 0 {
-                break;
+            // The name is `bytes[..colon]`, never empty on the fast path.
+            let first = bytes.first().copied().unwrap_or(0);
+            let last = bytes.get(field.colon.wrapping_sub(1)).copied().unwrap_or(0);
+            let bit = 1u64 << name_key_of(field.colon, first, last);
+            if names & bit != 0 {
+                break Ok(());
             }
-            let kind = if FRAMING_KEYS & bit == 0 {
-                FieldKind::Other
-            } else {
-                FieldKind::of(name)
-            };
-            match kind {
-                FieldKind::Other => {}
-                FieldKind::Host => {
-                    if head.flags.host || !is_valid_host(value) {
-                        return Err(RemoteError::BadHost);
+            if FRAMING_KEYS & bit != 0 {
+                let name = bytes.get(..field.colon).unwrap_or(&[]);
+                let value = bytes.get(field.value_start..field.value_end).unwrap_or(&[]);
+                match FieldKind::of(name) {
+                    FieldKind::Other => {}
+                    FieldKind::Host => {
+                        if head.flags.host || !is_valid_host(value) {
+                            break Err(RemoteError::BadHost);
+                        }
+                        head.flags.host = true;
                     }
-                    head.flags.host = true;
+                    FieldKind::Connection if eq_lower(value, b"keep-alive") => {
+                        head.flags.conn_keep_alive = true;
+                    }
+                    FieldKind::Connection if eq_lower(value, b"close") => {
+                        head.flags.conn_close = true;
+                    }
+                    _ => break Ok(()),
                 }
-                FieldKind::Connection if eq_lower(value, b"keep-alive") => {
-                    head.flags.conn_keep_alive = true;
-                }
-                FieldKind::Connection if eq_lower(value, b"close") => {
-                    head.flags.conn_close = true;
-                }
-                _ => break,
             }
-            self.names |= bit;
-            self.consumed = consumed;
-            self.fields_seen += 1;
+            names |= bit;
+            consumed = next_consumed;
+            seen += 1;
             let _ = head.fields.push(Field {
                 name: Span::within_u16(at, field.colon),
                 value: Span::within_u16(
@@ -472,7 +476,11 @@ impl HeadParser {
                 ),
             });
             at += lf + 1;
-        }
+        };
+        self.names = names;
+        self.consumed = consumed;
+        self.fields_seen = seen;
+        result?;
         if at != start {
             self.line_start = at;
             self.scan = at;
@@ -830,15 +838,21 @@ impl HeadParser {
 /// The key of a field name in [`HeadParser::names`] and [`FRAMING_KEYS`]: equal for names
 /// that are equal ignoring ASCII case (`| 0x20` folds case), from the length and the first
 /// and last bytes.
-#[allow(clippy::cast_possible_truncation)]
 const fn name_key(name: &[u8]) -> u32 {
-    let (first, last) = match name {
-        [] => (0x20, 0x20),
-        [first, .., last] => (*first | 0x20, *last | 0x20),
-        [only] => (*only | 0x20, *only | 0x20),
-    };
+    match name {
+        [] => name_key_of(0, 0, 0),
+        [first, .., last] => name_key_of(name.len(), *first, *last),
+        [only] => name_key_of(1, *only, *only),
+    }
+}
+
+/// [`name_key`] from a name's length and its first and last bytes.
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation)]
+const fn name_key_of(len: usize, first: u8, last: u8) -> u32 {
+    let (first, last) = (first | 0x20, last | 0x20);
     // Truncating the length is fine: this is a hash.
-    ((name.len() as u32).wrapping_mul(5) ^ first as u32 ^ (last as u32).wrapping_mul(3)) & 63
+    ((len as u32).wrapping_mul(5) ^ first as u32 ^ (last as u32).wrapping_mul(3)) & 63
 }
 
 /// The [`name_key`] bits of the names [`FieldKind::of`] knows: a name whose bit is clear
