@@ -503,8 +503,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         // arrive later raise a new edge, so asking again now would only find `WouldBlock`
         // (one system call per request saved, as tokio does).
         let mut drained = false;
+        // Reads do not block: the clock is read again only after a step that may take
+        // time (the application, a wait for the socket to take a response).
+        let mut now = self.clock.now();
         loop {
-            let now = self.clock.now();
             match slot.conn.poll_event(now) {
                 Event::NeedData => {
                     let idle = matches!(
@@ -543,6 +545,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if wsgiref::handler::Transport::send(&mut transport, &[bytes]).is_err() {
                         return Next::Drop;
                     }
+                    now = self.clock.now();
                 }
                 Event::Request => {
                     let transport = SocketTransport::nonblocking(
@@ -554,6 +557,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if !service.serve_request(&mut slot.conn, transport, slot.peer, stopping) {
                         return Next::Drop;
                     }
+                    now = self.clock.now();
                 }
                 Event::NextCycle => {
                     if stopping {

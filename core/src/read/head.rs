@@ -254,11 +254,36 @@ impl HeadParser {
 
     /// Parses as much of `buf[..*filled]` as forms complete lines.
     ///
+    /// Nothing received yet (a connection that waits for its next request, asked before
+    /// each read) needs data at once, without entering the line loop.
+    #[inline]
+    pub(crate) fn parse<const H: usize>(
+        &mut self,
+        buf: &mut [u8],
+        filled: &mut usize,
+        head: &mut Head<H>,
+        limits: &HeadLimits<'_>,
+    ) -> Result<Progress, RemoteError> {
+        if *filled == self.line_start
+            && *filled == self.kept_end
+            && *filled < buf.len()
+            && !self.request_line_done
+            && self.mode == Mode::Line
+        {
+            // What `partial_line` concludes for an empty partial line.
+            self.lone_cr = false;
+            return Ok(Progress::NeedData);
+        }
+        self.parse_lines(buf, filled, head, limits)
+    }
+
+    /// [`HeadParser::parse`] for received bytes.
+    ///
     /// Each line is scanned once by a fast one-pass scanner that finds its LF and, for a
     /// well-formed line (nearly all of them), everything the parser needs. Any other line
     /// goes through the full checks, in their documented order, once its LF is there, so
     /// the outcome (and the error) never depends on which path looked at it.
-    pub(crate) fn parse<const H: usize>(
+    fn parse_lines<const H: usize>(
         &mut self,
         buf: &mut [u8],
         filled: &mut usize,
