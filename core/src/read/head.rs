@@ -1426,6 +1426,7 @@ fn absolute_form_authority(target: &[u8]) -> Option<usize> {
 
 /// `uri-host [ ":" port ]` (RFC 9110 §7.2): a reg-name, an IPv4 address or an IP-literal in
 /// brackets, then an optional decimal port. Empty is allowed (RFC 9112 §3.2). No userinfo.
+#[inline]
 pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     let (host, port) = if value.first() == Some(&b'[') {
         let Some(close) = value.iter().position(|&b| b == b']') else {
