@@ -40,8 +40,8 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
@@ -60,8 +60,10 @@ pub struct PollConfig {
     /// the loops); beyond it, `503`.
     pub max_connections: usize,
     /// Event loops, each on its own thread with its share of the slots, all accepting from
-    /// the one listener ([`PollServer::serve_forever`] runs one on the calling thread; more
-    /// need [`PollServer::serve_forever_on`]).
+    /// the one listener, each new connection going to the loop that holds the fewest
+    /// ([`PollServer::serve_forever`] runs one on the calling thread; more need
+    /// [`PollServer::serve_forever_on`]). A connection stays on its loop: a loop busy in a
+    /// slow application delays its own connections only.
     pub loops: usize,
     /// Receive buffer per slot: the largest kept request head plus some body.
     pub rx_buffer: usize,
@@ -120,7 +122,7 @@ pub struct PollServer<A, H = DefaultHandler> {
 #[derive(Debug, Default)]
 struct WakeSet {
     stop: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
+    wakers: Mutex<Vec<Arc<Waker>>>,
 }
 
 impl WakeSet {
@@ -140,6 +142,62 @@ impl WakeSet {
         self.stop.load(Ordering::SeqCst)
     }
 }
+
+/// How the loops of [`PollServer::serve_forever_on`] share new connections: all of them
+/// accept from the one listener, whose readiness wakes every loop at once, and the first
+/// to run would otherwise take every queued connection (a burst of 32 keep-alive clients
+/// all landed on one loop, leaving the other idle). So a loop accepts only while no other
+/// loop holds fewer connections; otherwise it leaves the queue to the lightest loop and
+/// wakes it.
+#[derive(Debug)]
+struct Balance {
+    /// Occupied slots of each loop, published by the loop itself.
+    loads: Vec<AtomicUsize>,
+    /// Each loop's waker, once the loop runs.
+    wakers: Vec<OnceLock<Arc<Waker>>>,
+}
+
+impl Balance {
+    fn new(loops: usize) -> Self {
+        Self {
+            loads: (0..loops).map(|_| AtomicUsize::new(0)).collect(),
+            wakers: (0..loops).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn publish(&self, me: usize, load: usize) {
+        if let Some(mine) = self.loads.get(me) {
+            mine.store(load, Ordering::Relaxed);
+        }
+    }
+
+    /// If another loop holds fewer connections than `load` (this loop's), wakes the
+    /// lightest such loop to accept instead, and returns true. A loop that has not started
+    /// yet counts as empty and needs no waking: registering the listener reports the
+    /// connections already queued.
+    fn hand_off(&self, me: usize, load: usize) -> bool {
+        let lightest = self
+            .loads
+            .iter()
+            .zip(&self.wakers)
+            .enumerate()
+            .filter(|&(i, _)| i != me)
+            .map(|(_, (l, waker))| (l.load(Ordering::Relaxed), waker))
+            .min_by_key(|&(l, _)| l);
+        match lightest {
+            Some((other, waker)) if other < load => {
+                if let Some(waker) = waker.get() {
+                    let _ = waker.wake();
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// This loop's place among several (see [`Balance`]).
+type Share<'b> = Option<(&'b Balance, usize)>;
 
 impl<A, H> fmt::Debug for PollServer<A, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -272,17 +330,23 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// The event loop could not be created, polling failed, or the listener could not be
     /// registered.
     pub fn serve_forever(&self) -> io::Result<()> {
-        self.run_loop(self.config.max_connections.max(1))
+        self.run_loop(self.config.max_connections.max(1), None)
     }
 
     /// One event loop with `slots_max` slots, until shutdown.
-    fn run_loop(&self, slots_max: usize) -> io::Result<()> {
+    fn run_loop(&self, slots_max: usize, share: Share<'_>) -> io::Result<()> {
         let mut poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         self.wake
             .wakers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Waker::new(poll.registry(), WAKER)?);
+            .push(Arc::clone(&waker));
+        if let Some((balance, me)) = share {
+            if let Some(place) = balance.wakers.get(me) {
+                let _ = place.set(waker);
+            }
+        }
         let config = self.core_config();
         let (rx_len, tx_len) = (self.config.rx_buffer.max(1), self.config.tx_buffer.max(1));
         // All the memory the loop will use for connections, zeroed lazily by the kernel.
@@ -365,16 +429,16 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             let mut listener_seen = false;
             for event in &events {
                 match event.token() {
-                    WAKER => {}
-                    LISTENER => {
+                    // Woken to stop, or by another loop to take its share of the queue.
+                    WAKER | LISTENER => {
                         listener_seen = true;
                         if accepting {
                             accept_retry = self.accept_all(
                                 &poll,
                                 &config,
-                                &mut slots,
-                                &mut free,
+                                (&mut slots, &mut free),
                                 &mut generation,
+                                share,
                             );
                         }
                     }
@@ -396,8 +460,13 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
 
             if accept_retry && accepting && !listener_seen {
-                accept_retry =
-                    self.accept_all(&poll, &config, &mut slots, &mut free, &mut generation);
+                accept_retry = self.accept_all(
+                    &poll,
+                    &config,
+                    (&mut slots, &mut free),
+                    &mut generation,
+                    share,
+                );
             }
 
             // Deadlines that passed.
@@ -421,6 +490,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 };
                 self.settle(&mut slots, &mut free, &mut timers, index, next);
             }
+            if let Some((balance, me)) = share {
+                balance.publish(me, slots.len() - free.len());
+            }
         }
     }
 
@@ -428,15 +500,28 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// if accepting stopped on an error (out of file descriptors, say) with connections
     /// possibly still queued: the listener is edge-triggered, so the loop must try again by
     /// itself.
+    ///
+    /// With other loops ([`Balance`]), it stops as soon as another loop holds fewer
+    /// connections, and wakes that loop to accept the rest.
     fn accept_all<'a>(
         &self,
         poll: &Poll,
         config: &'a Config<'a>,
-        slots: &mut [Option<Slot<'a>>],
-        free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        (slots, free): (
+            &mut [Option<Slot<'a>>],
+            &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        ),
         generation: &mut u64,
+        share: Share<'_>,
     ) -> bool {
         loop {
+            if let Some((balance, me)) = share {
+                let load = slots.len() - free.len();
+                balance.publish(me, load);
+                if balance.hand_off(me, load) {
+                    return false;
+                }
+            }
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
@@ -642,11 +727,13 @@ impl<A: Application + Sync, H: RequestHandler> PollServer<A, H> {
     pub fn serve_forever_on(&self) -> io::Result<()> {
         let loops = self.config.loops.max(1);
         let slots = self.config.max_connections.max(1).div_ceil(loops);
+        let balance = Balance::new(loops);
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..loops)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let result = self.run_loop(slots);
+                .map(|me| {
+                    let balance = &balance;
+                    scope.spawn(move || {
+                        let result = self.run_loop(slots, Some((balance, me)));
                         if result.is_err() {
                             self.wake.stop();
                         }

@@ -20,9 +20,16 @@ use wsgiref_std::server::RequestHandler;
 type Body = Bytes<Vec<u8>>;
 
 /// Answers `hello <path>`; `/panic` panics before the head; `/big` answers 8 MiB; `/read`
-/// reads the whole body through `wsgi.input` and answers its length.
+/// reads the whole body through `wsgi.input` and answers its length; `/thread` answers the
+/// name of the thread (the event loop) that serves it.
 fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
     let path = req.environ.get("PATH_INFO").unwrap_or(b"").to_vec();
+    if path == b"/thread" {
+        sr.start("200 OK", &[("Content-Type", "text/plain")])?;
+        return Ok(Bytes::new(
+            format!("{:?}", thread::current().id()).into_bytes(),
+        ));
+    }
     if path == b"/panic" {
         panic!("boom in the loop");
     }
@@ -68,12 +75,19 @@ struct Running {
 }
 
 impl Running {
+    /// One loop on a thread of the test ([`PollServer::serve_forever`]); with
+    /// `config.loops` > 1, [`PollServer::serve_forever_on`].
     fn start(config: PollConfig) -> Self {
+        let loops = config.loops;
         let server = PollServer::bind("127.0.0.1:0", app, config, Captured::default()).unwrap();
         let addr = server.server_address();
         let stop = server.shutdown_handle();
         let thread = thread::spawn(move || {
-            server.serve_forever().unwrap();
+            if loops > 1 {
+                server.serve_forever_on().unwrap();
+            } else {
+                server.serve_forever().unwrap();
+            }
             // What was logged, for the test to look at.
             server.handler().0.lock().unwrap().clone()
         });
@@ -212,6 +226,38 @@ fn a_thousand_concurrent_keep_alive_connections_on_one_thread() {
 
 /// The keep-alive deadline closes an idle connection while an active one keeps being
 /// served: the loop wakes for the deadline, not only for sockets.
+/// Two loops share one listener: a burst of keep-alive connections, all queued before
+/// either loop runs, is split between them (the first loop to wake used to take them all).
+#[test]
+fn a_burst_of_connections_is_shared_among_the_loops() {
+    const N: usize = 32;
+    let server = Running::start(PollConfig {
+        loops: 2,
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut clients: Vec<TcpStream> = (0..N).map(|_| server.connect()).collect();
+    let mut per_loop: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+    for s in &mut clients {
+        get(s, "/thread");
+        let (status, body) = read_response(s);
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        *per_loop.entry(body).or_default() += 1;
+    }
+    // The same loop serves a connection's later requests.
+    for s in &mut clients {
+        get(s, "/thread");
+        let (_, body) = read_response(s);
+        assert!(per_loop.contains_key(&body));
+    }
+    let counts: Vec<usize> = per_loop.values().copied().collect();
+    assert_eq!(counts.len(), 2, "connections per loop: {per_loop:?}");
+    let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+    assert!(most - least <= 4, "connections per loop: {counts:?}");
+    drop(clients);
+    server.stop(Duration::from_secs(10));
+}
+
 #[test]
 fn idle_connections_are_closed_by_the_core_deadline() {
     let server = Running::start(PollConfig {
