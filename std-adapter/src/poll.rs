@@ -40,7 +40,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ pub struct PollConfig {
     /// the one listener, each new connection going to the loop that holds the fewest
     /// ([`PollServer::serve_forever`] runs one on the calling thread; more need
     /// [`PollServer::serve_forever_on`]). A connection stays on its loop: a loop busy in a
-    /// slow application delays its own connections only.
+    /// slow application delays its own connections, and new ones go to the other loops.
     pub loops: usize,
     /// Receive buffer per slot: the largest kept request head plus some body.
     pub rx_buffer: usize,
@@ -148,11 +148,15 @@ impl WakeSet {
 /// to run would otherwise take every queued connection (a burst of 32 keep-alive clients
 /// all landed on one loop, leaving the other idle). So a loop accepts only while no other
 /// loop holds fewer connections; otherwise it leaves the queue to the lightest loop and
-/// wakes it.
+/// wakes it. A loop that has been inside an application for a while ([`BUSY_AFTER`]) is
+/// passed over, so a slow application does not hold up new connections.
 #[derive(Debug)]
 struct Balance {
     /// Occupied slots of each loop, published by the loop itself.
     loads: Vec<AtomicUsize>,
+    /// When the loop started the application it is running ([`Instant::as_millis`] + 1),
+    /// or 0.
+    busy: Vec<AtomicU64>,
     /// Each loop's waker, once the loop runs.
     wakers: Vec<OnceLock<Arc<Waker>>>,
 }
@@ -161,6 +165,7 @@ impl Balance {
     fn new(loops: usize) -> Self {
         Self {
             loads: (0..loops).map(|_| AtomicUsize::new(0)).collect(),
+            busy: (0..loops).map(|_| AtomicU64::new(0)).collect(),
             wakers: (0..loops).map(|_| OnceLock::new()).collect(),
         }
     }
@@ -171,18 +176,30 @@ impl Balance {
         }
     }
 
-    /// If another loop holds fewer connections than `load` (this loop's), wakes the
-    /// lightest such loop to accept instead, and returns true. A loop that has not started
-    /// yet counts as empty and needs no waking: registering the listener reports the
-    /// connections already queued.
-    fn hand_off(&self, me: usize, load: usize) -> bool {
+    /// The loop `me` starts an application at `now`, or (`None`) has finished it.
+    fn set_busy(&self, me: usize, now: Option<Instant>) {
+        if let Some(since) = self.busy.get(me) {
+            since.store(now.map_or(0, |t| t.as_millis() + 1), Ordering::Relaxed);
+        }
+    }
+
+    /// If another loop holds fewer connections than `load` (this loop's) and has not been
+    /// inside an application since before `now - BUSY_AFTER`, wakes the lightest such loop to
+    /// accept instead, and returns true. A loop that has not started yet counts as empty and
+    /// needs no waking: registering the listener reports the connections already queued.
+    fn hand_off(&self, me: usize, load: usize, now: Instant) -> bool {
+        let stuck = |since: &AtomicU64| match since.load(Ordering::Relaxed) {
+            0 => false,
+            since => now.as_millis() + 1 >= since + BUSY_AFTER,
+        };
         let lightest = self
             .loads
             .iter()
+            .zip(&self.busy)
             .zip(&self.wakers)
             .enumerate()
-            .filter(|&(i, _)| i != me)
-            .map(|(_, (l, waker))| (l.load(Ordering::Relaxed), waker))
+            .filter(|&(i, ((_, since), _))| i != me && !stuck(since))
+            .map(|(_, ((l, _), waker))| (l.load(Ordering::Relaxed), waker))
             .min_by_key(|&(l, _)| l);
         match lightest {
             Some((other, waker)) if other < load => {
@@ -195,6 +212,10 @@ impl Balance {
         }
     }
 }
+
+/// How long (ms) a loop may be inside one application before new connections stop waiting
+/// for it (see [`Balance`]).
+const BUSY_AFTER: u64 = 20;
 
 /// This loop's place among several (see [`Balance`]).
 type Share<'b> = Option<(&'b Balance, usize)>;
@@ -447,7 +468,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             // Data and the peer's FIN can come in one edge: then a short
                             // read has not seen the end of the stream yet.
                             Some(slot) => self.drive(
-                                &service,
+                                (&service, share),
                                 slot,
                                 stopping,
                                 event.is_read_closed() || event.is_error(),
@@ -483,7 +504,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             Next::Drop
                         } else {
                             slot.conn.handle_timeout(now);
-                            self.drive(&service, slot, stopping, false)
+                            self.drive((&service, share), slot, stopping, false)
                         }
                     }
                     _ => continue,
@@ -518,7 +539,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             if let Some((balance, me)) = share {
                 let load = slots.len() - free.len();
                 balance.publish(me, load);
-                if balance.hand_off(me, load) {
+                if balance.hand_off(me, load, self.clock.now()) {
                     return false;
                 }
             }
@@ -576,7 +597,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// go on until they return the end of the stream.
     fn drive(
         &self,
-        service: &Service<'_, A, H>,
+        (service, share): (&Service<'_, A, H>, Share<'_>),
         slot: &mut Slot<'_>,
         stopping: bool,
         closed: bool,
@@ -639,7 +660,15 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.config.timeouts.body,
                         self.config.write_timeout,
                     );
-                    if !service.serve_request(&mut slot.conn, transport, slot.peer, stopping) {
+                    if let Some((balance, me)) = share {
+                        balance.set_busy(me, Some(now));
+                    }
+                    let served =
+                        service.serve_request(&mut slot.conn, transport, slot.peer, stopping);
+                    if let Some((balance, me)) = share {
+                        balance.set_busy(me, None);
+                    }
+                    if !served {
                         return Next::Drop;
                     }
                     now = self.clock.now();

@@ -19,11 +19,17 @@ use wsgiref_std::server::RequestHandler;
 
 type Body = Bytes<Vec<u8>>;
 
+/// How long `/sleep` takes.
+const SLEEP: Duration = Duration::from_secs(3);
+
 /// Answers `hello <path>`; `/panic` panics before the head; `/big` answers 8 MiB; `/read`
 /// reads the whole body through `wsgi.input` and answers its length; `/thread` answers the
-/// name of the thread (the event loop) that serves it.
+/// name of the thread (the event loop) that serves it; `/sleep` takes 3 s.
 fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
     let path = req.environ.get("PATH_INFO").unwrap_or(b"").to_vec();
+    if path == b"/sleep" {
+        thread::sleep(SLEEP);
+    }
     if path == b"/thread" {
         sr.start("200 OK", &[("Content-Type", "text/plain")])?;
         return Ok(Bytes::new(
@@ -255,6 +261,47 @@ fn a_burst_of_connections_is_shared_among_the_loops() {
     let (least, most) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
     assert!(most - least <= 4, "connections per loop: {counts:?}");
     drop(clients);
+    server.stop(Duration::from_secs(10));
+}
+
+/// A loop inside a slow application is passed over: a new connection goes to the other
+/// loop at once, even when the busy loop holds fewer connections.
+#[test]
+fn a_loop_inside_a_slow_application_does_not_hold_new_connections() {
+    let server = Running::start(PollConfig {
+        loops: 2,
+        quiet: true,
+        ..PollConfig::default()
+    });
+    // Three idle keep-alive connections, two on one loop and one on the other.
+    let mut clients: Vec<(TcpStream, Vec<u8>)> = (0..3)
+        .map(|_| {
+            let mut s = server.connect();
+            get(&mut s, "/thread");
+            let (_, body) = read_response(&mut s);
+            (s, body)
+        })
+        .collect();
+    let lone = clients
+        .iter()
+        .position(|(_, l)| clients.iter().filter(|(_, m)| m == l).count() == 1)
+        .expect("connections split two and one");
+    // The lighter loop runs a 3 s application.
+    get(&mut clients[lone].0, "/sleep");
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut fresh = server.connect();
+    get(&mut fresh, "/");
+    let (status, _) = read_response(&mut fresh);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        started.elapsed() < SLEEP / 2,
+        "a new connection waited {:?} for the busy loop",
+        started.elapsed()
+    );
+    let (status, _) = read_response(&mut clients[lone].0);
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    drop((clients, fresh));
     server.stop(Duration::from_secs(10));
 }
 
