@@ -34,7 +34,7 @@ use core::net::SocketAddr;
 
 use crate::LocalError;
 use crate::read::head::{Field, Head};
-use crate::write::{Cursor, format_radix};
+use crate::write::{Cursor, IP_LEN, format_ip, format_radix};
 
 /// One environ value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,8 +236,8 @@ impl Numbers {
         let _ = out.put(format_radix(u64::from(server_port), 10, &mut digits));
         let a = out.pos();
         if let Some(remote) = remote {
-            let mut w = CursorWriter(&mut out);
-            let _ = fmt::write(&mut w, format_args!("{}", remote.ip()));
+            let mut ip = [0u8; IP_LEN];
+            let _ = out.put(format_ip(remote.ip(), &mut ip));
             let b = out.pos();
             let _ = out.put(format_radix(u64::from(remote.port()), 10, &mut digits));
             let c = out.pos();
@@ -252,15 +252,6 @@ impl Numbers {
         self.buf
             .get(usize::from(start)..usize::from(end))
             .unwrap_or(&[])
-    }
-}
-
-/// Adapts a [`Cursor`] to `fmt::Write`.
-struct CursorWriter<'c, 'a>(&'c mut Cursor<'a>);
-
-impl fmt::Write for CursorWriter<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.put(s.as_bytes()).map_err(|_| fmt::Error)
     }
 }
 

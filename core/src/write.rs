@@ -1,5 +1,7 @@
 //! Writing response heads and chunk framing into the caller's transmit buffer.
 
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use crate::LocalError;
 
 /// A bounded writer over a byte buffer. Every write either fits whole or fails with
@@ -74,6 +76,100 @@ pub(crate) fn format_radix(mut n: u64, radix: u64, buf: &mut [u8; 20]) -> &[u8] 
     buf.get(i..).unwrap_or(&[])
 }
 
+/// Longest text of an IP address: eight groups of four hex digits and seven colons.
+pub(crate) const IP_LEN: usize = 39;
+
+/// Formats `ip` exactly as `core::net::IpAddr`'s `Display` does (RFC 5952 for IPv6:
+/// lower-case hex without leading zeros, the longest run of two or more zero groups, the
+/// first of equal runs, as `::`; `::ffff:a.b.c.d` for an IPv4-mapped address), without
+/// `core::fmt`: the firmware's environ needs only this, and `Ipv6Addr`'s `Display` alone
+/// is over a kilobyte of flash.
+pub(crate) fn format_ip(ip: IpAddr, buf: &mut [u8; IP_LEN]) -> &[u8] {
+    let mut w = Small { buf, len: 0 };
+    match ip {
+        IpAddr::V4(v4) => put_ipv4(&mut w, v4),
+        IpAddr::V6(v6) => put_ipv6(&mut w, v6),
+    }
+    let len = w.len;
+    buf.get(..len).unwrap_or(&[])
+}
+
+/// A bounded writer: bytes past the end of the buffer are dropped (an IP address always
+/// fits [`IP_LEN`]).
+struct Small<'a> {
+    buf: &'a mut [u8; IP_LEN],
+    len: usize,
+}
+
+impl Small<'_> {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+}
+
+fn put_ipv4(w: &mut Small<'_>, ip: Ipv4Addr) {
+    for (i, n) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            w.push(b'.');
+        }
+        if n >= 100 {
+            w.push(b'0' + n / 100);
+        }
+        if n >= 10 {
+            w.push(b'0' + n / 10 % 10);
+        }
+        w.push(b'0' + n % 10);
+    }
+}
+
+#[inline(never)]
+fn put_ipv6(w: &mut Small<'_>, ip: Ipv6Addr) {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        for &b in b"::ffff:" {
+            w.push(b);
+        }
+        return put_ipv4(w, v4);
+    }
+    let groups = ip.segments();
+    // The longest run of zero groups; the first of equal ones.
+    let (mut start, mut len, mut run) = (0, 0, 0);
+    for (i, &g) in groups.iter().enumerate() {
+        run = if g == 0 { run + 1 } else { 0 };
+        if run > len {
+            len = run;
+            start = i + 1 - run;
+        }
+    }
+    let compress = len > 1;
+    for (i, &g) in groups.iter().enumerate() {
+        if compress && i >= start && i < start + len {
+            if i == start {
+                w.push(b':');
+                w.push(b':');
+            }
+            continue;
+        }
+        if i > 0 && !(compress && i == start + len) {
+            w.push(b':');
+        }
+        let mut shift = 12;
+        while shift > 0 && g >> shift == 0 {
+            shift -= 4;
+        }
+        loop {
+            let d = (g >> shift) as u8 & 0xf;
+            w.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+            if shift == 0 {
+                break;
+            }
+            shift -= 4;
+        }
+    }
+}
+
 /// The standard reason phrase of a status code (RFC 9110 §15), for responses the gateway
 /// writes itself.
 #[must_use]
@@ -132,5 +228,63 @@ mod tests {
         assert_eq!(c.pos(), 3);
         c.put_field(b"A", b"").unwrap();
         assert_eq!(&buf[..7], b"abcA: \r");
+    }
+
+    #[test]
+    fn ip_text_is_core_fmt_text() {
+        extern crate std;
+        use std::string::ToString;
+        let v6: &[&str] = &[
+            "::",
+            "::1",
+            "1::",
+            "::ffff:1.2.3.4",
+            "::ffff:0.0.0.0",
+            "::ffff:255.255.255.255",
+            "::fffe:1.2.3.4",
+            "::1.2.3.4",
+            "64:ff9b::1.2.3.4",
+            "1:0:0:2:0:0:0:3",
+            "1:0:0:0:2:0:0:3",
+            "1:0:0:2:0:0:3:4",
+            "1:0:2:3:4:5:6:7",
+            "0:1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:0",
+            "1:2:3:4:5:6:0:0",
+            "0:0:1:2:3:4:5:6",
+            "1:2:0:0:0:0:0:0",
+            "fe80::1:2:3:4",
+            "2001:db8::ff00:42:8329",
+            "2001:db8:0:0:1:0:0:1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "abcd:ef01:2345:6789:a:bc:def:1000",
+            "10:100:1000:1:0:0:0:0",
+        ];
+        let v4: &[&str] = &[
+            "0.0.0.0",
+            "255.255.255.255",
+            "127.0.0.1",
+            "10.0.100.9",
+            "1.20.199.200",
+        ];
+        let mut addrs: std::vec::Vec<IpAddr> = std::vec::Vec::new();
+        for s in v6.iter().chain(v4) {
+            addrs.push(s.parse().unwrap());
+        }
+        // Every pattern of zero and non-zero groups.
+        for mask in 0u32..256 {
+            let groups: [u16; 8] = core::array::from_fn(|i| {
+                if mask >> i & 1 == 1 {
+                    (i as u16 + 1) * 0x1011
+                } else {
+                    0
+                }
+            });
+            addrs.push(IpAddr::V6(Ipv6Addr::from(groups)));
+        }
+        for ip in addrs {
+            let mut buf = [0u8; IP_LEN];
+            assert_eq!(format_ip(ip, &mut buf), ip.to_string().as_bytes(), "{ip:?}");
+        }
     }
 }
