@@ -5,6 +5,7 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use crate::date::Clock;
 use crate::environ::{Environ, Gateway};
 use crate::framing::{BodyFraming, Version};
 use crate::handler::{ErrorOutput, OutputMode, RequestFacts, Response, ResponseConfig, Transmit};
@@ -233,7 +234,7 @@ pub struct Connection<'b, const H: usize = 32> {
     response: Response,
     state: State,
     remote: Option<SocketAddr>,
-    unix_time: Option<u64>,
+    unix_time: Option<Clock>,
 }
 
 impl<'b, const H: usize> Connection<'b, H> {
@@ -280,7 +281,7 @@ impl<'b, const H: usize> Connection<'b, H> {
     /// Sets the wall-clock time, in Unix seconds, used for `Date` headers. Without it,
     /// responses carry no `Date` (RFC 9110 §6.6.1: only servers with a clock send one).
     pub fn set_unix_time(&mut self, unix_secs: u64) {
-        self.unix_time = Some(unix_secs);
+        self.unix_time = Some(Clock::new(unix_secs));
     }
 
     /// The current phase.
@@ -580,7 +581,7 @@ pub struct Exchange<'c> {
     head_method: bool,
     version: Version,
     client_keep_alive: bool,
-    unix_time: Option<u64>,
+    unix_time: Option<Clock>,
 }
 
 impl Exchange<'_> {

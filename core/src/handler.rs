@@ -13,11 +13,12 @@ use core::fmt;
 use crate::app::{
     AppError, Application, Body, FileSource, InputError, Request, ResponseStart, StartResponse,
 };
+use crate::date::Clock;
 use crate::environ::Environ;
 use crate::framing::Version;
 use crate::time::Instant;
 use crate::write::{Cursor, reason_phrase};
-use crate::{LocalError, RemoteError, abnf, date, util};
+use crate::{LocalError, RemoteError, abnf, util};
 
 /// Whether the output is an HTTP response or CGI script output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -199,7 +200,7 @@ impl Response {
         &mut self,
         tx: &mut [u8],
         cfg: &ResponseConfig<'_>,
-        unix_time: Option<u64>,
+        unix_time: Option<Clock>,
         status: &str,
         headers: I,
         replace: bool,
@@ -259,7 +260,7 @@ impl Response {
                 out.put_all(&[version, status.as_bytes(), b"\r\n"])?;
                 if !has_date {
                     if let Some(t) = unix_time {
-                        out.put_field(b"Date", &date::format_date_time(t))?;
+                        out.put_field(b"Date", &t.date())?;
                     }
                 }
                 if !has_server && !cfg.server_software.is_empty() {
@@ -476,7 +477,7 @@ impl Response {
         tx: &'a mut [u8],
         cfg: &ResponseConfig<'_>,
         req: &RequestFacts,
-        unix_time: Option<u64>,
+        unix_time: Option<Clock>,
         status: u16,
     ) -> Transmit<'a> {
         self.must_close = true;
@@ -542,7 +543,7 @@ pub struct ResponseWriter<'t> {
     server_software: &'t str,
     http11: bool,
     facts: RequestFacts,
-    unix_time: Option<u64>,
+    unix_time: Option<Clock>,
     error: ErrorOutput<'t>,
 }
 
@@ -589,7 +590,7 @@ impl<'t> ResponseWriter<'t> {
 
     /// Sets the wall clock (Unix seconds) for the `Date` header in origin mode.
     pub fn set_unix_time(&mut self, unix_secs: u64) {
-        self.unix_time = Some(unix_secs);
+        self.unix_time = Some(Clock::new(unix_secs));
     }
 
     fn cfg(&self) -> ResponseConfig<'t> {
