@@ -211,6 +211,22 @@ impl Response {
         N: AsRef<str> + 'h,
         V: AsRef<[u8]> + 'h,
     {
+        let headers = HeaderIter(headers.into_iter());
+        self.start_list(tx, cfg, unix_time, status, &headers, replace)
+    }
+
+    /// [`Response::start`] for any header list: one copy of the code whatever the
+    /// application's header type (the generic part is only the loop of [`HeaderIter`]).
+    #[allow(clippy::too_many_arguments)]
+    fn start_list(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        unix_time: Option<Clock>,
+        status: &str,
+        headers: &dyn HeaderList,
+        replace: bool,
+    ) -> Result<(), LocalError> {
         match self.phase {
             ResponsePhase::Idle => {}
             ResponsePhase::Started if replace => {}
@@ -226,9 +242,7 @@ impl Response {
         // Validate everything before writing anything (unlike CPython, gh-150726).
         let mut declared = None;
         let (mut has_date, mut has_server) = (false, false);
-        let headers = headers.into_iter();
-        for (name, value) in headers.clone() {
-            let (name, value) = (name.as_ref(), value.as_ref());
+        headers.each(&mut |name, value| {
             if !abnf::is_token(name.as_bytes()) {
                 return Err(LocalError::BadHeaderName);
             }
@@ -248,7 +262,8 @@ impl Response {
             }
             has_date |= name.eq_ignore_ascii_case("date");
             has_server |= name.eq_ignore_ascii_case("server");
-        }
+            Ok(())
+        })?;
         let mut out = Cursor::new(tx, 0);
         match cfg.mode {
             OutputMode::Origin => {
@@ -272,13 +287,12 @@ impl Response {
         // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
         // framing, so an application's is dropped rather than sent.
         let no_length = matches!(code, 100..=199 | 204);
-        for (name, value) in headers {
-            let name = name.as_ref();
+        headers.each(&mut |name, value| {
             if no_length && name.eq_ignore_ascii_case("content-length") {
-                continue;
+                return Ok(());
             }
-            out.put_field(name.as_bytes(), value.as_ref())?;
-        }
+            out.put_field(name.as_bytes(), value)
+        })?;
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
@@ -495,14 +509,11 @@ impl Response {
         };
         self.phase = ResponsePhase::Idle;
         let started = if status == 500 {
-            let headers = cfg.error.headers.iter().map(|&(n, v)| (n, v.as_bytes()));
-            let mut pairs: heapless::Vec<(&str, &[u8]), 16> = heapless::Vec::new();
-            headers
-                .take(16)
-                .for_each(|p| pairs.push(p).unwrap_or_default());
-            self.start(tx, cfg, unix_time, status_line, pairs.iter(), false)
+            let headers = HeaderIter(cfg.error.headers.iter().take(16));
+            self.start_list(tx, cfg, unix_time, status_line, &headers, false)
         } else {
-            self.start(tx, cfg, unix_time, status_line, plain.iter(), false)
+            let headers = HeaderIter(plain.iter());
+            self.start_list(tx, cfg, unix_time, status_line, &headers, false)
         };
         let result = started.and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
         self.phase = ResponsePhase::Finished;
@@ -530,6 +541,36 @@ impl Response {
         let head = tx.get(..self.pending).unwrap_or(&[]);
         self.pending = 0;
         Transmit { head, body, tail }
+    }
+}
+
+/// Response header fields as [`Response::start`] reads them (twice: to validate, then to
+/// write), through a `dyn` reference so that its code is not duplicated per header type.
+trait HeaderList {
+    /// Calls `f` with each field in order; stops at the first error.
+    fn each(
+        &self,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), LocalError>,
+    ) -> Result<(), LocalError>;
+}
+
+/// A cloneable iterator of `(name, value)` pairs as a [`HeaderList`].
+struct HeaderIter<I>(I);
+
+impl<'h, I, N, V> HeaderList for HeaderIter<I>
+where
+    I: Iterator<Item = &'h (N, V)> + Clone,
+    N: AsRef<str> + 'h,
+    V: AsRef<[u8]> + 'h,
+{
+    fn each(
+        &self,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), LocalError>,
+    ) -> Result<(), LocalError> {
+        for (name, value) in self.0.clone() {
+            f(name.as_ref(), value.as_ref())?;
+        }
+        Ok(())
     }
 }
 
