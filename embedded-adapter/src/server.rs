@@ -712,7 +712,7 @@ struct ErrorsLog;
 
 impl fmt::Write for ErrorsLog {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let text = s.trim_end();
+        let text = s.trim_ascii_end();
         if !text.is_empty() {
             log_warn!("wsgi.errors: {}", text);
         }
