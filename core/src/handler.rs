@@ -212,7 +212,7 @@ impl Response {
         V: AsRef<[u8]> + 'h,
     {
         let headers = HeaderIter(headers.into_iter());
-        self.start_list(tx, cfg, unix_time, status, &headers, replace)
+        self.start_list(tx, cfg, unix_time, status.as_bytes(), &headers, replace)
     }
 
     /// [`Response::start`] for any header list: one copy of the code whatever the
@@ -223,7 +223,7 @@ impl Response {
         tx: &mut [u8],
         cfg: &ResponseConfig<'_>,
         unix_time: Option<Clock>,
-        status: &str,
+        status: &[u8],
         headers: &dyn HeaderList,
         replace: bool,
     ) -> Result<(), LocalError> {
@@ -272,7 +272,7 @@ impl Response {
                 } else {
                     b"HTTP/1.0 "
                 };
-                out.put_all(&[version, status.as_bytes(), b"\r\n"])?;
+                out.put_all(&[version, status, b"\r\n"])?;
                 if !has_date {
                     if let Some(t) = unix_time {
                         out.put_field(b"Date", &t.date())?;
@@ -282,7 +282,7 @@ impl Response {
                     out.put_field(b"Server", cfg.server_software.as_bytes())?;
                 }
             }
-            OutputMode::Cgi => out.put_all(&[b"Status: ", status.as_bytes(), b"\r\n"])?,
+            OutputMode::Cgi => out.put_all(&[b"Status: ", status, b"\r\n"])?,
         }
         // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
         // framing, so an application's is dropped rather than sent.
@@ -500,12 +500,12 @@ impl Response {
             return Transmit::default();
         }
         let mut line = [0u8; 64];
-        let text = status_text(status, &mut line);
         let plain: [(&str, &[u8]); 1] = [("Content-Type", b"text/plain")];
-        let (status_line, body): (&str, &[u8]) = if status == 500 {
-            (cfg.error.status, cfg.error.body)
+        let (status_line, body): (&[u8], &[u8]) = if status == 500 {
+            (cfg.error.status.as_bytes(), cfg.error.body)
         } else {
-            (text, reason_phrase(status).as_bytes())
+            let reason = reason_phrase(status).as_bytes();
+            (status_text(status, reason, &mut line), reason)
         };
         self.phase = ResponsePhase::Idle;
         let started = if status == 500 {
@@ -1219,22 +1219,18 @@ impl ResponseStart for StartHandle<'_, '_> {
 }
 
 /// `"NNN Reason"` for a status code, in `buf`.
-pub(crate) fn status_text(status: u16, buf: &mut [u8; 64]) -> &str {
+pub(crate) fn status_text<'b>(status: u16, reason: &[u8], buf: &'b mut [u8; 64]) -> &'b [u8] {
     let mut digits = [0u8; 20];
     let code = crate::write::format_radix(u64::from(status), 10, &mut digits);
-    let reason = reason_phrase(status).as_bytes();
     let mut out = Cursor::new(buf, 0);
     let _ = out.put_all(&[code, b" ", reason]);
     let len = out.pos();
-    buf.get(..len)
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .unwrap_or("500 Internal Server Error")
+    buf.get(..len).unwrap_or(b"500 Internal Server Error")
 }
 
 /// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
 /// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the code. Checked in every build (CPython's are asserts).
-pub(crate) fn check_status(status: &str) -> Result<u16, LocalError> {
-    let bytes = status.as_bytes();
+pub(crate) fn check_status(bytes: &[u8]) -> Result<u16, LocalError> {
     let Some((code, rest)) = bytes.split_at_checked(3) else {
         return Err(LocalError::BadStatus);
     };
@@ -1272,7 +1268,7 @@ mod tests {
             ("", Err(LocalError::BadStatus)),
         ];
         for (status, want) in table {
-            assert_eq!(check_status(status), *want, "{status:?}");
+            assert_eq!(check_status(status.as_bytes()), *want, "{status:?}");
         }
     }
 }

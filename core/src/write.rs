@@ -59,7 +59,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Formats `n` in `radix` (10 or 16) into the end of `buf` and returns the digits.
+/// Formats `n` in `radix` (10 or 16) into the end of `buf` and returns the digits. Not
+/// inlined: one copy of the 64-bit division loop serves every number the core writes.
+#[inline(never)]
 pub(crate) fn format_radix(mut n: u64, radix: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
