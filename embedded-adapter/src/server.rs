@@ -17,7 +17,7 @@ use wsgiref::handler::ErrorOutput;
 use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{
     Body, Config, Connection, Environ, Event, Exchange, Gateway, Instant, Limits, LocalError,
-    Timeouts, Transmit,
+    Timeouts,
 };
 
 use crate::Stop;
@@ -528,95 +528,101 @@ impl<'a, A: Application> Server<'a, A> {
                 Ok(_) | Err(_) => break Err(()),
             }
         };
-        if read.is_err() {
-            // 400, 408, 413 or a cut-off body: answered with its status, then closed.
-            let t = exchange.fail();
-            let sent = send(link.socket, &t.pieces(), self.config.write_timeout).await;
-            self.log(link.peer, &environ, exchange.status(), exchange.body_sent());
-            return sent.is_ok();
-        }
-        // 2. The application.
-        let (body, staging) = link.body.split_at_mut(len);
-        let mut input = SliceInput(body);
-        let mut errors = ErrorsLog;
-        let mut req = Request {
-            environ: &mut environ,
-            input: &mut input,
-            errors: &mut errors,
-        };
-        let (called, staged, overflow) = {
-            let mut io = CallIo {
-                exchange: &mut exchange,
-                staging,
-                staged: 0,
-                overflow: false,
-            };
-            let called = {
-                let mut start_response = StartResponse::new(&mut io);
-                self.app.call(&mut req, &mut start_response)
-            };
-            (called, io.staged, io.overflow)
-        };
-        // Output the application wrote during its call.
-        if staged > 0 {
-            let bytes = staging.get(..staged).unwrap_or_default();
-            if send(link.socket, &[bytes], self.config.write_timeout)
-                .await
-                .is_err()
-            {
-                return false;
+        // The end of the response: the error output (`true`) or `finish`. One exit, so that
+        // the firmware carries one copy of the last send and the access log.
+        let fail = 'response: {
+            if read.is_err() {
+                // 400, 408, 413 or a cut-off body: answered with its status, then closed.
+                break 'response true;
             }
-        }
-        if overflow {
-            // The head is out (or was committed and could not be staged): nothing more can be
-            // said. The connection closes gracefully after what was staged.
-            log_warn!("application wrote more during its call than the body buffer holds");
-            let t = exchange.fail();
-            let sent = send(link.socket, &t.pieces(), self.config.write_timeout).await;
-            self.log(link.peer, &environ, exchange.status(), exchange.body_sent());
-            return sent.is_ok();
-        }
-        // 3. The response body, block by block.
-        let error = match called {
-            Ok(_) if exchange.status() == 0 => Some(AppError::with_kind(
-                "AssertionError",
-                "write() before start_response()",
-            )),
-            Ok(mut app_body) => {
-                let mut first = true;
-                loop {
-                    let single = first && app_body.single_block() && !exchange.headers_sent();
-                    first = false;
-                    let block = match app_body.next_block(&mut req) {
-                        None => break None,
-                        Some(Err(e)) => break Some(e),
-                        Some(Ok(block)) => block,
-                    };
-                    let t = if single {
-                        exchange.write_whole(block)
-                    } else {
-                        exchange.write(block)
-                    };
-                    match t {
-                        Ok(t) => {
-                            if send(link.socket, &t.pieces(), self.config.write_timeout)
-                                .await
-                                .is_err()
-                            {
-                                return false;
-                            }
-                        }
-                        Err(e) => break Some(e.into()),
-                    }
+            // 2. The application.
+            let (body, staging) = link.body.split_at_mut(len);
+            let mut input = SliceInput(body);
+            let mut errors = ErrorsLog;
+            let mut req = Request {
+                environ: &mut environ,
+                input: &mut input,
+                errors: &mut errors,
+            };
+            let (called, staged, overflow) = {
+                let mut io = CallIo {
+                    exchange: &mut exchange,
+                    staging,
+                    staged: 0,
+                    overflow: false,
+                };
+                let called = {
+                    let mut start_response = StartResponse::new(&mut io);
+                    self.app.call(&mut req, &mut start_response)
+                };
+                (called, io.staged, io.overflow)
+            };
+            // Output the application wrote during its call.
+            if staged > 0 {
+                let bytes = staging.get(..staged).unwrap_or_default();
+                if send(link.socket, &[bytes], self.config.write_timeout)
+                    .await
+                    .is_err()
+                {
+                    return false;
                 }
-                // The body is dropped (closed) here, before the response ends.
             }
-            Err(e) => Some(e),
+            if overflow {
+                // The head is out (or was committed and could not be staged): nothing more
+                // can be said. The connection closes gracefully after what was staged.
+                log_warn!("application wrote more during its call than the body buffer holds");
+                break 'response true;
+            }
+            // 3. The response body, block by block.
+            let error = match called {
+                Ok(_) if exchange.status() == 0 => Some(AppError::with_kind(
+                    "AssertionError",
+                    "write() before start_response()",
+                )),
+                Ok(mut app_body) => {
+                    let mut first = true;
+                    loop {
+                        let single = first && app_body.single_block() && !exchange.headers_sent();
+                        first = false;
+                        let block = match app_body.next_block(&mut req) {
+                            None => break None,
+                            Some(Err(e)) => break Some(e),
+                            Some(Ok(block)) => block,
+                        };
+                        let t = if single {
+                            exchange.write_whole(block)
+                        } else {
+                            exchange.write(block)
+                        };
+                        match t {
+                            Ok(t) => {
+                                if send(link.socket, &t.pieces(), self.config.write_timeout)
+                                    .await
+                                    .is_err()
+                                {
+                                    return false;
+                                }
+                            }
+                            Err(e) => break Some(e.into()),
+                        }
+                    }
+                    // The body is dropped (closed) here, before the response ends.
+                }
+                Err(e) => Some(e),
+            };
+            // 4. The end of the response, or the error output.
+            match error {
+                None => false,
+                Some(e) => {
+                    log_app_error(e);
+                    true
+                }
+            }
         };
-        // 4. The end of the response, or the error output.
-        let t: Result<Transmit<'_>, LocalError> = match error {
-            None => exchange.finish(),
-            Some(e) => Err(log_app_error(e)),
+        let t = if fail {
+            Err(LocalError::InvalidState)
+        } else {
+            exchange.finish()
         };
         let t = match t {
             Ok(t) => t,
@@ -646,9 +652,8 @@ impl<'a, A: Application> Server<'a, A> {
 }
 
 /// Logs an application error (`log_exception`); the response becomes the error output.
-fn log_app_error(e: AppError) -> LocalError {
+fn log_app_error(e: AppError) {
     log_warn!("application error: {}", e);
-    LocalError::InvalidState
 }
 
 /// The gateway side of the application's call: `start_response` into the exchange, and
