@@ -518,7 +518,7 @@ impl<'b, const H: usize> Connection<'b, H> {
             head_bytes,
             &self.head,
             &self.config.gateway,
-            self.remote,
+            &self.remote,
             arena,
         );
         let exchange = Exchange {
@@ -534,7 +534,7 @@ impl<'b, const H: usize> Connection<'b, H> {
             head_method: self.head.method.of(head_bytes) == b"HEAD",
             version: self.head.version,
             client_keep_alive: self.head.flags.client_keep_alive(self.head.version),
-            unix_time: self.unix_time,
+            unix_time: &self.unix_time,
         };
         Ok((environ, exchange))
     }
@@ -581,7 +581,7 @@ pub struct Exchange<'c> {
     head_method: bool,
     version: Version,
     client_keep_alive: bool,
-    unix_time: Option<Clock>,
+    unix_time: &'c Option<Clock>,
 }
 
 impl Exchange<'_> {
@@ -758,7 +758,7 @@ impl Exchange<'_> {
         self.live()?;
         let cfg = self.config.response_config();
         self.response
-            .start(self.tx, &cfg, self.unix_time, status, headers, replace)
+            .start(self.tx, &cfg, *self.unix_time, status, headers, replace)
     }
 
     /// Sends a body block (PEP 3333 `write`, or one item of the returned iterable).
@@ -838,7 +838,7 @@ impl Exchange<'_> {
         let cfg = self.config.response_config();
         let t = self
             .response
-            .fail(self.tx, &cfg, &facts, self.unix_time, status);
+            .fail(self.tx, &cfg, &facts, *self.unix_time, status);
         self.state.response_finished(true);
         t
     }

@@ -213,11 +213,15 @@ const WSGI_KEYS: [&str; 5] = [
     "wsgi.run_once",
 ];
 
+/// Room for `SERVER_PORT`, `REMOTE_ADDR` and `REMOTE_PORT`: two ports of at most five
+/// digits and the longest address text.
+const NUMBERS_LEN: usize = 5 + IP_LEN + 5;
+
 /// Text formatted at most once per request, on the first lookup that needs it: ports and the
 /// peer address.
 #[derive(Clone, Copy, Debug)]
 struct Numbers {
-    buf: [u8; 64],
+    buf: [u8; NUMBERS_LEN],
     server_port: (u8, u8),
     remote_addr: (u8, u8),
     remote_port: (u8, u8),
@@ -226,7 +230,7 @@ struct Numbers {
 impl Numbers {
     fn new(server_port: u16, remote: Option<SocketAddr>) -> Self {
         let mut n = Self {
-            buf: [0; 64],
+            buf: [0; NUMBERS_LEN],
             server_port: (0, 0),
             remote_addr: (0, 0),
             remote_port: (0, 0),
@@ -267,7 +271,7 @@ struct HttpSource<'a> {
     content_type: Option<u8>,
     content_length: Option<u8>,
     gateway: &'a Gateway<'a>,
-    remote: Option<SocketAddr>,
+    remote: &'a Option<SocketAddr>,
 }
 
 impl<'a> HttpSource<'a> {
@@ -419,7 +423,7 @@ impl<'a> Environ<'a> {
         head_bytes: &'a [u8],
         head: &'a Head<H>,
         gateway: &'a Gateway<'a>,
-        remote: Option<SocketAddr>,
+        remote: &'a Option<SocketAddr>,
         arena: &'a mut [u8],
     ) -> Self {
         Self {
@@ -610,7 +614,7 @@ impl<'a> Environ<'a> {
         let g = h.gateway;
         let numbers = || {
             self.numbers
-                .get_or_init(|| Numbers::new(g.server_port, h.remote))
+                .get_or_init(|| Numbers::new(g.server_port, *h.remote))
         };
         let s = |v: &'a [u8]| Some(Value::Str(v));
         // Dispatch on the length first: at most three names share one.
