@@ -51,7 +51,7 @@ pub struct Transmit<'a> {
     pub tail: &'static [u8],
 }
 
-impl Transmit<'_> {
+impl<'a> Transmit<'a> {
     /// Total number of bytes to send.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -66,7 +66,7 @@ impl Transmit<'_> {
 
     /// The three pieces, for a vectored write.
     #[must_use]
-    pub fn pieces(&self) -> [&[u8]; 3] {
+    pub fn pieces(&self) -> [&'a [u8]; 3] {
         [self.head, self.body, self.tail]
     }
 }

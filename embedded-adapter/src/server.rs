@@ -594,16 +594,16 @@ impl<'a, A: Application> Server<'a, A> {
                         } else {
                             exchange.write(block)
                         };
-                        match t {
-                            Ok(t) => {
-                                if send(link.socket, &t.pieces(), self.config.write_timeout)
-                                    .await
-                                    .is_err()
-                                {
-                                    return false;
-                                }
-                            }
+                        // Only the pieces are kept across the send, not the `Transmit` too.
+                        let pieces = match t {
+                            Ok(t) => t.pieces(),
                             Err(e) => break Some(e.into()),
+                        };
+                        if send(link.socket, &pieces, self.config.write_timeout)
+                            .await
+                            .is_err()
+                        {
+                            return false;
                         }
                     }
                     // The body is dropped (closed) here, before the response ends.
@@ -619,16 +619,18 @@ impl<'a, A: Application> Server<'a, A> {
                 }
             }
         };
-        let t = if fail {
-            Err(LocalError::InvalidState)
-        } else {
-            exchange.finish()
+        let pieces = {
+            let t = if fail {
+                Err(LocalError::InvalidState)
+            } else {
+                exchange.finish()
+            };
+            match t {
+                Ok(t) => t.pieces(),
+                Err(_) => exchange.fail().pieces(),
+            }
         };
-        let t = match t {
-            Ok(t) => t,
-            Err(_) => exchange.fail(),
-        };
-        if send(link.socket, &t.pieces(), self.config.write_timeout)
+        if send(link.socket, &pieces, self.config.write_timeout)
             .await
             .is_err()
         {
