@@ -125,14 +125,30 @@ fn http_name_matches(field: &[u8], name: &str) -> bool {
 
 /// Does header field `field` map to `name` after `HTTP_` (upper case, `-` → `_`)?
 fn field_name_matches(field: &[u8], name: &[u8]) -> bool {
-    name.len() == field.len()
-        && name
-            .iter()
-            .zip(field)
-            .all(|(&k, &f)| crate::abnf::lookup(&ENV_NAME, f) == k)
+    name.len() == field.len() && name.iter().zip(field).all(|(&k, &f)| env_name_byte(f) == k)
 }
 
 /// A header-name byte as it appears in an environ name: upper case, `-` as `_`.
+#[cfg(not(feature = "small"))]
+#[inline]
+fn env_name_byte(b: u8) -> u8 {
+    crate::abnf::lookup(&ENV_NAME, b)
+}
+
+/// A header-name byte as it appears in an environ name: upper case, `-` as `_`. Computed:
+/// the `small` build does without the 256-byte table.
+#[cfg(feature = "small")]
+#[inline]
+fn env_name_byte(b: u8) -> u8 {
+    if b == b'-' {
+        b'_'
+    } else {
+        b.to_ascii_uppercase()
+    }
+}
+
+/// [`env_name_byte`] as a table: one load per byte on the speed-first build.
+#[cfg(not(feature = "small"))]
 #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static ENV_NAME: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -648,6 +664,23 @@ impl<'a> Environ<'a> {
             (17, "wsgi.multiprocess") => Some(Value::Bool(g.multiprocess)),
             (13, "wsgi.run_once") => Some(Value::Bool(g.run_once)),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_name_bytes() {
+        for b in 0..=255u8 {
+            let want = if b == b'-' {
+                b'_'
+            } else {
+                b.to_ascii_uppercase()
+            };
+            assert_eq!(env_name_byte(b), want, "{b}");
         }
     }
 }
