@@ -34,7 +34,7 @@ use core::net::SocketAddr;
 
 use crate::LocalError;
 use crate::read::head::{Field, Head};
-use crate::write::{Cursor, IP_LEN, format_ip, format_radix};
+use crate::write::{Cursor, IP_LEN, Text};
 
 /// One environ value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,16 +251,14 @@ impl Numbers {
             remote_addr: (0, 0),
             remote_port: (0, 0),
         };
-        let mut digits = [0u8; 20];
-        let mut out = Cursor::new(&mut n.buf, 0);
-        let _ = out.put(format_radix(u64::from(server_port), 10, &mut digits));
-        let a = out.pos();
+        let mut out = Text::new(&mut n.buf);
+        out.put_u16(server_port);
+        let a = out.len();
         if let Some(remote) = remote {
-            let mut ip = [0u8; IP_LEN];
-            let _ = out.put(format_ip(remote.ip(), &mut ip));
-            let b = out.pos();
-            let _ = out.put(format_radix(u64::from(remote.port()), 10, &mut digits));
-            let c = out.pos();
+            out.put_ip(remote.ip());
+            let b = out.len();
+            out.put_u16(remote.port());
+            let c = out.len();
             n.remote_addr = (a as u8, b as u8);
             n.remote_port = (b as u8, c as u8);
         }

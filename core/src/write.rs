@@ -86,88 +86,114 @@ pub(crate) const IP_LEN: usize = 39;
 /// first of equal runs, as `::`; `::ffff:a.b.c.d` for an IPv4-mapped address), without
 /// `core::fmt`: the firmware's environ needs only this, and `Ipv6Addr`'s `Display` alone
 /// is over a kilobyte of flash.
+#[cfg(test)]
 pub(crate) fn format_ip(ip: IpAddr, buf: &mut [u8; IP_LEN]) -> &[u8] {
-    let mut w = Small { buf, len: 0 };
-    match ip {
-        IpAddr::V4(v4) => put_ipv4(&mut w, v4),
-        IpAddr::V6(v6) => put_ipv6(&mut w, v6),
-    }
-    let len = w.len;
+    let mut w = Text::new(buf);
+    w.put_ip(ip);
+    let len = w.len();
     buf.get(..len).unwrap_or(&[])
 }
 
-/// A bounded writer: bytes past the end of the buffer are dropped (an IP address always
-/// fits [`IP_LEN`]).
-struct Small<'a> {
-    buf: &'a mut [u8; IP_LEN],
+/// A bounded text writer for numbers and addresses: bytes past the end of the buffer are
+/// dropped (callers size the buffer for the longest text).
+pub(crate) struct Text<'a> {
+    buf: &'a mut [u8],
     len: usize,
 }
 
-impl Small<'_> {
+impl<'a> Text<'a> {
+    /// A writer at the start of `buf`.
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+
+    /// Bytes written.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     fn push(&mut self, b: u8) {
         if let Some(slot) = self.buf.get_mut(self.len) {
             *slot = b;
             self.len += 1;
         }
     }
-}
 
-fn put_ipv4(w: &mut Small<'_>, ip: Ipv4Addr) {
-    for (i, n) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            w.push(b'.');
+    /// Appends `n` in decimal.
+    pub(crate) fn put_u16(&mut self, n: u16) {
+        let n = u32::from(n);
+        let mut div = 10_000;
+        while div > 1 && n < div {
+            div /= 10;
         }
-        if n >= 100 {
-            w.push(b'0' + n / 100);
+        while div > 0 {
+            self.push(b'0' + (n / div % 10) as u8);
+            div /= 10;
         }
-        if n >= 10 {
-            w.push(b'0' + n / 10 % 10);
-        }
-        w.push(b'0' + n % 10);
     }
-}
 
-#[inline(never)]
-fn put_ipv6(w: &mut Small<'_>, ip: Ipv6Addr) {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        for &b in b"::ffff:" {
-            w.push(b);
-        }
-        return put_ipv4(w, v4);
-    }
-    let groups = ip.segments();
-    // The longest run of zero groups; the first of equal ones.
-    let (mut start, mut len, mut run) = (0, 0, 0);
-    for (i, &g) in groups.iter().enumerate() {
-        run = if g == 0 { run + 1 } else { 0 };
-        if run > len {
-            len = run;
-            start = i + 1 - run;
+    /// Appends `ip` as [`IpAddr`]'s `Display` writes it.
+    pub(crate) fn put_ip(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(v4) => self.put_ipv4(v4),
+            IpAddr::V6(v6) => self.put_ipv6(v6),
         }
     }
-    let compress = len > 1;
-    for (i, &g) in groups.iter().enumerate() {
-        if compress && i >= start && i < start + len {
-            if i == start {
-                w.push(b':');
-                w.push(b':');
+
+    fn put_ipv4(&mut self, ip: Ipv4Addr) {
+        for (i, n) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                self.push(b'.');
             }
-            continue;
+            self.put_u16(u16::from(n));
         }
-        if i > 0 && !(compress && i == start + len) {
-            w.push(b':');
-        }
-        let mut shift = 12;
-        while shift > 0 && g >> shift == 0 {
-            shift -= 4;
-        }
-        loop {
-            let d = (g >> shift) as u8 & 0xf;
-            w.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
-            if shift == 0 {
-                break;
+    }
+
+    #[inline(never)]
+    fn put_ipv6(&mut self, ip: Ipv6Addr) {
+        if let Some(v4) = ip.to_ipv4_mapped() {
+            for &b in b"::ffff:" {
+                self.push(b);
             }
-            shift -= 4;
+            return self.put_ipv4(v4);
+        }
+        let groups = ip.segments();
+        // The longest run of zero groups; the first of equal ones.
+        let (mut start, mut len, mut run) = (0, 0, 0);
+        for (i, &g) in groups.iter().enumerate() {
+            run = if g == 0 { run + 1 } else { 0 };
+            if run > len {
+                len = run;
+                start = i + 1 - run;
+            }
+        }
+        if len < 2 {
+            // No `::`: a single zero group is written `0`.
+            start = groups.len();
+        }
+        for (i, &g) in groups.iter().enumerate() {
+            if i >= start && i < start + len {
+                if i == start {
+                    self.push(b':');
+                    self.push(b':');
+                }
+                continue;
+            }
+            if i > 0 && i != start + len {
+                self.push(b':');
+            }
+            let mut shift = 12;
+            while shift > 0 && g >> shift == 0 {
+                shift -= 4;
+            }
+            loop {
+                let d = (g >> shift) as u8 & 0xf;
+                self.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+                if shift == 0 {
+                    break;
+                }
+                shift -= 4;
+            }
         }
     }
 }
@@ -230,6 +256,32 @@ mod tests {
         assert_eq!(c.pos(), 3);
         c.put_field(b"A", b"").unwrap();
         assert_eq!(&buf[..7], b"abcA: \r");
+    }
+
+    #[test]
+    fn u16_text_is_core_fmt_text() {
+        extern crate std;
+        use std::string::ToString;
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10_000,
+            65_534,
+            u16::MAX,
+        ] {
+            let mut buf = [0u8; 5];
+            let mut w = Text::new(&mut buf);
+            w.put_u16(n);
+            let len = w.len();
+            assert_eq!(&buf[..len], n.to_string().as_bytes());
+        }
     }
 
     #[test]
