@@ -619,6 +619,19 @@ impl<'a> Environ<'a> {
         self.cgi_value(h, key)
     }
 
+    /// The ports' and the peer address's text, all formatted on first use (`get` and `set`,
+    /// not `get_or_init`, whose reentrancy panic would be dead code here). Not inlined: three
+    /// variables share it.
+    #[inline(never)]
+    fn numbers(&self, h: &HttpSource<'a>) -> Option<&Numbers> {
+        if self.numbers.get().is_none() {
+            let _ = self
+                .numbers
+                .set(Numbers::new(h.gateway.server_port, *h.remote));
+        }
+        self.numbers.get()
+    }
+
     /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
     fn cgi_value(&self, h: &HttpSource<'a>, key: &str) -> Option<Value<'_>> {
         let field = |i: Option<u8>| {
@@ -626,10 +639,6 @@ impl<'a> Environ<'a> {
                 .map(|f| f.value.of(h.head))
         };
         let g = h.gateway;
-        let numbers = || {
-            self.numbers
-                .get_or_init(|| Numbers::new(g.server_port, *h.remote))
-        };
         let s = |v: &'a [u8]| Some(Value::Str(v));
         // Dispatch on the length first: at most three names share one.
         match (key.len(), key) {
@@ -641,21 +650,12 @@ impl<'a> Environ<'a> {
             (12, "CONTENT_TYPE") => s(field(h.content_type).unwrap_or(b"text/plain")),
             (14, "CONTENT_LENGTH") => s(field(h.content_length).unwrap_or(b"")),
             (11, "SERVER_NAME") => s(g.server_name.as_bytes()),
-            (11, "SERVER_PORT") => {
-                let n = numbers();
-                Some(Value::Str(n.get(n.server_port)))
-            }
+            (11, "SERVER_PORT") => self.numbers(h).map(|n| Value::Str(n.get(n.server_port))),
             (15, "SERVER_PROTOCOL") => s(h.protocol),
             (15, "SERVER_SOFTWARE") => s(g.server_software.as_bytes()),
             (17, "GATEWAY_INTERFACE") => s(b"CGI/1.1"),
-            (11, "REMOTE_ADDR") => {
-                let n = numbers();
-                Some(Value::Str(n.get(n.remote_addr)))
-            }
-            (11, "REMOTE_PORT") => {
-                let n = numbers();
-                Some(Value::Str(n.get(n.remote_port)))
-            }
+            (11, "REMOTE_ADDR") => self.numbers(h).map(|n| Value::Str(n.get(n.remote_addr))),
+            (11, "REMOTE_PORT") => self.numbers(h).map(|n| Value::Str(n.get(n.remote_port))),
             (12, "wsgi.version") => Some(Value::Version(1, 0)),
             (15, "wsgi.url_scheme") => s(g.url_scheme.as_bytes()),
             (16, "wsgi.multithread") => Some(Value::Bool(g.multithread)),
