@@ -539,7 +539,11 @@ impl<'a, A: Application> Server<'a, A> {
                 break 'response true;
             }
             // 2. The application.
-            let (body, staging) = link.body.split_at_mut(len);
+            // `len` never exceeds the buffer (the body was copied into it); checked all the
+            // same, so no panic path is linked in.
+            let Some((body, staging)) = link.body.split_at_mut_checked(len) else {
+                break 'response true;
+            };
             let mut input = SliceInput(body);
             let mut errors = ErrorsLog;
             let mut req = Request {
@@ -867,7 +871,7 @@ impl RequestLine<'_, '_> {
                     .iter()
                     .position(|b| !printable(b))
                     .unwrap_or(rest.len());
-                let (run, tail) = rest.split_at(n);
+                let (run, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
                 put(core::str::from_utf8(run).unwrap_or_default());
                 rest = match tail.split_first() {
                     Some((_, tail)) => {
