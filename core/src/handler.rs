@@ -500,21 +500,21 @@ impl Response {
             return Transmit::default();
         }
         let mut line = [0u8; 64];
-        let plain: [(&str, &[u8]); 1] = [("Content-Type", b"text/plain")];
-        let (status_line, body): (&[u8], &[u8]) = if status == 500 {
-            (cfg.error.status.as_bytes(), cfg.error.body)
+        let (status_line, headers, body): (&[u8], &[(&str, &str)], &[u8]) = if status == 500 {
+            (
+                cfg.error.status.as_bytes(),
+                cfg.error.headers,
+                cfg.error.body,
+            )
         } else {
             let reason = reason_phrase(status).as_bytes();
-            (status_text(status, reason, &mut line), reason)
+            let plain: &[(&str, &str)] = &[("Content-Type", "text/plain")];
+            (status_text(status, reason, &mut line), plain, reason)
         };
         self.phase = ResponsePhase::Idle;
-        let started = if status == 500 {
-            let headers = HeaderIter(cfg.error.headers.iter().take(16));
-            self.start_list(tx, cfg, unix_time, status_line, &headers, false)
-        } else {
-            let headers = HeaderIter(plain.iter());
-            self.start_list(tx, cfg, unix_time, status_line, &headers, false)
-        };
+        // One header-list type for both: one copy of its loop.
+        let headers = HeaderIter(headers.iter().take(16));
+        let started = self.start_list(tx, cfg, unix_time, status_line, &headers, false);
         let result = started.and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
         self.phase = ResponsePhase::Finished;
         let with_body = result.and_then(|framing| {
