@@ -5,6 +5,7 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use crate::date::Clock;
 use crate::environ::{Environ, Gateway};
 use crate::framing::{BodyFraming, Version};
 use crate::handler::{ErrorOutput, OutputMode, RequestFacts, Response, ResponseConfig, Transmit};
@@ -233,7 +234,7 @@ pub struct Connection<'b, const H: usize = 32> {
     response: Response,
     state: State,
     remote: Option<SocketAddr>,
-    unix_time: Option<u64>,
+    unix_time: Option<Clock>,
 }
 
 impl<'b, const H: usize> Connection<'b, H> {
@@ -280,7 +281,7 @@ impl<'b, const H: usize> Connection<'b, H> {
     /// Sets the wall-clock time, in Unix seconds, used for `Date` headers. Without it,
     /// responses carry no `Date` (RFC 9110 §6.6.1: only servers with a clock send one).
     pub fn set_unix_time(&mut self, unix_secs: u64) {
-        self.unix_time = Some(unix_secs);
+        self.unix_time = Some(Clock::new(unix_secs));
     }
 
     /// The current phase.
@@ -518,7 +519,7 @@ impl<'b, const H: usize> Connection<'b, H> {
             head_bytes,
             &self.head,
             &self.config.gateway,
-            self.remote,
+            &self.remote,
             arena,
         );
         let exchange = Exchange {
@@ -534,7 +535,7 @@ impl<'b, const H: usize> Connection<'b, H> {
             head_method: self.head.method.of(head_bytes) == b"HEAD",
             version: self.head.version,
             client_keep_alive: self.head.flags.client_keep_alive(self.head.version),
-            unix_time: self.unix_time,
+            unix_time: &self.unix_time,
         };
         Ok((environ, exchange))
     }
@@ -581,7 +582,7 @@ pub struct Exchange<'c> {
     head_method: bool,
     version: Version,
     client_keep_alive: bool,
-    unix_time: Option<u64>,
+    unix_time: &'c Option<Clock>,
 }
 
 impl Exchange<'_> {
@@ -758,7 +759,7 @@ impl Exchange<'_> {
         self.live()?;
         let cfg = self.config.response_config();
         self.response
-            .start(self.tx, &cfg, self.unix_time, status, headers, replace)
+            .start(self.tx, &cfg, *self.unix_time, status, headers, replace)
     }
 
     /// Sends a body block (PEP 3333 `write`, or one item of the returned iterable).
@@ -838,7 +839,7 @@ impl Exchange<'_> {
         let cfg = self.config.response_config();
         let t = self
             .response
-            .fail(self.tx, &cfg, &facts, self.unix_time, status);
+            .fail(self.tx, &cfg, &facts, *self.unix_time, status);
         self.state.response_finished(true);
         t
     }

@@ -37,6 +37,30 @@ pub fn format_date_time(unix_secs: u64) -> [u8; DATE_LEN] {
     out
 }
 
+/// The wall-clock time of `Date` headers, with the formatter that writes it. The formatter is
+/// reached through this pointer, stored only by `set_unix_time`, so a program that never sets
+/// a time (a firmware without a clock) does not link it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    unix_secs: u64,
+    format: fn(u64) -> [u8; DATE_LEN],
+}
+
+impl Clock {
+    /// The time `unix_secs`, formatted by [`format_date_time`].
+    pub(crate) fn new(unix_secs: u64) -> Self {
+        Self {
+            unix_secs,
+            format: format_date_time,
+        }
+    }
+
+    /// The IMF-fixdate of this time.
+    pub(crate) fn date(&self) -> [u8; DATE_LEN] {
+        (self.format)(self.unix_secs)
+    }
+}
+
 /// Writes `n` as zero-padded decimal filling `out` (high digits dropped if it does not fit).
 fn put_digits(out: &mut [u8], mut n: u64) {
     for slot in out.iter_mut().rev() {

@@ -34,7 +34,7 @@ use core::net::SocketAddr;
 
 use crate::LocalError;
 use crate::read::head::{Field, Head, Span};
-use crate::write::{Cursor, format_radix};
+use crate::write::{Cursor, IP_LEN, Text};
 
 /// One environ value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,14 +125,30 @@ fn http_name_matches(field: &[u8], name: &str) -> bool {
 
 /// Does header field `field` map to `name` after `HTTP_` (upper case, `-` → `_`)?
 fn field_name_matches(field: &[u8], name: &[u8]) -> bool {
-    name.len() == field.len()
-        && name
-            .iter()
-            .zip(field)
-            .all(|(&k, &f)| crate::abnf::lookup(&ENV_NAME, f) == k)
+    name.len() == field.len() && name.iter().zip(field).all(|(&k, &f)| env_name_byte(f) == k)
 }
 
 /// A header-name byte as it appears in an environ name: upper case, `-` as `_`.
+#[cfg(not(feature = "small"))]
+#[inline]
+fn env_name_byte(b: u8) -> u8 {
+    crate::abnf::lookup(&ENV_NAME, b)
+}
+
+/// A header-name byte as it appears in an environ name: upper case, `-` as `_`. Computed:
+/// the `small` build does without the 256-byte table.
+#[cfg(feature = "small")]
+#[inline]
+fn env_name_byte(b: u8) -> u8 {
+    if b == b'-' {
+        b'_'
+    } else {
+        b.to_ascii_uppercase()
+    }
+}
+
+/// [`env_name_byte`] as a table: one load per byte on the speed-first build.
+#[cfg(not(feature = "small"))]
 #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 static ENV_NAME: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -213,11 +229,15 @@ const WSGI_KEYS: [&str; 5] = [
     "wsgi.run_once",
 ];
 
+/// Room for `SERVER_PORT`, `REMOTE_ADDR` and `REMOTE_PORT`: two ports of at most five
+/// digits and the longest address text.
+const NUMBERS_LEN: usize = 5 + IP_LEN + 5;
+
 /// Text formatted at most once per request, on the first lookup that needs it: ports and the
 /// peer address.
 #[derive(Clone, Copy, Debug)]
 struct Numbers {
-    buf: [u8; 64],
+    buf: [u8; NUMBERS_LEN],
     server_port: (u8, u8),
     remote_addr: (u8, u8),
     remote_port: (u8, u8),
@@ -226,21 +246,19 @@ struct Numbers {
 impl Numbers {
     fn new(server_port: u16, remote: Option<SocketAddr>) -> Self {
         let mut n = Self {
-            buf: [0; 64],
+            buf: [0; NUMBERS_LEN],
             server_port: (0, 0),
             remote_addr: (0, 0),
             remote_port: (0, 0),
         };
-        let mut digits = [0u8; 20];
-        let mut out = Cursor::new(&mut n.buf, 0);
-        let _ = out.put(format_radix(u64::from(server_port), 10, &mut digits));
-        let a = out.pos();
+        let mut out = Text::new(&mut n.buf);
+        out.put_u16(server_port);
+        let a = out.len();
         if let Some(remote) = remote {
-            let mut w = CursorWriter(&mut out);
-            let _ = fmt::write(&mut w, format_args!("{}", remote.ip()));
-            let b = out.pos();
-            let _ = out.put(format_radix(u64::from(remote.port()), 10, &mut digits));
-            let c = out.pos();
+            out.put_ip(remote.ip());
+            let b = out.len();
+            out.put_u16(remote.port());
+            let c = out.len();
             n.remote_addr = (a as u8, b as u8);
             n.remote_port = (b as u8, c as u8);
         }
@@ -255,15 +273,6 @@ impl Numbers {
     }
 }
 
-/// Adapts a [`Cursor`] to `fmt::Write`.
-struct CursorWriter<'c, 'a>(&'c mut Cursor<'a>);
-
-impl fmt::Write for CursorWriter<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.put(s.as_bytes()).map_err(|_| fmt::Error)
-    }
-}
-
 /// The environ of an HTTP request: borrowed parts of the parsed head.
 #[derive(Clone, Copy, Debug)]
 struct HttpSource<'a> {
@@ -275,7 +284,7 @@ struct HttpSource<'a> {
     content_type: Option<u8>,
     content_length: Option<u8>,
     gateway: &'a Gateway<'a>,
-    remote: Option<SocketAddr>,
+    remote: &'a Option<SocketAddr>,
 }
 
 impl<'a> HttpSource<'a> {
@@ -427,7 +436,7 @@ impl<'a> Environ<'a> {
         head_bytes: &'a [u8],
         head: &'a Head<H>,
         gateway: &'a Gateway<'a>,
-        remote: Option<SocketAddr>,
+        remote: &'a Option<SocketAddr>,
         arena: &'a mut [u8],
     ) -> Self {
         Self {
@@ -603,6 +612,19 @@ impl<'a> Environ<'a> {
         self.cgi_value(h, key)
     }
 
+    /// The ports' and the peer address's text, all formatted on first use (`get` and `set`,
+    /// not `get_or_init`, whose reentrancy panic would be dead code here). Not inlined: three
+    /// variables share it.
+    #[inline(never)]
+    fn numbers(&self, h: &HttpSource<'a>) -> Option<&Numbers> {
+        if self.numbers.get().is_none() {
+            let _ = self
+                .numbers
+                .set(Numbers::new(h.gateway.server_port, *h.remote));
+        }
+        self.numbers.get()
+    }
+
     /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
     fn cgi_value(&self, h: &HttpSource<'a>, key: &str) -> Option<Value<'_>> {
         if let Some(s) = self.cgi_str(h, key) {
@@ -626,10 +648,6 @@ impl<'a> Environ<'a> {
         };
         let [method, path, query, protocol] = h.line;
         let g = h.gateway;
-        let numbers = || {
-            self.numbers
-                .get_or_init(|| Numbers::new(g.server_port, h.remote))
-        };
         // Dispatch on the length first: at most three names share one.
         match (key.len(), key) {
             (14, "REQUEST_METHOD") => Some(method.of(h.head)),
@@ -640,23 +658,31 @@ impl<'a> Environ<'a> {
             (12, "CONTENT_TYPE") => Some(field(h.content_type).unwrap_or(b"text/plain")),
             (14, "CONTENT_LENGTH") => Some(field(h.content_length).unwrap_or(b"")),
             (11, "SERVER_NAME") => Some(g.server_name.as_bytes()),
-            (11, "SERVER_PORT") => {
-                let n = numbers();
-                Some(n.get(n.server_port))
-            }
+            (11, "SERVER_PORT") => self.numbers(h).map(|n| n.get(n.server_port)),
             (15, "SERVER_PROTOCOL") => Some(protocol.of(h.head)),
             (15, "SERVER_SOFTWARE") => Some(g.server_software.as_bytes()),
             (17, "GATEWAY_INTERFACE") => Some(b"CGI/1.1"),
-            (11, "REMOTE_ADDR") => {
-                let n = numbers();
-                Some(n.get(n.remote_addr))
-            }
-            (11, "REMOTE_PORT") => {
-                let n = numbers();
-                Some(n.get(n.remote_port))
-            }
+            (11, "REMOTE_ADDR") => self.numbers(h).map(|n| n.get(n.remote_addr)),
+            (11, "REMOTE_PORT") => self.numbers(h).map(|n| n.get(n.remote_port)),
             (15, "wsgi.url_scheme") => Some(g.url_scheme.as_bytes()),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_name_bytes() {
+        for b in 0..=255u8 {
+            let want = if b == b'-' {
+                b'_'
+            } else {
+                b.to_ascii_uppercase()
+            };
+            assert_eq!(env_name_byte(b), want, "{b}");
         }
     }
 }

@@ -13,11 +13,12 @@ use core::fmt;
 use crate::app::{
     AppError, Application, Body, FileSource, InputError, Request, ResponseStart, StartResponse,
 };
+use crate::date::Clock;
 use crate::environ::Environ;
 use crate::framing::Version;
 use crate::time::Instant;
 use crate::write::{Cursor, reason_phrase};
-use crate::{LocalError, RemoteError, abnf, date, util};
+use crate::{LocalError, RemoteError, abnf, util};
 
 /// Whether the output is an HTTP response or CGI script output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -50,7 +51,7 @@ pub struct Transmit<'a> {
     pub tail: &'static [u8],
 }
 
-impl Transmit<'_> {
+impl<'a> Transmit<'a> {
     /// Total number of bytes to send.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -65,7 +66,7 @@ impl Transmit<'_> {
 
     /// The three pieces, for a vectored write.
     #[must_use]
-    pub fn pieces(&self) -> [&[u8]; 3] {
+    pub fn pieces(&self) -> [&'a [u8]; 3] {
         [self.head, self.body, self.tail]
     }
 }
@@ -199,7 +200,7 @@ impl Response {
         &mut self,
         tx: &mut [u8],
         cfg: &ResponseConfig<'_>,
-        unix_time: Option<u64>,
+        unix_time: Option<Clock>,
         status: &str,
         headers: I,
         replace: bool,
@@ -210,6 +211,22 @@ impl Response {
         N: AsRef<str> + 'h,
         V: AsRef<[u8]> + 'h,
     {
+        let headers = HeaderIter(headers.into_iter());
+        self.start_list(tx, cfg, unix_time, status.as_bytes(), &headers, replace)
+    }
+
+    /// [`Response::start`] for any header list: one copy of the code whatever the
+    /// application's header type (the generic part is only the loop of [`HeaderIter`]).
+    #[allow(clippy::too_many_arguments)]
+    fn start_list(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        unix_time: Option<Clock>,
+        status: &[u8],
+        headers: &dyn HeaderList,
+        replace: bool,
+    ) -> Result<(), LocalError> {
         match self.phase {
             ResponsePhase::Idle => {}
             ResponsePhase::Started if replace => {}
@@ -225,9 +242,7 @@ impl Response {
         // Validate everything before writing anything (unlike CPython, gh-150726).
         let mut declared = None;
         let (mut has_date, mut has_server) = (false, false);
-        let headers = headers.into_iter();
-        for (name, value) in headers.clone() {
-            let (name, value) = (name.as_ref(), value.as_ref());
+        headers.each(&mut |name, value| {
             if !abnf::is_token(name.as_bytes()) {
                 return Err(LocalError::BadHeaderName);
             }
@@ -247,7 +262,8 @@ impl Response {
             }
             has_date |= name.eq_ignore_ascii_case("date");
             has_server |= name.eq_ignore_ascii_case("server");
-        }
+            Ok(())
+        })?;
         let mut out = Cursor::new(tx, 0);
         match cfg.mode {
             OutputMode::Origin => {
@@ -256,28 +272,27 @@ impl Response {
                 } else {
                     b"HTTP/1.0 "
                 };
-                out.put_all(&[version, status.as_bytes(), b"\r\n"])?;
+                out.put_all(&[version, status, b"\r\n"])?;
                 if !has_date {
                     if let Some(t) = unix_time {
-                        out.put_field(b"Date", &date::format_date_time(t))?;
+                        out.put_field(b"Date", &t.date())?;
                     }
                 }
                 if !has_server && !cfg.server_software.is_empty() {
                     out.put_field(b"Server", cfg.server_software.as_bytes())?;
                 }
             }
-            OutputMode::Cgi => out.put_all(&[b"Status: ", status.as_bytes(), b"\r\n"])?,
+            OutputMode::Cgi => out.put_all(&[b"Status: ", status, b"\r\n"])?,
         }
         // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
         // framing, so an application's is dropped rather than sent.
         let no_length = matches!(code, 100..=199 | 204);
-        for (name, value) in headers {
-            let name = name.as_ref();
+        headers.each(&mut |name, value| {
             if no_length && name.eq_ignore_ascii_case("content-length") {
-                continue;
+                return Ok(());
             }
-            out.put_field(name.as_bytes(), value.as_ref())?;
-        }
+            out.put_field(name.as_bytes(), value)
+        })?;
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
@@ -476,7 +491,7 @@ impl Response {
         tx: &'a mut [u8],
         cfg: &ResponseConfig<'_>,
         req: &RequestFacts,
-        unix_time: Option<u64>,
+        unix_time: Option<Clock>,
         status: u16,
     ) -> Transmit<'a> {
         self.must_close = true;
@@ -485,24 +500,21 @@ impl Response {
             return Transmit::default();
         }
         let mut line = [0u8; 64];
-        let text = status_text(status, &mut line);
-        let plain: [(&str, &[u8]); 1] = [("Content-Type", b"text/plain")];
-        let (status_line, body): (&str, &[u8]) = if status == 500 {
-            (cfg.error.status, cfg.error.body)
+        let (status_line, headers, body): (&[u8], &[(&str, &str)], &[u8]) = if status == 500 {
+            (
+                cfg.error.status.as_bytes(),
+                cfg.error.headers,
+                cfg.error.body,
+            )
         } else {
-            (text, reason_phrase(status).as_bytes())
+            let reason = reason_phrase(status).as_bytes();
+            let plain: &[(&str, &str)] = &[("Content-Type", "text/plain")];
+            (status_text(status, reason, &mut line), plain, reason)
         };
         self.phase = ResponsePhase::Idle;
-        let started = if status == 500 {
-            let headers = cfg.error.headers.iter().map(|&(n, v)| (n, v.as_bytes()));
-            let mut pairs: heapless::Vec<(&str, &[u8]), 16> = heapless::Vec::new();
-            headers
-                .take(16)
-                .for_each(|p| pairs.push(p).unwrap_or_default());
-            self.start(tx, cfg, unix_time, status_line, pairs.iter(), false)
-        } else {
-            self.start(tx, cfg, unix_time, status_line, plain.iter(), false)
-        };
+        // One header-list type for both: one copy of its loop.
+        let headers = HeaderIter(headers.iter().take(16));
+        let started = self.start_list(tx, cfg, unix_time, status_line, &headers, false);
         let result = started.and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
         self.phase = ResponsePhase::Finished;
         let with_body = result.and_then(|framing| {
@@ -532,6 +544,36 @@ impl Response {
     }
 }
 
+/// Response header fields as [`Response::start`] reads them (twice: to validate, then to
+/// write), through a `dyn` reference so that its code is not duplicated per header type.
+trait HeaderList {
+    /// Calls `f` with each field in order; stops at the first error.
+    fn each(
+        &self,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), LocalError>,
+    ) -> Result<(), LocalError>;
+}
+
+/// A cloneable iterator of `(name, value)` pairs as a [`HeaderList`].
+struct HeaderIter<I>(I);
+
+impl<'h, I, N, V> HeaderList for HeaderIter<I>
+where
+    I: Iterator<Item = &'h (N, V)> + Clone,
+    N: AsRef<str> + 'h,
+    V: AsRef<[u8]> + 'h,
+{
+    fn each(
+        &self,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), LocalError>,
+    ) -> Result<(), LocalError> {
+        for (name, value) in self.0.clone() {
+            f(name.as_ref(), value.as_ref())?;
+        }
+        Ok(())
+    }
+}
+
 /// A response writer without an HTTP connection: CGI output (`BaseCGIHandler`), or any
 /// gateway that frames responses itself. Same lifecycle as [`crate::Exchange`].
 #[derive(Debug)]
@@ -542,7 +584,7 @@ pub struct ResponseWriter<'t> {
     server_software: &'t str,
     http11: bool,
     facts: RequestFacts,
-    unix_time: Option<u64>,
+    unix_time: Option<Clock>,
     error: ErrorOutput<'t>,
 }
 
@@ -589,7 +631,7 @@ impl<'t> ResponseWriter<'t> {
 
     /// Sets the wall clock (Unix seconds) for the `Date` header in origin mode.
     pub fn set_unix_time(&mut self, unix_secs: u64) {
-        self.unix_time = Some(unix_secs);
+        self.unix_time = Some(Clock::new(unix_secs));
     }
 
     fn cfg(&self) -> ResponseConfig<'t> {
@@ -1177,22 +1219,18 @@ impl ResponseStart for StartHandle<'_, '_> {
 }
 
 /// `"NNN Reason"` for a status code, in `buf`.
-pub(crate) fn status_text(status: u16, buf: &mut [u8; 64]) -> &str {
+pub(crate) fn status_text<'b>(status: u16, reason: &[u8], buf: &'b mut [u8; 64]) -> &'b [u8] {
     let mut digits = [0u8; 20];
     let code = crate::write::format_radix(u64::from(status), 10, &mut digits);
-    let reason = reason_phrase(status).as_bytes();
     let mut out = Cursor::new(buf, 0);
     let _ = out.put_all(&[code, b" ", reason]);
     let len = out.pos();
-    buf.get(..len)
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .unwrap_or("500 Internal Server Error")
+    buf.get(..len).unwrap_or(b"500 Internal Server Error")
 }
 
 /// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
 /// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the code. Checked in every build (CPython's are asserts).
-pub(crate) fn check_status(status: &str) -> Result<u16, LocalError> {
-    let bytes = status.as_bytes();
+pub(crate) fn check_status(bytes: &[u8]) -> Result<u16, LocalError> {
     let Some((code, rest)) = bytes.split_at_checked(3) else {
         return Err(LocalError::BadStatus);
     };
@@ -1230,7 +1268,7 @@ mod tests {
             ("", Err(LocalError::BadStatus)),
         ];
         for (status, want) in table {
-            assert_eq!(check_status(status), *want, "{status:?}");
+            assert_eq!(check_status(status.as_bytes()), *want, "{status:?}");
         }
     }
 }

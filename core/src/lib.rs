@@ -167,6 +167,9 @@
 //! * `log` / `defmt`: logging through one of them (mutually exclusive); `defmt` also derives
 //!   `defmt::Format` on the public types.
 //! * `std`: nothing the core needs; reserved for conveniences of std users.
+//! * `small`: smaller code where size and speed trade, with the same behaviour (the
+//!   environ maps header names without a 256-byte table); for firmware, whose flash
+//!   matters more than a few instructions per `HTTP_*` lookup.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
