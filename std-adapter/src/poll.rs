@@ -15,6 +15,11 @@
 //! reused by every connection that takes the slot (nothing is allocated per connection or
 //! per request). Over the limit, a client gets `503` and is closed.
 //!
+//! The request handler's hooks are those of the thread pool, except `handle`, which wraps a
+//! whole connection in one call and so has no place on a loop that serves many
+//! connections at once: [`RequestHandler::connection_opened`] (at accept) and
+//! [`RequestHandler::connection_closed`] (when the slot is freed) are called instead.
+//!
 //! **What it costs.** An application is a blocking call (WSGI's contract): while it runs —
 //! reading a body that has not arrived yet, or writing into a full send buffer — the loop
 //! waits for that one socket (bounded by the body deadline and
@@ -470,6 +475,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 free.push((index, rx, tx));
                 continue;
             }
+            self.handler.connection_opened(&stream, peer);
             let mut conn = Connection::new(config, rx, tx);
             conn.set_remote(peer);
             *generation += 1;
@@ -624,6 +630,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
         }
         let slot = place.take()?;
+        self.handler
+            .connection_closed(slot.peer, slot.conn.requests_served());
         // Closing the socket (when `slot` drops) takes it out of the poll set: no
         // `epoll_ctl` needed.
         let (rx, tx) = slot.conn.into_buffers();
