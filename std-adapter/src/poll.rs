@@ -379,6 +379,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                                 &config,
                                 &mut slots,
                                 &mut free,
+                                &mut timers,
                                 &mut generation,
                             );
                         }
@@ -401,8 +402,14 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
 
             if accept_retry && accepting && !listener_seen {
-                accept_retry =
-                    self.accept_all(&poll, &config, &mut slots, &mut free, &mut generation);
+                accept_retry = self.accept_all(
+                    &poll,
+                    &config,
+                    &mut slots,
+                    &mut free,
+                    &mut timers,
+                    &mut generation,
+                );
             }
 
             // Deadlines that passed.
@@ -439,6 +446,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         config: &'a Config<'a>,
         slots: &mut [Option<Slot<'a>>],
         free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        timers: &mut BinaryHeap<Reverse<(Instant, usize, u64)>>,
         generation: &mut u64,
     ) -> bool {
         loop {
@@ -478,13 +486,22 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             self.handler.connection_opened(&stream, peer);
             let mut conn = Connection::new(config, rx, tx);
             conn.set_remote(peer);
+            // The first-byte deadline runs from now: the core anchors a deadline when it is
+            // first polled, and it is armed here, since a client that never sends a byte
+            // raises no event that would drive its connection (it would hold its slot
+            // until it closed). Bytes already queued raise their event on registration.
+            let _ = conn.poll_event(self.clock.now());
+            let deadline = conn.poll_timeout();
             *generation += 1;
+            if let Some(at) = deadline {
+                timers.push(Reverse((at, index, *generation)));
+            }
             if let Some(place) = slots.get_mut(index) {
                 *place = Some(Slot {
                     stream,
                     peer,
                     conn,
-                    deadline: None,
+                    deadline,
                     lingering: None,
                     generation: *generation,
                 });
