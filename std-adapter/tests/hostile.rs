@@ -145,6 +145,12 @@ fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Script, 
             sr.write(b"partial")?;
             Err(AppError::new("failed after the head"))
         }
+        b"/panic-before" => panic!("boom before the head"),
+        b"/panic-after" => {
+            sr.start("200 OK", &text)?;
+            sr.write(b"partial")?;
+            panic!("boom after the head")
+        }
         b"/fail-midway" => {
             sr.start("200 OK", &text)?;
             Ok(blocks(&[b"one", b"two"], End::Error))
@@ -769,11 +775,10 @@ fn sendfile_through_a_tiny_send_buffer_loses_nothing(engine: Engine) {
 // Applications that fail.
 
 /// Each failure on its own connection, followed by a pipelined request that is never
-/// answered: an error before the head is the fixed 500 with `Connection: close`; any failure
-/// after the head ends the response short (no last chunk, or fewer bytes than its
-/// Content-Length) and closes. Every failure is
-/// logged with its access line; the server keeps serving. (Panics before and after the
-/// head in `call` are in `faults.rs`.)
+/// answered: an error or a panic before the head is the fixed 500 with `Connection: close`;
+/// any failure after the head (an error or a panic in `call` or in the body) ends the
+/// response short (no last chunk, or fewer bytes than its Content-Length) and closes.
+/// Every failure is logged with its access line; the server keeps serving.
 fn application_failures_are_answered_logged_and_survived(engine: Engine) {
     let server = start(engine, config(2));
     let next = "GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
@@ -783,18 +788,21 @@ fn application_failures_are_answered_logged_and_survived(engine: Engine) {
         read_to_close(&mut c)
     };
 
-    let error = expect_one(&run("/error-before"));
-    assert_eq!(error.status, 500);
-    assert_eq!(
-        error.body,
-        b"A server error occurred.  Please contact the administrator."
-    );
-    assert!(error.complete);
-    assert_eq!(error.header("Connection"), Some("close"));
+    for target in ["/error-before", "/panic-before"] {
+        let error = expect_one(&run(target));
+        assert_eq!(error.status, 500, "{target}");
+        assert_eq!(
+            error.body, b"A server error occurred.  Please contact the administrator.",
+            "{target}"
+        );
+        assert!(error.complete, "{target}");
+        assert_eq!(error.header("Connection"), Some("close"), "{target}");
+    }
 
     // (target, body bytes the client gets before the close, Content-Length if any)
-    let cut_short: [(&str, &[u8], Option<&str>); 4] = [
+    let cut_short: [(&str, &[u8], Option<&str>); 5] = [
         ("/error-after", b"partial", None),
+        ("/panic-after", b"partial", None),
         ("/fail-midway", b"onetwo", None),
         ("/fail-midway-length", b"0123456789", Some("100")),
         ("/panic-midway", b"one", None),
@@ -807,13 +815,17 @@ fn application_failures_are_answered_logged_and_survived(engine: Engine) {
         assert_eq!(response.header("Content-Length"), length, "{target}");
     }
 
-    assert_eq!(server.wait_finished(5), [1; 5]);
+    assert_eq!(server.wait_finished(7), [1; 7]);
     let log = server.log();
     for line in [
         "Error: failed before the head\n",
         "\"GET /error-before HTTP/1.1\" 500 59\n",
+        "application panicked: boom before the head\n",
+        "\"GET /panic-before HTTP/1.1\" 500 59\n",
         "Error: failed after the head\n",
         "\"GET /error-after HTTP/1.1\" 200 7\n",
+        "application panicked: boom after the head\n",
+        "\"GET /panic-after HTTP/1.1\" 200 7\n",
         "Error: the body failed midway\n",
         "\"GET /fail-midway HTTP/1.1\" 200 6\n",
         "\"GET /fail-midway-length HTTP/1.1\" 200 10\n",
