@@ -740,7 +740,9 @@ fn a_client_that_never_reads_is_cut_off_by_the_write_deadline(engine: Engine) {
 /// The files application (`sendfile(2)`) through the smallest send buffer, read 1000 bytes
 /// at a time: the file arrives whole.
 fn sendfile_through_a_tiny_send_buffer_loses_nothing(engine: Engine) {
-    let dir = std::env::temp_dir().join(format!("wsgiref-hostile-{}", std::process::id()));
+    // One directory per engine: both run in this process at once.
+    let dir =
+        std::env::temp_dir().join(format!("wsgiref-hostile-{}-{engine:?}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let content: Vec<u8> = (0..1_000_003u32).map(|i| (i % 253) as u8).collect();
     std::fs::write(dir.join("f.bin"), &content).unwrap();
