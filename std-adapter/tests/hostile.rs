@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use wsgiref::app::{AppError, Application, Body, Request, StartResponse};
 use wsgiref::{Limits, Timeouts};
 use wsgiref_std::apps::{EchoBody, echo};
-use wsgiref_std::poll::{PollConfig, PollServer};
+use wsgiref_std::poll::{PollConfig, PollServer, raise_fd_limit};
 use wsgiref_std::server::{RequestHandler, ServerConfig, WsgiServer};
 
 // ---------------------------------------------------------------------------------------
@@ -1193,6 +1193,9 @@ fn the_accept_queue_holds_a_burst_up_to_the_connection_limit(engine: Engine) {
     };
     let limit = config.max_connections;
     assert_eq!(limit, 256);
+    // Both ends of every connection are in this process, and both engines' runs of this
+    // scenario may run at once: more than the usual soft limit of 1024 descriptors.
+    let _ = raise_fd_limit(4 * limit as u64 + 256);
     let bound = bind(engine, app as App, config, Recorder::default());
     let addr = bound.addr;
     let burst: Vec<TcpStream> = (0..limit)
