@@ -944,7 +944,8 @@ fn idle_connections_are_closed_by_their_deadlines(engine: Engine) {
     let idle_since = Instant::now();
     let mut silent = server.connect();
     thread::sleep(Duration::from_millis(100));
-    // Both workers are held; this client waits in the queue.
+    // Both workers are held; this client waits in the queue (on the event loop it is
+    // served at once: the idle connections hold slots, not the loop).
     let queued = thread::spawn({
         let addr = server.addr();
         move || {
@@ -979,9 +980,9 @@ fn idle_connections_are_closed_by_their_deadlines(engine: Engine) {
     );
 }
 
-/// Over the connection limit (one worker, two connections: one served, one queued), every
-/// further client gets the fixed 503 at once and is closed; the queued client is served
-/// when the worker frees, and so is a fresh one.
+/// Over the connection limit (one worker, two connections: one served, one queued; on the
+/// event loop, two slots, both taken), every further client gets the fixed 503 at once and
+/// is closed; the queued client is served when the worker frees, and so is a fresh one.
 fn over_the_connection_limit_is_503_never_a_crash(engine: Engine) {
     let server = start(
         engine,
