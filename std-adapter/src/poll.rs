@@ -15,6 +15,11 @@
 //! reused by every connection that takes the slot (nothing is allocated per connection or
 //! per request). Over the limit, a client gets `503` and is closed.
 //!
+//! The request handler's hooks are those of the thread pool, except `handle`, which wraps a
+//! whole connection in one call and so has no place on a loop that serves many
+//! connections at once: [`RequestHandler::connection_opened`] (at accept) and
+//! [`RequestHandler::connection_closed`] (when the slot is freed) are called instead.
+//!
 //! **What it costs.** An application is a blocking call (WSGI's contract): while it runs —
 //! reading a body that has not arrived yet, or writing into a full send buffer — the loop
 //! waits for that one socket (bounded by the body deadline and
@@ -247,12 +252,35 @@ struct Slot<'a> {
     stream: TcpStream,
     peer: SocketAddr,
     conn: Connection<'a>,
-    /// The deadline in the timer heap for this connection, if any.
+    /// When the connection must be looked at next (the core's deadline, or the end of
+    /// lingering), if ever.
     deadline: Option<Instant>,
+    /// This connection's live entry in the timer heap (at or before `deadline`); other
+    /// entries of it there are stale.
+    armed: Option<Instant>,
     /// Closed for sending, discarding what the client still sends, until then.
     lingering: Option<Instant>,
     /// Which occupant of the slot this is (timers of earlier occupants are stale).
     generation: u64,
+}
+
+/// Deadlines: (when, slot, generation of its occupant), the earliest on top.
+type Timers = BinaryHeap<Reverse<(Instant, usize, u64)>>;
+
+impl Slot<'_> {
+    /// Puts `deadline` in the timer heap if it is earlier than the armed entry (or none is
+    /// armed). A deadline that moved later is left to the armed entry, which arms it when it
+    /// fires: so a connection has a few entries in the heap however many requests move its
+    /// deadline (one entry per request would pile up behind another connection's earlier
+    /// deadline, growing the heap with the request rate).
+    fn arm(&mut self, index: usize, timers: &mut Timers) {
+        if let Some(at) = self.deadline {
+            if self.armed.is_none_or(|armed| at < armed) {
+                self.armed = Some(at);
+                timers.push(Reverse((at, index, self.generation)));
+            }
+        }
+    }
 }
 
 /// What the loop should do with a connection after driving it.
@@ -381,7 +409,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             .rev()
             .collect();
         let mut slots: Vec<Option<Slot<'_>>> = (0..slots_max).map(|_| None).collect();
-        let mut timers: BinaryHeap<Reverse<(Instant, usize, u64)>> = BinaryHeap::new();
+        // About one entry per connection (see `Slot::arm`).
+        let mut timers: Timers = BinaryHeap::with_capacity(slots_max);
         let mut generation = 0u64;
         let mut events = Events::with_capacity(1024);
         let listener_fd = self.listener.as_raw_fd();
@@ -428,7 +457,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         let live = slots
                             .get(*index)
                             .and_then(Option::as_ref)
-                            .is_some_and(|s| s.generation == *gen_ && s.deadline == Some(*at));
+                            .is_some_and(|s| s.generation == *gen_ && s.armed == Some(*at));
                         if live {
                             break Some(at.saturating_duration_since(now));
                         }
@@ -457,7 +486,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             accept_retry = self.accept_all(
                                 &poll,
                                 &config,
-                                (&mut slots, &mut free),
+                                (&mut slots, &mut free, &mut timers),
                                 &mut generation,
                                 share,
                             );
@@ -484,7 +513,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 accept_retry = self.accept_all(
                     &poll,
                     &config,
-                    (&mut slots, &mut free),
+                    (&mut slots, &mut free, &mut timers),
                     &mut generation,
                     share,
                 );
@@ -498,8 +527,17 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 }
                 timers.pop();
                 let next = match slots.get_mut(index).and_then(Option::as_mut) {
-                    Some(slot) if slot.generation == gen_ && slot.deadline == Some(at) => {
-                        slot.deadline = None;
+                    Some(slot) if slot.generation == gen_ && slot.armed == Some(at) => {
+                        slot.armed = None;
+                        match slot.deadline {
+                            // The deadline moved later since this entry was armed.
+                            Some(later) if later > now => {
+                                slot.arm(index, &mut timers);
+                                continue;
+                            }
+                            Some(_) => slot.deadline = None,
+                            None => continue,
+                        }
                         if slot.lingering.is_some() {
                             Next::Drop
                         } else {
@@ -528,9 +566,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         &self,
         poll: &Poll,
         config: &'a Config<'a>,
-        (slots, free): (
+        (slots, free, timers): (
             &mut [Option<Slot<'a>>],
             &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+            &mut Timers,
         ),
         generation: &mut u64,
         share: Share<'_>,
@@ -576,18 +615,27 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 free.push((index, rx, tx));
                 continue;
             }
+            self.handler.connection_opened(&stream, peer);
             let mut conn = Connection::new(config, rx, tx);
             conn.set_remote(peer);
+            // The first-byte deadline runs from now: the core anchors a deadline when it is
+            // first polled, and it is armed here, since a client that never sends a byte
+            // raises no event that would drive its connection (it would hold its slot
+            // until it closed). Bytes already queued raise their event on registration.
+            let _ = conn.poll_event(self.clock.now());
+            let deadline = conn.poll_timeout();
             *generation += 1;
             if let Some(place) = slots.get_mut(index) {
-                *place = Some(Slot {
+                let slot = place.insert(Slot {
                     stream,
                     peer,
                     conn,
-                    deadline: None,
+                    deadline,
+                    armed: None,
                     lingering: None,
                     generation: *generation,
                 });
+                slot.arm(index, timers);
             }
         }
     }
@@ -688,61 +736,64 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         &self,
         slots: &mut [Option<Slot<'a>>],
         free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
-        timers: &mut BinaryHeap<Reverse<(Instant, usize, u64)>>,
+        timers: &mut Timers,
         index: usize,
         next: Next,
     ) {
         match next {
             Next::Wait => {
                 if let Some(slot) = slots.get_mut(index).and_then(Option::as_mut) {
-                    let deadline = if slot.lingering.is_some() {
+                    slot.deadline = if slot.lingering.is_some() {
                         slot.lingering
                     } else {
                         slot.conn.poll_timeout()
                     };
-                    if deadline != slot.deadline {
-                        slot.deadline = deadline;
-                        if let Some(at) = deadline {
-                            timers.push(Reverse((at, index, slot.generation)));
-                        }
-                    }
+                    slot.arm(index, timers);
                 }
             }
             Next::Close | Next::Drop => {
-                let lingering = self.release(slots, free, index, next);
-                if let Some((at, generation)) = lingering {
-                    timers.push(Reverse((at, index, generation)));
+                self.release(slots, free, index, next);
+                // Still there: lingering until its deadline.
+                if let Some(slot) = slots.get_mut(index).and_then(Option::as_mut) {
+                    slot.arm(index, timers);
                 }
             }
         }
     }
 
     /// Closes the connection in `index`. A graceful close whose client left bytes unread
-    /// keeps the slot, lingering (returns its deadline); otherwise the slot is freed.
+    /// keeps the slot, lingering until its deadline; otherwise the slot is freed.
     fn release<'a>(
         &self,
         slots: &mut [Option<Slot<'a>>],
         free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
         index: usize,
         next: Next,
-    ) -> Option<(Instant, u64)> {
-        let place = slots.get_mut(index)?;
-        let slot = place.as_mut()?;
+    ) {
+        let Some(place) = slots.get_mut(index) else {
+            return;
+        };
+        let Some(slot) = place.as_mut() else {
+            return;
+        };
         if matches!(next, Next::Close) && slot.lingering.is_none() {
             let _ = slot.stream.shutdown(Shutdown::Write);
             if matches!(discard(&slot.stream), Next::Wait) {
                 let until = self.clock.now() + self.config.linger;
                 slot.lingering = Some(until);
                 slot.deadline = Some(until);
-                return Some((until, slot.generation));
+                return;
             }
         }
-        let slot = place.take()?;
+        let Some(slot) = place.take() else {
+            return;
+        };
+        self.handler
+            .connection_closed(slot.peer, slot.conn.requests_served());
         // Closing the socket (when `slot` drops) takes it out of the poll set: no
         // `epoll_ctl` needed.
         let (rx, tx) = slot.conn.into_buffers();
         free.push((index, rx, tx));
-        None
     }
 }
 

@@ -85,9 +85,26 @@ pub trait RequestHandler: Sync {
     /// `handle`: serves one accepted connection. The default runs the server's request
     /// loop (`serve`, which returns the number of requests served); an override can act
     /// before and after it, or refuse the connection by not calling it.
+    ///
+    /// Called by [`WsgiServer`] only: an event loop ([`crate::poll::PollServer`]) serves a
+    /// connection across many turns of its loop and has no call to wrap; both servers call
+    /// [`RequestHandler::connection_opened`] and [`RequestHandler::connection_closed`].
     fn handle(&self, stream: &TcpStream, peer: SocketAddr, serve: &mut dyn FnMut() -> u32) -> u32 {
         let _ = (stream, peer);
         serve()
+    }
+
+    /// A connection is about to be served (before its first byte is read): set socket
+    /// options, count it. Called by both std servers (the thread pool just before
+    /// [`RequestHandler::handle`]).
+    fn connection_opened(&self, stream: &TcpStream, peer: SocketAddr) {
+        let _ = (stream, peer);
+    }
+
+    /// A connection opened with [`RequestHandler::connection_opened`] is closed, after
+    /// `served` requests. Called by both std servers.
+    fn connection_closed(&self, peer: SocketAddr, served: u32) {
+        let _ = (peer, served);
     }
 }
 
@@ -393,8 +410,11 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         tx: &mut [u8],
         max_requests: Option<u32>,
     ) -> u32 {
+        self.handler.connection_opened(stream, peer);
         let mut serve = || self.request_loop(stream, peer, config, rx, tx, max_requests);
-        self.handler.handle(stream, peer, &mut serve)
+        let served = self.handler.handle(stream, peer, &mut serve);
+        self.handler.connection_closed(peer, served);
+        served
     }
 
     fn request_loop(

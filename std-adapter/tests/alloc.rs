@@ -1,11 +1,13 @@
 //! No heap allocation per request in steady state: one keep-alive connection served on the
-//! test thread allocates the same for 10 requests as for 1,000.
+//! test thread allocates the same for 10 requests as for 1,000, on the thread pool's
+//! connection loop and on the event loop (whose thread is the test's).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 
 use wsgiref::app::{AppError, Bytes, Request, StartResponse};
+use wsgiref_std::poll::{PollConfig, PollServer};
 use wsgiref_std::server::{AccessLog, RequestHandler, ServerConfig, WsgiServer};
 
 fn hello(
@@ -28,6 +30,25 @@ impl RequestHandler for SinkLog {
 
 const REQUEST: &[u8] =
     b"GET /hello?x=1 HTTP/1.1\r\nHost: localhost\r\nUser-Agent: alloc-test\r\nAccept: */*\r\n\r\n";
+
+/// Sends `n` requests on `stream`, one at a time, reading each whole response.
+fn requests(stream: &mut TcpStream, n: usize) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..n {
+        stream.write_all(REQUEST).unwrap();
+        // Read one whole response: the head then 11 body bytes.
+        let mut got = 0;
+        loop {
+            got += stream.read(&mut buf[got..]).unwrap();
+            if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
+                if got >= end + 4 + 11 {
+                    assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
+                    break;
+                }
+            }
+        }
+    }
+}
 
 /// Serves `n` requests on one connection; returns the allocations made by the serving thread.
 fn allocations_for(n: usize) -> u64 {
@@ -71,4 +92,39 @@ fn steady_state_requests_do_not_allocate() {
     );
     // The only allocations are the connection's two buffers (and what std does once).
     assert!(few <= 8, "{few} allocations for one connection");
+}
+
+/// The event loop, run on the test thread from start to shutdown: `n` requests on one
+/// connection, beside an idle keep-alive connection whose deadline stays the earliest of
+/// the loop's (so that no later timer can be dropped from the top of the timer heap on
+/// the way). Returns the allocations of the loop's thread.
+fn poll_allocations_for(n: usize) -> u64 {
+    let config = PollConfig {
+        max_connections: 4,
+        ..PollConfig::default()
+    };
+    let server = PollServer::bind("127.0.0.1:0", hello, config, SinkLog).unwrap();
+    let addr = server.server_address();
+    let stop = server.shutdown_handle();
+    let client = thread::spawn(move || {
+        let mut idle = TcpStream::connect(addr).unwrap();
+        requests(&mut idle, 1);
+        let mut busy = TcpStream::connect(addr).unwrap();
+        requests(&mut busy, n);
+        stop.shutdown();
+    });
+    let info = allocation_counter::measure(|| server.serve_forever().unwrap());
+    client.join().unwrap();
+    info.count_total
+}
+
+#[test]
+fn steady_state_requests_do_not_allocate_on_the_event_loop() {
+    let few = poll_allocations_for(10);
+    let many = poll_allocations_for(1_000);
+    eprintln!("event loop: {few} allocations for 10 requests, {many} for 1000");
+    assert_eq!(
+        few, many,
+        "allocations grew with the number of requests: {few} for 10, {many} for 1000"
+    );
 }

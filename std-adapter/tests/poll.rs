@@ -341,6 +341,34 @@ fn idle_connections_are_closed_by_the_core_deadline() {
     server.stop(Duration::from_secs(5));
 }
 
+/// A client that connects and never sends a byte is closed by the first-byte deadline,
+/// without a word. Regression: the deadline was armed only when the connection was first
+/// driven, by a readable event that a silent client never raises, so it held its slot
+/// (and its buffers) until it went away.
+#[test]
+fn a_silent_connection_is_closed_by_the_first_byte_deadline() {
+    let server = Running::start(PollConfig {
+        timeouts: Timeouts {
+            first_byte: Duration::from_millis(300),
+            ..Timeouts::DEFAULT
+        },
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let started = Instant::now();
+    let mut silent = server.connect();
+    assert!(
+        closed_by_server(&mut silent),
+        "the silent connection is still open"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed early: {waited:?}"
+    );
+    server.stop(Duration::from_secs(5));
+}
+
 /// A slow head is cut off by the head deadline with `408`, and the loop keeps serving.
 #[test]
 fn a_slow_head_gets_408() {

@@ -87,9 +87,11 @@
 //!
 //! A connection owns its two buffers ([`ServerConfig::rx_buffer`] +
 //! [`ServerConfig::tx_buffer`], 20 KiB by default), allocated when it is accepted and reused
-//! by every request on it: the adapter's own code allocates nothing per request (tokio's
-//! `block_in_place` hand-off may allocate a task inside tokio). An idle keep-alive
-//! connection costs its buffers and its task, no thread.
+//! by every request on it: nothing is allocated per request with [`Execution::Inline`].
+//! With [`Execution::BlockInPlace`], tokio's `block_in_place` allocates when it hands the
+//! worker's core to another thread (a blocking task, up to one per request, and now and
+//! then a thread); the adapter's code adds nothing (`tests/alloc.rs` counts both). An idle
+//! keep-alive connection costs its buffers and its task, no thread.
 //!
 //! ## Graceful shutdown
 //!
