@@ -2,53 +2,15 @@
 //! test thread allocates the same for 10 requests as for 1,000, on the thread pool's
 //! connection loop and on the event loop (whose thread is the test's).
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 
-use wsgiref::app::{AppError, Bytes, Request, StartResponse};
 use wsgiref_std::poll::{PollConfig, PollServer};
-use wsgiref_std::server::{AccessLog, RequestHandler, ServerConfig, WsgiServer};
+use wsgiref_std::server::{ServerConfig, WsgiServer};
 
-fn hello(
-    _: &mut Request<'_, '_>,
-    start_response: &mut StartResponse<'_>,
-) -> Result<Bytes<&'static [u8]>, AppError> {
-    start_response.start("200 OK", &[("Content-type", "text/plain; charset=utf-8")])?;
-    Ok(Bytes::new(b"Hello World"))
-}
-
-/// Formats the access log line (local time included) into a sink, so logging is measured
-/// without filling the test output.
-struct SinkLog;
-
-impl RequestHandler for SinkLog {
-    fn log_request(&self, line: &AccessLog<'_>) {
-        let _ = write!(std::io::sink(), "{line}");
-    }
-}
-
-const REQUEST: &[u8] =
-    b"GET /hello?x=1 HTTP/1.1\r\nHost: localhost\r\nUser-Agent: alloc-test\r\nAccept: */*\r\n\r\n";
-
-/// Sends `n` requests on `stream`, one at a time, reading each whole response.
-fn requests(stream: &mut TcpStream, n: usize) {
-    let mut buf = [0u8; 4096];
-    for _ in 0..n {
-        stream.write_all(REQUEST).unwrap();
-        // Read one whole response: the head then 11 body bytes.
-        let mut got = 0;
-        loop {
-            got += stream.read(&mut buf[got..]).unwrap();
-            if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
-                if got >= end + 4 + 11 {
-                    assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
-                    break;
-                }
-            }
-        }
-    }
-}
+#[path = "common/alloc.rs"]
+mod common;
+use common::{SinkLog, hello, requests};
 
 /// Serves `n` requests on one connection; returns the allocations made by the serving thread.
 fn allocations_for(n: usize) -> u64 {
@@ -56,21 +18,7 @@ fn allocations_for(n: usize) -> u64 {
     let addr = server.server_address();
     let client = thread::spawn(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        let mut buf = [0u8; 4096];
-        for _ in 0..n {
-            stream.write_all(REQUEST).unwrap();
-            // Read one whole response: the head then 11 body bytes.
-            let mut got = 0;
-            loop {
-                got += stream.read(&mut buf[got..]).unwrap();
-                if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
-                    if got >= end + 4 + 11 {
-                        assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
-                        break;
-                    }
-                }
-            }
-        }
+        requests(&mut stream, n);
     });
     let mut served = 0;
     let info = allocation_counter::measure(|| {

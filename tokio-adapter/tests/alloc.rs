@@ -51,15 +51,13 @@
 
 use std::alloc::System;
 use std::future::IntoFuture;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
-use wsgiref::app::{AppError, Bytes, Request, StartResponse};
-use wsgiref_tokio::{AccessLog, Execution, RequestHandler, ServerConfig};
+use wsgiref_tokio::{Execution, ServerConfig};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -67,49 +65,12 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// Only one test measures at a time: the count is the whole process's.
 static MEASURING: Mutex<()> = Mutex::new(());
 
-fn hello(
-    _: &mut Request<'_, '_>,
-    start_response: &mut StartResponse<'_>,
-) -> Result<Bytes<&'static [u8]>, AppError> {
-    start_response.start("200 OK", &[("Content-type", "text/plain; charset=utf-8")])?;
-    Ok(Bytes::new(b"Hello World"))
-}
-
-/// Formats the access log line (local time included) into a sink, so logging is measured
-/// without filling the test output.
-struct SinkLog;
-
-impl RequestHandler for SinkLog {
-    fn log_request(&self, line: &AccessLog<'_>) {
-        let _ = write!(std::io::sink(), "{line}");
-    }
-}
-
-const REQUEST: &[u8] =
-    b"GET /hello?x=1 HTTP/1.1\r\nHost: localhost\r\nUser-Agent: alloc-test\r\nAccept: */*\r\n\r\n";
+#[path = "../../std-adapter/tests/common/alloc.rs"]
+mod common;
+use common::{SinkLog, hello, requests};
 
 /// Requests served on the connection before the first window (see the module docs).
 const WARM_UP: usize = 2_000;
-
-/// Sends `n` requests on `stream`, one at a time, each after the previous response.
-/// Allocates nothing.
-fn requests(stream: &mut TcpStream, n: usize) {
-    let mut buf = [0u8; 4096];
-    for _ in 0..n {
-        stream.write_all(REQUEST).unwrap();
-        // Read one whole response: the head then 11 body bytes.
-        let mut got = 0;
-        loop {
-            got += stream.read(&mut buf[got..]).unwrap();
-            if let Some(end) = buf[..got].windows(4).position(|w| w == b"\r\n\r\n") {
-                if got >= end + 4 + 11 {
-                    assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
-                    break;
-                }
-            }
-        }
-    }
-}
 
 /// The runtime's worker threads.
 const WORKERS: usize = 2;
