@@ -122,39 +122,58 @@ impl Server {
         Self::start_with(app, false)
     }
 
-    /// The command serving `app`, wrapped in the validator with `validate`.
+    /// The command serving `app`, wrapped in the validator with `validate`. It binds port 0
+    /// and the address is read from the line it prints (`Serving … on http://ADDR/`): a port
+    /// picked beforehand could be taken by another test's server in between, whose accepting
+    /// would then pass for this one's.
     fn start_with(app: &str, validate: bool) -> Self {
         let dir = TempDir::new(&format!("server-{app}"));
         let log = dir.file("server.log");
-        // The port may be taken between picking and binding: try a few.
-        for _ in 0..5 {
-            let port = free_port();
-            let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            let child = Command::new(crate::SERVER_BIN)
-                .args(["--app", app, "--bind", &addr.to_string(), "--quiet"])
-                .args(["--engine", crate::ENGINE])
-                .args(if validate { &["--validate"][..] } else { &[] })
-                .stdin(Stdio::null())
-                .stdout(fs::File::create(dir.file("server.out")).expect("log file"))
-                .stderr(fs::File::create(&log).expect("log file"))
-                .spawn()
-                .expect("spawn the wsgiref command");
-            let mut guard = ChildGuard {
-                child,
-                name: "wsgiref",
-                log: Some(log.clone()),
-                terminate: false,
-            };
-            if wait_accepting(addr, &mut guard) {
-                return Self {
-                    addr,
-                    guard,
-                    _dir: dir,
-                };
-            }
-            eprintln!("wsgiref on {addr} exited: {}", guard.log_text());
+        let out = dir.file("server.out");
+        let child = Command::new(crate::SERVER_BIN)
+            .args(["--app", app, "--bind", "127.0.0.1:0", "--quiet"])
+            .args(["--engine", crate::ENGINE])
+            .args(if validate { &["--validate"][..] } else { &[] })
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("log file"))
+            .stderr(fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn the wsgiref command");
+        let mut guard = ChildGuard {
+            child,
+            name: "wsgiref",
+            log: Some(log),
+            terminate: false,
+        };
+        let addr = (0..400)
+            .find_map(|_| {
+                let text = fs::read_to_string(&out).unwrap_or_default();
+                let addr = text
+                    .split_once("http://")
+                    .and_then(|(_, rest)| rest.split_once('/'))
+                    .and_then(|(addr, _)| addr.parse::<SocketAddr>().ok());
+                if addr.is_none() {
+                    guard.assert_running();
+                    thread::sleep(Duration::from_millis(25));
+                }
+                addr
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "the wsgiref command printed no address: {}",
+                    guard.log_text()
+                )
+            });
+        assert!(
+            wait_accepting(addr, &mut guard),
+            "wsgiref on {addr} exited: {}",
+            guard.log_text()
+        );
+        Self {
+            addr,
+            guard,
+            _dir: dir,
         }
-        panic!("the wsgiref command did not start (see its log above)");
     }
 
     /// Fails the test if the server has exited (crashed).
