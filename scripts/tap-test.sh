@@ -120,6 +120,20 @@ out=$(in_ns curl -sS -m 5 -H 'Expect: 100-continue' --data-binary "@$work/small"
 [ "$out" = "continue please" ] || fail "Expect: 100-continue: $out"
 pass "Expect: 100-continue"
 
+# A lazy 100 Continue: an asynchronous application that answers without reading the body
+# sends no 100 (curl, which waits up to 1 s for it, then gets the 403 and sends nothing);
+# with the token it reads the body, and the 100 goes out then.
+in_ns curl -sS -m 5 -v -H 'Expect: 100-continue' --data-binary "@$work/small" \
+  -o "$work/guarded" "$url/guarded" 2>"$work/guarded.trace"
+grep -q '^< HTTP/1.1 403' "$work/guarded.trace" || fail "guarded without token: $(cat "$work/guarded.trace")"
+! grep -q '^< HTTP/1.1 100' "$work/guarded.trace" || fail "a 100 Continue for a body never read"
+[ "$(cat "$work/guarded")" = "no token" ] || fail "guarded body: $(cat "$work/guarded")"
+in_ns curl -sS -m 5 -v -H 'Expect: 100-continue' -H 'X-Token: secret' --data-binary "@$work/small" \
+  -o "$work/guarded" "$url/guarded" 2>"$work/guarded.trace"
+grep -q '^< HTTP/1.1 100 Continue' "$work/guarded.trace" || fail "no 100 Continue when the body is read: $(cat "$work/guarded.trace")"
+[ "$(cat "$work/guarded")" = "stored 15 bytes" ] || fail "guarded with token: $(cat "$work/guarded")"
+pass "lazy 100 Continue: none when the application answers without the body, sent when it reads it"
+
 # Output written imperatively during the application's call (staged, sent after the call),
 # then the returned body.
 out=$(in_ns curl -sS -m 5 "$url/write?n=300")

@@ -6,6 +6,7 @@
 //! | `/hello` | [`hello`] |
 //! | `/echo...` | [`echo_with`] (the request body back, `X-Method`, `X-Path`, …) |
 //! | `/write?n=N` | [`writer`]: `N` bytes through the imperative `write()`, then a returned body |
+//! | `/guarded` | [`Site`]'s own handler, an [`AsyncApplication`]: `403` without reading the body unless `X-Token: secret`, else the body's length (a lazy `100 Continue`) |
 //! | anything else | [`demo_app`] |
 //!
 //! Run as root (or with CAP_NET_ADMIN) after creating the device:
@@ -33,8 +34,8 @@ use embassy_time::Timer;
 use static_cell::StaticCell;
 use wsgiref::app::{AppError, Application, Body, Bytes, Request, StartResponse};
 use wsgiref::demo::{DemoBody, EchoBody, demo_app, echo_with, hello};
-use wsgiref::validate::Validator;
-use wsgiref_embassy::{Server, ServerConfig, Slot};
+use wsgiref::validate::{ValidatedBody, Validator};
+use wsgiref_embassy::{AsyncApplication, AsyncRequest, Server, ServerConfig, Slot};
 
 /// Connections served at once.
 const SLOTS: usize = 8;
@@ -104,6 +105,61 @@ impl Application for Routes {
         } else {
             demo_app(req, start_response).map(RouteBody::Demo)
         }
+    }
+}
+
+/// The site: `/guarded` is served asynchronously, reading the request body only when the
+/// request carries the token; everything else goes to the synchronous [`Routes`] behind the
+/// validator (whose body is read whole first, as for every synchronous application).
+struct Site(Validator<Routes>);
+
+/// The body of a [`Site`] response.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a body lives in the slot's future for one request; boxing would allocate"
+)]
+enum SiteBody {
+    Routes(ValidatedBody<RouteBody>),
+    Text(Bytes<String>),
+}
+
+impl Body for SiteBody {
+    fn next_block<'b>(
+        &'b mut self,
+        req: &'b mut Request<'_, '_>,
+    ) -> Option<Result<&'b [u8], AppError>> {
+        match self {
+            Self::Routes(b) => b.next_block(req),
+            Self::Text(b) => b.next_block(req),
+        }
+    }
+
+    fn single_block(&self) -> bool {
+        match self {
+            Self::Routes(b) => b.single_block(),
+            Self::Text(b) => b.single_block(),
+        }
+    }
+}
+
+impl AsyncApplication for Site {
+    type Body = SiteBody;
+
+    async fn call(&self, req: &mut AsyncRequest<'_, '_, '_>) -> Result<SiteBody, AppError> {
+        if req.environ().get("PATH_INFO") != Some(b"/guarded") {
+            return AsyncApplication::call(&self.0, req)
+                .await
+                .map(SiteBody::Routes);
+        }
+        let text = [("Content-Type", "text/plain")];
+        if req.environ().get("HTTP_X_TOKEN") != Some(b"secret") {
+            // The body is never read: a client waiting for `100 Continue` never sends it.
+            req.start_response().start("403 Forbidden", &text)?;
+            return Ok(SiteBody::Text(Bytes::new("no token\n".into())));
+        }
+        let len = req.read_body().await?.len();
+        req.start_response().start("200 OK", &text)?;
+        Ok(SiteBody::Text(Bytes::new(format!("stored {len} bytes\n"))))
     }
 }
 
@@ -177,7 +233,7 @@ async fn net_task(mut runner: Runner<'static, TunTapDevice>) -> ! {
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 
 #[embassy_executor::task]
-async fn stop_task(server: &'static Server<'static, Validator<Routes>>) {
+async fn stop_task(server: &'static Server<'static, Site>) {
     while !STOP_REQUESTED.load(Ordering::SeqCst) {
         Timer::after_millis(50).await;
     }
@@ -186,10 +242,7 @@ async fn stop_task(server: &'static Server<'static, Validator<Routes>>) {
 }
 
 #[embassy_executor::task]
-async fn http_task(
-    server: &'static Server<'static, Validator<Routes>>,
-    slots: &'static mut [HostSlot; SLOTS],
-) {
+async fn http_task(server: &'static Server<'static, Site>, slots: &'static mut [HostSlot; SLOTS]) {
     server.run(slots).await;
     log::info!("server stopped");
     std::process::exit(0);
@@ -197,7 +250,7 @@ async fn http_task(
 
 #[embassy_executor::task]
 async fn small_http_task(
-    server: &'static Server<'static, Validator<Routes>>,
+    server: &'static Server<'static, Site>,
     slots: &'static mut [SmallSlot; SLOTS],
 ) {
     server.run(slots).await;
@@ -251,8 +304,12 @@ fn start(spawner: Spawner, args: Args) {
         // the environ, so cookies never have to fit the 1 KiB request buffer.
         server_config.keep_headers = Some(&["Accept", "User-Agent"]);
     }
-    static SERVER: StaticCell<Server<'static, Validator<Routes>>> = StaticCell::new();
-    let server = SERVER.init(Server::new(stack, Validator::new(Routes), server_config));
+    static SERVER: StaticCell<Server<'static, Site>> = StaticCell::new();
+    let server = SERVER.init(Server::new(
+        stack,
+        Site(Validator::new(Routes)),
+        server_config,
+    ));
     log::info!(
         "serving on {}:{} with {SLOTS} sockets{}",
         args.addr.address(),

@@ -15,13 +15,16 @@
 //!   framing, the core's error responses, and every deadline the core reports (first byte,
 //!   keep-alive idle, head, body) armed with embassy-time; socket writes have a timeout of
 //!   their own ([`ServerConfig::write_timeout`]).
-//! * **Bodies.** The application is synchronous and the socket is not, so the request body
-//!   is read whole into the slot's body buffer before the application is called
-//!   (`Content-Length` or chunked; `100 Continue` is sent when the head has passed its
-//!   checks, so a declared length over the buffer is refused with `413` before the client
-//!   sends it; a chunked body that outgrows the buffer gets `413` too; both close the
-//!   connection). The response body streams: each block the application produces is sent,
-//!   the socket awaited, before the next is pulled.
+//! * **Bodies.** An [`AsyncApplication`] reads the request body itself, when and if it
+//!   wants it ([`AsyncRequest::read_body`], into the slot's body buffer): `100 Continue` goes
+//!   out only then, so a request answered without its body (a wrong token, a route that
+//!   takes none) never makes a waiting client send it. A synchronous `Application` cannot
+//!   wait for the socket from inside its call, so for it (every synchronous application is an
+//!   `AsyncApplication`) the body is read whole before the call. Either way: `Content-Length`
+//!   or chunked, up to the body buffer; a declared length over it is refused with `413`
+//!   before the client sends it, a chunked body that outgrows it gets `413` too; both close
+//!   the connection. The response body streams: each block the application produces is
+//!   sent, the socket awaited, before the next is pulled.
 //! * **Caller-owned memory.** A [`Slot`] holds the socket buffers and the core's buffers,
 //!   sized by const generics (defaults: 1 KiB socket receive and transmit, 1 KiB request,
 //!   512 bytes of response head, 1 KiB body). Nothing allocates.
@@ -75,9 +78,11 @@
 #[cfg(all(feature = "log", feature = "defmt"))]
 compile_error!("features `log` and `defmt` are mutually exclusive");
 
+mod app;
 mod fmt;
 mod server;
 mod stop;
 
+pub use app::{AsyncApplication, AsyncRequest};
 pub use server::{Closed, Server, ServerConfig, Slot};
 pub use stop::Stop;

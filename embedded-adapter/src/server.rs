@@ -10,17 +10,13 @@ use embassy_net::tcp::{State, TcpSocket};
 use embassy_net::{IpEndpoint, Stack};
 use embassy_time::{Duration, Instant as EmbassyInstant, Timer, with_deadline, with_timeout};
 use embedded_io_async::Write as _;
-use wsgiref::app::{
-    AppError, Application, Body as _, Request, ResponseStart, SliceInput, StartResponse,
-};
+use wsgiref::app::{AppError, Body as _, Request, SliceInput};
 use wsgiref::handler::ErrorOutput;
 use wsgiref::state::{Phase, TimerKind};
-use wsgiref::{
-    Body, Config, Connection, Environ, Event, Exchange, Gateway, Instant, Limits, LocalError,
-    Timeouts,
-};
+use wsgiref::{Config, Connection, Environ, Event, Gateway, Instant, Limits, LocalError, Timeouts};
 
 use crate::Stop;
+use crate::app::{AsyncApplication, AsyncRequest, ErrorsLog, Output};
 use crate::fmt::{log_debug, log_info, log_warn};
 
 /// Settings of a [`Server`]. Build one with [`ServerConfig::new`] and change the fields.
@@ -253,13 +249,14 @@ impl fmt::Display for Closed {
 /// port (smoltcp has no accept backlog, so `N` slots accept up to `N` connections at once;
 /// browsers open about six), each serving its connection through the core: keep-alive,
 /// pipelining, every core deadline armed with embassy-time, request bodies up to the slot's
-/// body buffer (`Content-Length` or chunked, `100 Continue` when the request passed the head
-/// checks, `413` and close beyond), graceful close, and [`Server::stop`].
+/// body buffer (`Content-Length` or chunked, `100 Continue` when the application reads the
+/// body, `413` and close beyond), graceful close, and [`Server::stop`].
 ///
-/// The application is synchronous (the same values the std server runs); the socket is not.
-/// So a slot reads the whole request body into its body buffer before it calls the
-/// application, and sends the response body block by block as the application produces it,
-/// awaiting the socket between blocks: a response body of any size streams.
+/// The application is an [`AsyncApplication`](crate::AsyncApplication): it reads the request
+/// body when it wants it. A synchronous application (the same values the std server runs)
+/// is one whose body is read whole into the slot's body buffer before it is called. The
+/// response body is sent block by block as the application produces it, the socket awaited
+/// between blocks: a response body of any size streams.
 ///
 /// ```no_run
 /// # async fn example(stack: embassy_net::Stack<'static>) {
@@ -288,7 +285,7 @@ impl<A> fmt::Debug for Server<'_, A> {
     }
 }
 
-impl<'a, A: Application> Server<'a, A> {
+impl<'a, A: AsyncApplication> Server<'a, A> {
     /// A server for `app` on `stack`.
     pub fn new(stack: Stack<'a>, app: A, config: ServerConfig<'a>) -> Self {
         Self {
@@ -499,88 +496,59 @@ impl<'a, A: Application> Server<'a, A> {
         let Ok((mut environ, mut exchange)) = conn.exchange(link.arena) else {
             return false;
         };
-        // 1. The request body, whole, into the body buffer.
-        let mut len = 0;
-        let read = loop {
-            match exchange.poll_body(now()) {
-                Ok(Body::Data(data)) => {
-                    let Some(room) = link.body.get_mut(len..len + data.len()) else {
-                        break Err(());
-                    };
-                    room.copy_from_slice(data);
-                    len += data.len();
-                }
-                Ok(Body::Continue(bytes)) => {
-                    if send(link.socket, &[bytes], self.config.write_timeout)
-                        .await
-                        .is_err()
-                    {
-                        return false;
-                    }
-                }
-                Ok(Body::NeedData) => {
-                    let deadline = EmbassyInstant::now() + duration(self.config.timeouts.body);
-                    match read_until(link.socket, exchange.receive_buf(), Some(deadline)).await {
-                        Read::Data(0) => exchange.handle_eof(),
-                        Read::Data(n) => exchange.handle_received(n),
-                        Read::Timeout => exchange.handle_timeout_now(),
-                        Read::Reset => return false,
-                    }
-                }
-                Ok(Body::End) => break Ok(()),
-                Ok(_) | Err(_) => break Err(()),
-            }
-        };
         // The end of the response: the error output (`true`) or `finish`. One exit, so that
         // the firmware carries one copy of the last send and the access log.
         let fail = 'response: {
-            if read.is_err() {
-                // 400, 408, 413 or a cut-off body: answered with its status, then closed.
-                break 'response true;
-            }
-            // 2. The application.
-            // `len` never exceeds the buffer (the body was copied into it); checked all the
-            // same, so no panic path is linked in.
-            let Some((body, staging)) = link.body.split_at_mut_checked(len) else {
-                break 'response true;
-            };
-            let mut input = SliceInput(body);
-            let mut errors = ErrorsLog;
-            let mut req = Request {
+            let mut req = AsyncRequest {
                 environ: &mut environ,
-                input: &mut input,
-                errors: &mut errors,
-            };
-            let (called, staged, overflow) = {
-                let mut io = CallIo {
+                out: Output {
                     exchange: &mut exchange,
-                    staging,
+                    staging: &mut link.body[..],
                     staged: 0,
                     overflow: false,
-                };
-                let called = {
-                    let mut start_response = StartResponse::new(&mut io);
-                    self.app.call(&mut req, &mut start_response)
-                };
-                (called, io.staged, io.overflow)
+                },
+                socket: &mut *link.socket,
+                read: &[],
+                body_done: false,
+                body_failed: false,
+                gone: false,
+                errors: ErrorsLog,
+                write_timeout: self.config.write_timeout,
+                body_timeout: duration(self.config.timeouts.body),
             };
-            // Output the application wrote during its call.
-            if staged > 0 {
-                let bytes = staging.get(..staged).unwrap_or_default();
-                if send(link.socket, &[bytes], self.config.write_timeout)
-                    .await
-                    .is_err()
-                {
-                    return false;
-                }
+            // 1. The application (which reads the body if it wants it).
+            let called = self.app.call(&mut req).await;
+            let AsyncRequest {
+                environ,
+                mut out,
+                socket,
+                read,
+                body_failed,
+                gone,
+                mut errors,
+                ..
+            } = req;
+            if gone {
+                return false;
             }
-            if overflow {
+            // Output the application wrote during its call.
+            if out.flush(socket, self.config.write_timeout).await.is_err() {
+                return false;
+            }
+            if out.overflow {
                 // The head is out (or was committed and could not be staged): nothing more
                 // can be said. The connection closes gracefully after what was staged.
                 log_warn!("application wrote more during its call than the body buffer holds");
                 break 'response true;
             }
-            // 3. The response body, block by block.
+            let exchange = out.exchange;
+            // 2. The response body, block by block; `wsgi.input` is the body read.
+            let mut input = SliceInput(read);
+            let mut req = Request {
+                environ,
+                input: &mut input,
+                errors: &mut errors,
+            };
             let error = match called {
                 Ok(_) if exchange.status() == 0 => Some(AppError::with_kind(
                     "AssertionError",
@@ -606,7 +574,7 @@ impl<'a, A: Application> Server<'a, A> {
                             Ok(t) => t.pieces(),
                             Err(e) => break Some(e.into()),
                         };
-                        if send(link.socket, &pieces, self.config.write_timeout)
+                        if send(socket, &pieces, self.config.write_timeout)
                             .await
                             .is_err()
                         {
@@ -617,11 +585,14 @@ impl<'a, A: Application> Server<'a, A> {
                 }
                 Err(e) => Some(e),
             };
-            // 4. The end of the response, or the error output.
+            // 3. The end of the response, or the error output (a body that could not be read
+            // is answered with its status, and was logged as such by the core's caller).
             match error {
                 None => false,
                 Some(e) => {
-                    log_app_error(e);
+                    if !body_failed {
+                        log_app_error(e);
+                    }
                     true
                 }
             }
@@ -665,75 +636,6 @@ fn log_app_error(e: AppError) {
     log_warn!("application error: {}", e);
 }
 
-/// The gateway side of the application's call: `start_response` into the exchange, and
-/// imperative `write`s staged in the free part of the body buffer (the socket cannot be
-/// awaited from inside a synchronous call) and sent when the call returns.
-struct CallIo<'x, 'c> {
-    exchange: &'x mut Exchange<'c>,
-    staging: &'x mut [u8],
-    staged: usize,
-    overflow: bool,
-}
-
-impl ResponseStart for CallIo<'_, '_> {
-    fn start(
-        &mut self,
-        status: &str,
-        headers: &[(&str, &[u8])],
-        replace: bool,
-    ) -> Result<(), AppError> {
-        let started = if replace {
-            self.exchange.restart_response(status, headers)
-        } else {
-            self.exchange.start_response(status, headers)
-        };
-        started.map_err(AppError::from)
-    }
-
-    fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
-        if self.overflow {
-            return Err(AppError::with_kind("OSError", "output buffer full"));
-        }
-        let t = self.exchange.write(data)?;
-        let end = self.staged + t.len();
-        let Some(out) = self.staging.get_mut(self.staged..end) else {
-            // The head is committed but cannot be sent whole: the connection closes.
-            self.overflow = true;
-            return Err(AppError::with_kind("OSError", "output buffer full"));
-        };
-        let mut at = 0;
-        for piece in t.pieces() {
-            if let Some(dst) = out.get_mut(at..at + piece.len()) {
-                dst.copy_from_slice(piece);
-            }
-            at += piece.len();
-        }
-        self.staged = end;
-        Ok(())
-    }
-
-    fn headers_sent(&self) -> bool {
-        self.exchange.headers_sent()
-    }
-
-    fn started(&self) -> bool {
-        self.exchange.status() != 0
-    }
-}
-
-/// `wsgi.errors`: to the log.
-struct ErrorsLog;
-
-impl fmt::Write for ErrorsLog {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let text = s.trim_ascii_end();
-        if !text.is_empty() {
-            log_warn!("wsgi.errors: {}", text);
-        }
-        Ok(())
-    }
-}
-
 /// What one connection is served over: its socket, its peer, and the slot's body buffer and
 /// arena. Passed by reference so the nested futures do not each keep copies of the pieces.
 struct Link<'s, 'n> {
@@ -744,7 +646,7 @@ struct Link<'s, 'n> {
 }
 
 /// The outcome of one read.
-enum Read {
+pub(crate) enum Read {
     /// Bytes read; 0 is the end of the client's input.
     Data(usize),
     /// The deadline passed.
@@ -754,7 +656,7 @@ enum Read {
 }
 
 /// Reads into `buf`, giving up at `deadline`.
-async fn read_until(
+pub(crate) async fn read_until(
     socket: &mut TcpSocket<'_>,
     buf: &mut [u8],
     deadline: Option<EmbassyInstant>,
@@ -773,7 +675,11 @@ async fn read_until(
 }
 
 /// Sends every byte of `pieces`, each piece within `timeout`.
-async fn send(socket: &mut TcpSocket<'_>, pieces: &[&[u8]], timeout: Duration) -> Result<(), ()> {
+pub(crate) async fn send(
+    socket: &mut TcpSocket<'_>,
+    pieces: &[&[u8]],
+    timeout: Duration,
+) -> Result<(), ()> {
     for piece in pieces.iter().filter(|p| !p.is_empty()) {
         match with_timeout(timeout, socket.write_all(piece)).await {
             Ok(Ok(())) => {}
@@ -804,7 +710,7 @@ async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, go
     }
 }
 
-fn now() -> Instant {
+pub(crate) fn now() -> Instant {
     Instant::from_millis(EmbassyInstant::now().as_millis())
 }
 
