@@ -15,8 +15,9 @@ use wsgiref::app::{
 };
 use wsgiref::{Environ, Exchange, RemoteError};
 
+use crate::ServerConfig;
 use crate::fmt::log_warn;
-use crate::server::{Read, now, read_until, send};
+use crate::server::{Read, duration, now, read_until, send};
 
 /// An application that reads the request body itself, with [`AsyncRequest::read_body`]: a
 /// request it answers without reading (a wrong password, a route that takes no body) never
@@ -89,8 +90,8 @@ pub struct AsyncRequest<'r, 'c, 'n> {
     /// The client is gone (a reset, or a send that failed): the connection is dropped.
     pub(crate) gone: bool,
     pub(crate) errors: ErrorsLog,
-    pub(crate) write_timeout: Duration,
-    pub(crate) body_timeout: Duration,
+    /// The server's settings (the write timeout; the body deadline).
+    pub(crate) config: &'r ServerConfig<'r>,
 }
 
 impl fmt::Debug for AsyncRequest<'_, '_, '_> {
@@ -136,69 +137,71 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
             };
         }
         self.body_done = true;
-        let result = self.read_whole().await;
-        match result {
-            Err(InputError::Remote(_)) => self.body_failed = true,
-            Err(InputError::Io(_)) => self.gone = true,
-            _ => {}
-        }
-        result.map(|()| self.read)
-    }
-
-    async fn read_whole(&mut self) -> Result<(), InputError> {
+        // One loop, without nested futures beyond the socket's: this future lives in every
+        // slot's state.
+        let timeout = self.config.write_timeout;
         let gone = InputError::Io(embedded_io_async::ErrorKind::ConnectionReset);
-        self.out.flush(self.socket, self.write_timeout).await?;
+        let out = &mut self.out;
+        let sent = out.staged == 0
+            || send(
+                self.socket,
+                &[out.staging.get(..out.staged).unwrap_or_default()],
+                timeout,
+            )
+            .await
+            .is_ok();
+        out.staged = 0;
         // The whole buffer is free now: the body goes to its front, staging after it.
-        let buf = core::mem::take(&mut self.out.staging);
+        let buf = core::mem::take(&mut out.staging);
         let mut len = 0;
-        loop {
-            match self.out.exchange.poll_body(now()) {
-                Ok(wsgiref::Body::Data(data)) => {
-                    let Some(room) = buf.get_mut(len..len + data.len()) else {
-                        // Cannot happen: the core's body limit is the buffer's size.
-                        self.out.staging = buf;
-                        return Err(InputError::Remote(RemoteError::BodyTooLarge));
-                    };
-                    room.copy_from_slice(data);
-                    len += data.len();
-                }
-                Ok(wsgiref::Body::Continue(bytes)) => {
-                    if send(self.socket, &[bytes], self.write_timeout)
-                        .await
-                        .is_err()
-                    {
-                        self.out.staging = buf;
-                        return Err(gone);
+        let result = if sent {
+            loop {
+                match out.exchange.poll_body(now()) {
+                    Ok(wsgiref::Body::Data(data)) => {
+                        let Some(room) = buf.get_mut(len..len + data.len()) else {
+                            // Cannot happen: the core's body limit is the buffer's size.
+                            break Err(InputError::Remote(RemoteError::BodyTooLarge));
+                        };
+                        room.copy_from_slice(data);
+                        len += data.len();
                     }
-                }
-                Ok(wsgiref::Body::NeedData) => {
-                    let deadline = EmbassyInstant::now() + self.body_timeout;
-                    let exchange = &mut *self.out.exchange;
-                    match read_until(self.socket, exchange.receive_buf(), Some(deadline)).await {
-                        Read::Data(0) => exchange.handle_eof(),
-                        Read::Data(n) => exchange.handle_received(n),
-                        Read::Timeout => exchange.handle_timeout_now(),
-                        Read::Reset => {
-                            self.out.staging = buf;
-                            return Err(gone);
+                    Ok(wsgiref::Body::Continue(bytes)) => {
+                        if send(self.socket, &[bytes], timeout).await.is_err() {
+                            break Err(gone);
                         }
                     }
-                }
-                Ok(wsgiref::Body::End) => break,
-                Ok(_) => {
-                    self.out.staging = buf;
-                    return Err(InputError::Invalid("unexpected body event"));
-                }
-                Err(e) => {
-                    self.out.staging = buf;
-                    return Err(InputError::Remote(e));
+                    Ok(wsgiref::Body::NeedData) => {
+                        let deadline = EmbassyInstant::now() + duration(self.config.timeouts.body);
+                        let exchange = &mut *out.exchange;
+                        match read_until(self.socket, exchange.receive_buf(), Some(deadline)).await
+                        {
+                            Read::Data(0) => exchange.handle_eof(),
+                            Read::Data(n) => exchange.handle_received(n),
+                            Read::Timeout => exchange.handle_timeout_now(),
+                            Read::Reset => break Err(gone),
+                        }
+                    }
+                    Ok(wsgiref::Body::End) => break Ok(()),
+                    Ok(_) => break Err(InputError::Invalid("unexpected body event")),
+                    Err(e) => break Err(InputError::Remote(e)),
                 }
             }
-        }
+        } else {
+            Err(gone)
+        };
         let (read, staging) = buf.split_at_mut_checked(len).unwrap_or_default();
         self.read = read;
-        self.out.staging = staging;
-        Ok(())
+        out.staging = staging;
+        match result {
+            Ok(()) => Ok(self.read),
+            Err(e) => {
+                match e {
+                    InputError::Remote(_) => self.body_failed = true,
+                    _ => self.gone = true,
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Calls a synchronous application, `wsgi.input` being the body read so far.

@@ -513,8 +513,7 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                 body_failed: false,
                 gone: false,
                 errors: ErrorsLog,
-                write_timeout: self.config.write_timeout,
-                body_timeout: duration(self.config.timeouts.body),
+                config: &self.config,
             };
             // 1. The application (which reads the body if it wants it).
             let called = self.app.call(&mut req).await;
@@ -718,7 +717,7 @@ fn to_embassy(deadline: Instant) -> EmbassyInstant {
     EmbassyInstant::from_millis(deadline.as_millis())
 }
 
-fn duration(d: core::time::Duration) -> Duration {
+pub(crate) fn duration(d: core::time::Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 

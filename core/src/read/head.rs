@@ -981,7 +981,7 @@ fn scan_field_line(bytes: &[u8], len: usize) -> Option<Line<FieldLine>> {
 
 /// The first byte of `bytes[at..end]` that ends a plain run of request-target bytes: a
 /// control byte, SP or DEL (not target bytes), or `#`, `%`, `?`.
-#[inline(always)]
+#[cfg_attr(not(feature = "small"), inline(always))]
 fn find_target_stop(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
     swar_find(
         bytes,
@@ -1426,7 +1426,7 @@ fn absolute_form_authority(target: &[u8]) -> Option<usize> {
 
 /// `uri-host [ ":" port ]` (RFC 9110 §7.2): a reg-name, an IPv4 address or an IP-literal in
 /// brackets, then an optional decimal port. Empty is allowed (RFC 9112 §3.2). No userinfo.
-#[inline]
+#[cfg_attr(not(feature = "small"), inline)]
 pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     let (host, port) = if value.first() == Some(&b'[') {
         let Some(close) = value.iter().position(|&b| b == b']') else {
