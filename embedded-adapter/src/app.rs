@@ -137,16 +137,15 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
             };
         }
         self.body_done = true;
-        // One loop, without nested futures beyond the socket's: this future lives in every
-        // slot's state.
-        let timeout = self.config.write_timeout;
-        let gone = InputError::Io(embedded_io_async::ErrorKind::ConnectionReset);
+        // One loop, without nested futures beyond the socket's, and few locals kept across
+        // its awaits: this future lives in every slot's state.
+        let gone = || InputError::Io(embedded_io_async::ErrorKind::ConnectionReset);
         let out = &mut self.out;
         let sent = out.staged == 0
             || send(
                 self.socket,
                 &[out.staging.get(..out.staged).unwrap_or_default()],
-                timeout,
+                self.config.write_timeout,
             )
             .await
             .is_ok();
@@ -166,8 +165,11 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
                         len += data.len();
                     }
                     Ok(wsgiref::Body::Continue(bytes)) => {
-                        if send(self.socket, &[bytes], timeout).await.is_err() {
-                            break Err(gone);
+                        if send(self.socket, &[bytes], self.config.write_timeout)
+                            .await
+                            .is_err()
+                        {
+                            break Err(gone());
                         }
                     }
                     Ok(wsgiref::Body::NeedData) => {
@@ -178,7 +180,7 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
                             Read::Data(0) => exchange.handle_eof(),
                             Read::Data(n) => exchange.handle_received(n),
                             Read::Timeout => exchange.handle_timeout_now(),
-                            Read::Reset => break Err(gone),
+                            Read::Reset => break Err(gone()),
                         }
                     }
                     Ok(wsgiref::Body::End) => break Ok(()),
@@ -187,7 +189,7 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
                 }
             }
         } else {
-            Err(gone)
+            Err(gone())
         };
         let (read, staging) = buf.split_at_mut_checked(len).unwrap_or_default();
         self.read = read;

@@ -499,37 +499,40 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
         // The end of the response: the error output (`true`) or `finish`. One exit, so that
         // the firmware carries one copy of the last send and the access log.
         let fail = 'response: {
-            let mut req = AsyncRequest {
-                environ: &mut environ,
-                out: Output {
-                    exchange: &mut exchange,
-                    staging: &mut link.body[..],
-                    staged: 0,
-                    overflow: false,
-                },
-                socket: &mut *link.socket,
-                read: &[],
-                body_done: false,
-                body_failed: false,
-                gone: false,
-                errors: ErrorsLog,
-                config: &self.config,
+            // 1. The application (which reads the body if it wants it). The request lives in
+            // this block only, so the slot's future does not keep it across the sends below.
+            let (called, environ, mut out, socket, read, body_failed) = {
+                let mut req = AsyncRequest {
+                    environ: &mut environ,
+                    out: Output {
+                        exchange: &mut exchange,
+                        staging: &mut link.body[..],
+                        staged: 0,
+                        overflow: false,
+                    },
+                    socket: &mut *link.socket,
+                    read: &[],
+                    body_done: false,
+                    body_failed: false,
+                    gone: false,
+                    errors: ErrorsLog,
+                    config: &self.config,
+                };
+                let called = self.app.call(&mut req).await;
+                if req.gone {
+                    return false;
+                }
+                let AsyncRequest {
+                    environ,
+                    out,
+                    socket,
+                    read,
+                    body_failed,
+                    ..
+                } = req;
+                (called, environ, out, socket, read, body_failed)
             };
-            // 1. The application (which reads the body if it wants it).
-            let called = self.app.call(&mut req).await;
-            let AsyncRequest {
-                environ,
-                mut out,
-                socket,
-                read,
-                body_failed,
-                gone,
-                mut errors,
-                ..
-            } = req;
-            if gone {
-                return false;
-            }
+            let mut errors = ErrorsLog;
             // Output the application wrote during its call.
             if out.flush(socket, self.config.write_timeout).await.is_err() {
                 return false;
