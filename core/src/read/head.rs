@@ -1079,7 +1079,9 @@ fn fast_request_line<const H: usize>(
     line: RequestLine,
     head: &mut Head<H>,
 ) {
-    // Every position is below `end`, which fits a u16 (the caller checks).
+    // Every position is below `end`, which fits a u16 (the caller checks), and each span's
+    // start is at or before its end by the scan's order (sp1 < first `?` < sp2 < end), which
+    // the fuzzers check with overflow checks on.
     let span = |from: usize, to: usize| Span::within_u16(from, to - from);
     head.method = span(start, start + line.sp1);
     head.protocol = span(start + line.sp2 + 1, end);
