@@ -17,13 +17,13 @@ use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use wsgiref::app::{Application, FileSource, InputError};
-use wsgiref::handler::{HttpIo, Io, IoError, Outcome, Transport, TransportError, run};
+use wsgiref::app::Application;
+use wsgiref::handler::{HttpIo, Io, Outcome, run};
 use wsgiref::state::{Phase, TimerKind};
-use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, LocalError, Timeouts};
+use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, Timeouts};
 
-use crate::file::FileResponse;
-use crate::transport::{Clock, SocketTransport, transport_error, write_all_vectored};
+use crate::file::FileIo;
+use crate::transport::{Clock, SocketTransport, write_all_vectored};
 
 /// Settings of a [`WsgiServer`].
 #[derive(Clone, Debug)]
@@ -563,7 +563,7 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         if !self.quiet {
             request_line(&environ, &mut line);
         }
-        let mut io = ServerIo(HttpIo::new(&mut exchange, &mut transport));
+        let mut io = FileIo(HttpIo::new(&mut exchange, &mut transport));
         let access = (!self.quiet).then(|| line.as_str());
         let outcome = run_logged(self.app, self.handler, &mut environ, &mut io, peer, access);
         !outcome.disconnected && conn.phase() != Phase::Exchange
@@ -619,87 +619,6 @@ where
 
 /// The `503` the servers answer over their connection limit, then close.
 pub const BUSY_RESPONSE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nRetry-After: 1\r\nConnection: close\r\n\r\nService Unavailable\n";
-
-/// The core's HTTP gateway plus the sendfile fast path for [`FileResponse`] bodies.
-struct ServerIo<'x, 'c, 's>(HttpIo<'x, 'c, SocketTransport<'s>>);
-
-impl Io for ServerIo<'_, '_, '_> {
-    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
-        self.0.read_body(buf)
-    }
-
-    fn start(
-        &mut self,
-        status: &str,
-        headers: &[(&str, &[u8])],
-        replace: bool,
-    ) -> Result<(), LocalError> {
-        self.0.start(status, headers, replace)
-    }
-
-    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
-        self.0.write(data, whole)
-    }
-
-    fn finish(&mut self) -> Result<(), IoError> {
-        self.0.finish()
-    }
-
-    fn fail(&mut self, status: u16) -> Result<(), IoError> {
-        self.0.fail(status)
-    }
-
-    fn headers_sent(&self) -> bool {
-        self.0.headers_sent()
-    }
-
-    fn started(&self) -> bool {
-        self.0.started()
-    }
-
-    fn progress(&self) -> (u16, u64) {
-        self.0.progress()
-    }
-
-    /// `BaseHandler.sendfile`: the head through the core, the bytes by `sendfile(2)` from
-    /// the file to the socket, no copy through user space.
-    fn send_file(&mut self, file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
-        let response = file.as_any_mut()?.downcast_mut::<FileResponse>()?;
-        let len = response.len();
-        let (exchange, transport) = self.0.parts();
-        let stream = transport.stream();
-        let (head, send) = match exchange.write_external(len, true) {
-            Ok((t, send)) => ((t.head, t.tail), send),
-            Err(e) => return Some(Err(IoError::Local(e))),
-        };
-        let failed = |e: &io::Error| IoError::Transport(transport_error(e));
-        if let Err(e) = transport.send(&[head.0]) {
-            return Some(Err(IoError::Transport(e)));
-        }
-        if send {
-            let mut offset = 0u64;
-            while offset < len {
-                let count = usize::try_from(len - offset)
-                    .unwrap_or(usize::MAX)
-                    .min(1 << 30);
-                match rustix::fs::sendfile(stream, response.file(), Some(&mut offset), count) {
-                    // The file shrank: the response is short, the connection must close.
-                    Ok(0) => return Some(Err(IoError::Transport(TransportError::Failed))),
-                    Ok(_) => {}
-                    Err(rustix::io::Errno::INTR) => {}
-                    // A non-blocking socket (the poll server) with a full send buffer.
-                    Err(rustix::io::Errno::AGAIN) => {
-                        if let Err(e) = transport.wait_writable() {
-                            return Some(Err(IoError::Transport(e)));
-                        }
-                    }
-                    Err(e) => return Some(Err(failed(&io::Error::from(e)))),
-                }
-            }
-        }
-        Some(transport.send(&[head.1]).map_err(IoError::Transport))
-    }
-}
 
 /// The message of a caught panic (`&str` or `String` payloads), for the error log.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {

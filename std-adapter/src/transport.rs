@@ -1,12 +1,15 @@
 //! The core's [`Transport`] over std streams: sockets and stdin/stdout.
 
 use std::cell::Cell;
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant as StdInstant};
 
 use wsgiref::Instant;
 use wsgiref::handler::{Transport, TransportError};
+
+use crate::file::{SendFile, send_file_with};
 
 /// Milliseconds since a fixed origin, as the core's [`Instant`].
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +159,21 @@ impl<'s> SocketTransport<'s> {
     #[must_use]
     pub fn stream(&self) -> &'s TcpStream {
         self.stream
+    }
+}
+
+impl SendFile for SocketTransport<'_> {
+    /// `sendfile(2)` from the file to the socket; on a non-blocking socket (the poll server)
+    /// a full send buffer is waited for, at most the write timeout each time.
+    fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
+        let stream = self.stream;
+        send_file_with(
+            len,
+            |offset, count| {
+                rustix::fs::sendfile(stream, file, Some(offset), count).map_err(io::Error::from)
+            },
+            || self.wait_writable(),
+        )
     }
 }
 

@@ -8,11 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use wsgiref::app::{Application, FileSource, InputError};
-use wsgiref::handler::{HttpIo, Io, IoError, Transport};
+use wsgiref::app::Application;
+use wsgiref::handler::HttpIo;
 use wsgiref::state::{Phase, TimerKind};
-use wsgiref::{Config, Connection, Event, Gateway, LocalError};
-use wsgiref_std::file::FileResponse;
+use wsgiref::{Config, Connection, Event, Gateway};
+use wsgiref_std::file::FileIo;
 use wsgiref_std::server::{BUSY_RESPONSE, RequestHandler, RequestLine, run_logged};
 
 use crate::socket::{self, BlockingSocket, Clock};
@@ -189,7 +189,7 @@ where
         write_stall: shared.config.write_timeout,
         inline: shared.config.execution == Execution::Inline,
     };
-    let mut io = TokioIo(HttpIo::new(&mut exchange, &mut transport));
+    let mut io = FileIo(HttpIo::new(&mut exchange, &mut transport));
     let access = (!shared.config.quiet).then(|| line.as_str());
     let outcome = run_logged(
         &*shared.app,
@@ -200,71 +200,6 @@ where
         access,
     );
     !outcome.disconnected && conn.phase() != Phase::Exchange
-}
-
-/// The core's HTTP gateway over the connection's socket, plus the `sendfile(2)` path for
-/// [`FileResponse`] bodies (the files app of `wsgiref-std`), as the std server has.
-struct TokioIo<'x, 'c, 's>(HttpIo<'x, 'c, BlockingSocket<'s>>);
-
-impl Io for TokioIo<'_, '_, '_> {
-    fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, InputError> {
-        self.0.read_body(buf)
-    }
-
-    fn start(
-        &mut self,
-        status: &str,
-        headers: &[(&str, &[u8])],
-        replace: bool,
-    ) -> Result<(), LocalError> {
-        self.0.start(status, headers, replace)
-    }
-
-    fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
-        self.0.write(data, whole)
-    }
-
-    fn finish(&mut self) -> Result<(), IoError> {
-        self.0.finish()
-    }
-
-    fn fail(&mut self, status: u16) -> Result<(), IoError> {
-        self.0.fail(status)
-    }
-
-    fn headers_sent(&self) -> bool {
-        self.0.headers_sent()
-    }
-
-    fn started(&self) -> bool {
-        self.0.started()
-    }
-
-    fn progress(&self) -> (u16, u64) {
-        self.0.progress()
-    }
-
-    /// `BaseHandler.sendfile`: the head through the core, the bytes by `sendfile(2)` from
-    /// the file to the socket (no copy through user space), waiting for the socket as the
-    /// other writes do.
-    fn send_file(&mut self, file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
-        let response = file.as_any_mut()?.downcast_mut::<FileResponse>()?;
-        let len = response.len();
-        let (exchange, transport) = self.0.parts();
-        let (pieces, send) = match exchange.write_external(len, true) {
-            Ok((t, send)) => ((t.head, t.tail), send),
-            Err(e) => return Some(Err(IoError::Local(e))),
-        };
-        if let Err(e) = transport.send(&[pieces.0]) {
-            return Some(Err(IoError::Transport(e)));
-        }
-        if send {
-            if let Err(e) = transport.send_file(response.file(), len) {
-                return Some(Err(IoError::Transport(e)));
-            }
-        }
-        Some(transport.send(&[pieces.1]).map_err(IoError::Transport))
-    }
 }
 
 /// Over the connection limit: a short `503` and close, in a task of its own, bounded in

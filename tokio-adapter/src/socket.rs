@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::time::{Instant as TokioInstant, timeout, timeout_at};
 use wsgiref::handler::{Transport, TransportError};
+use wsgiref_std::file::{SendFile, send_file_with};
 use wsgiref_std::transport::transport_error;
 
 /// Milliseconds since the server started, as the core's [`wsgiref::Instant`], on tokio's
@@ -187,38 +188,26 @@ impl BlockingSocket<'_> {
     }
 }
 
-impl BlockingSocket<'_> {
+impl SendFile for BlockingSocket<'_> {
     /// Sends the first `len` bytes of `file` with `sendfile(2)`, waiting for the socket (at
     /// most `write_stall` each time) when it is full.
-    pub(crate) fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
-        let mut offset = 0u64;
-        while offset < len {
-            let count = usize::try_from(len - offset)
-                .unwrap_or(usize::MAX)
-                .min(1 << 30);
-            // `try_io` clears the socket's readiness when sendfile finds it full, so the
-            // wait below really waits.
-            let sent = self.stream.try_io(Interest::WRITABLE, || {
-                rustix::fs::sendfile(self.stream, file, Some(&mut offset), count)
-                    .map_err(io::Error::from)
-            });
-            match sent {
-                // The file shrank: the response is short, the connection must close.
-                Ok(0) => return Err(TransportError::Failed),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let (stream, stall) = (self.stream, self.write_stall);
-                    match self.wait(async { timeout(stall, stream.writable()).await }) {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return Err(transport_error(&e)),
-                        Err(_) => return Err(TransportError::TimedOut),
-                    }
-                }
-                Err(e) => return Err(transport_error(&e)),
-            }
-        }
-        Ok(())
+    fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
+        let (stream, stall) = (self.stream, self.write_stall);
+        send_file_with(
+            len,
+            // `try_io` clears the socket's readiness when sendfile finds it full, so the wait
+            // really waits.
+            |offset, count| {
+                stream.try_io(Interest::WRITABLE, || {
+                    rustix::fs::sendfile(stream, file, Some(offset), count).map_err(io::Error::from)
+                })
+            },
+            || match self.wait(async { timeout(stall, stream.writable()).await }) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(transport_error(&e)),
+                Err(_) => Err(TransportError::TimedOut),
+            },
+        )
     }
 }
 
