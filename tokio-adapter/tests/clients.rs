@@ -36,9 +36,6 @@ use http::*;
 // ---------------------------------------------------------------------------------------
 // Harness: the server on its own runtime, temp dirs, clients.
 
-/// How long any single client operation may wait before the test calls it a hang.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The latest a 300 ms deadline of the tests may fire on a loaded machine: far below the
 /// defaults (5 s idle, 10 s first byte and head) the configured values replace.
 const DEADLINE_SLACK: Duration = Duration::from_secs(4);
@@ -132,24 +129,12 @@ impl Server {
     }
 
     fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).expect("connect to the server");
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream
+        connect(self.addr)
     }
 
     /// One fresh connection, one GET, the whole response.
     fn get(&self, target: &str) -> Response {
-        let mut s = self.connect();
-        write!(
-            s,
-            "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let all = read_to_eof(&mut s);
-        let (responses, rest) = parse_responses(&all, &["GET"]);
-        assert!(rest.is_empty(), "bytes after the response: {rest:?}");
-        responses.into_iter().next().expect("one response")
+        get(self.addr, target)
     }
 }
 

@@ -4,11 +4,12 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::fs;
-use std::io::{ErrorKind, Read};
-use std::net::TcpStream;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub(crate) struct TempDir(pub(crate) PathBuf);
@@ -101,6 +102,31 @@ impl Response {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         header(&self.head, name)
     }
+}
+
+/// The longest a test's socket read or write may stall.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection to `addr`, reads and writes bounded by [`IO_TIMEOUT`].
+pub(crate) fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect to the server");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+/// One fresh connection to `addr`, one GET, the whole response.
+pub(crate) fn get(addr: SocketAddr, target: &str) -> Response {
+    let mut s = connect(addr);
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let all = read_to_eof(&mut s);
+    let (responses, rest) = parse_responses(&all, &["GET"]);
+    assert!(rest.is_empty(), "bytes after the response: {rest:?}");
+    responses.into_iter().next().expect("one response")
 }
 
 /// Reads until the peer closes; a stall of `IO_TIMEOUT` fails the test.
