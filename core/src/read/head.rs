@@ -821,7 +821,12 @@ impl HeadParser {
             *comma = b',';
         }
         let insert_at = target.value.end();
-        if let Some(segment) = buf.get_mut(insert_at..line_at + add) {
+        // The earlier field's value ends before this line starts, so the segment holds at
+        // least `add` bytes; checked all the same, as `rotate_right` would panic otherwise.
+        if let Some(segment) = buf
+            .get_mut(insert_at..line_at + add)
+            .filter(|segment| segment.len() >= add)
+        {
             segment.rotate_right(add);
         }
         for (k, f) in head.fields.iter_mut().enumerate() {
