@@ -146,6 +146,32 @@ impl<const H: usize> Head<H> {
             flags: FramingFields::new(),
         }
     }
+
+    /// Empties the head for the next request in place. Assigning [`Head::new`] instead
+    /// would rewrite the whole field array (`H` records, unused until pushed).
+    pub(crate) fn reset(&mut self) {
+        let Self {
+            method,
+            path,
+            query,
+            protocol,
+            version,
+            fields,
+            content_type,
+            content_length,
+            len,
+            flags,
+        } = self;
+        for span in [method, path, query, protocol] {
+            *span = Span { start: 0, len: 0 };
+        }
+        *version = Version::Http11;
+        fields.clear();
+        *content_type = None;
+        *content_length = None;
+        *len = 0;
+        *flags = FramingFields::new();
+    }
 }
 
 /// Where the parser is inside the current line.
