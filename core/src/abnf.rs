@@ -127,7 +127,7 @@ pub(crate) fn is_reg_name_byte(b: u8) -> bool {
 /// Is every byte of a non-empty `s` a `tchar`?
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+    !s.is_empty() && all_bytes(s, swar_not_alpha_dash, is_tchar)
 }
 
 /// May `b` appear in a field value (HTAB, SP, visible ASCII, obs-text)?
@@ -139,7 +139,26 @@ pub(crate) fn is_field_value_byte(b: u8) -> bool {
 /// Does `s` contain only bytes allowed in a field value?
 #[inline]
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| is_field_value_byte(b))
+    all_bytes(
+        s,
+        |x| swar_below(x, 0x20) | swar_equal(x, 0x7f),
+        is_field_value_byte,
+    )
+}
+
+/// Is `byte` true for every byte of `s`? A word at a time: `word(x)` is zero only if
+/// `byte` accepts every byte of `x` (it may mark bytes `byte` accepts: those words are
+/// checked byte by byte).
+#[inline(always)]
+fn all_bytes(s: &[u8], word: impl Fn(usize) -> usize, byte: impl Fn(u8) -> bool) -> bool {
+    let mut words = s.chunks_exact(W);
+    for chunk in &mut words {
+        let x = <[u8; W]>::try_from(chunk).map_or(usize::MAX, usize::from_le_bytes);
+        if word(x) != 0 && !chunk.iter().all(|&b| byte(b)) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| byte(b))
 }
 
 /// May `b` appear in a request-target?
@@ -391,6 +410,28 @@ mod tests {
                     window[p] = x;
                     window[q] = y;
                     check_scans(&window, 0..=17);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn word_checks_match_the_bytewise_definitions() {
+        // Every byte value at every position of strings of 0 to 19 bytes (whole words, a
+        // word and a tail, a tail alone), over name and value backgrounds.
+        for len in 0..20 {
+            for background in [b'a', b'-', b'7', b' ', b'\t', 0x80] {
+                for pos in 0..len.max(1) {
+                    for b in 0..=255u8 {
+                        let mut s = std::vec![background; len];
+                        if let Some(slot) = s.get_mut(pos) {
+                            *slot = b;
+                        }
+                        let token = !s.is_empty() && s.iter().all(|&c| is_tchar(c));
+                        let value = s.iter().all(|&c| is_field_value_byte(c));
+                        assert_eq!(is_token(&s), token, "{s:?}");
+                        assert_eq!(is_field_value(&s), value, "{s:?}");
+                    }
                 }
             }
         }

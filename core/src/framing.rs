@@ -56,6 +56,10 @@ pub(crate) struct FramingFields {
 /// §8.6 lets a recipient accept `5, 5`). Signs, inner spaces, empty values, differing
 /// values and overflow are errors.
 pub(crate) fn parse_content_length(value: &[u8]) -> Result<u64, RemoteError> {
+    // The usual value, one number alone, without the list machinery.
+    if let Some(n) = parse_decimal(value) {
+        return Ok(n);
+    }
     let mut agreed: Option<u64> = None;
     // Empty list elements are ignored (RFC 9110 §5.6.1); no element at all is an error.
     for element in list_elements(value) {

@@ -17,6 +17,7 @@ use crate::date::Clock;
 use crate::environ::Environ;
 use crate::framing::Version;
 use crate::time::Instant;
+use crate::util::ResponseName;
 use crate::write::{Cursor, reason_phrase};
 use crate::{LocalError, RemoteError, abnf, util};
 
@@ -249,19 +250,20 @@ impl Response {
             if !abnf::is_field_value(value) {
                 return Err(LocalError::BadHeaderValue);
             }
-            if util::is_hop_by_hop(name) {
-                return Err(LocalError::HopByHopHeader);
-            }
-            if name.eq_ignore_ascii_case("content-length") {
-                let n = crate::framing::parse_content_length(value)
-                    .map_err(|_| LocalError::BadHeaderValue)?;
-                if declared.is_some_and(|d| d != n) {
-                    return Err(LocalError::BadHeaderValue);
+            match ResponseName::of(name) {
+                ResponseName::HopByHop => return Err(LocalError::HopByHopHeader),
+                ResponseName::ContentLength => {
+                    let n = crate::framing::parse_content_length(value)
+                        .map_err(|_| LocalError::BadHeaderValue)?;
+                    if declared.is_some_and(|d| d != n) {
+                        return Err(LocalError::BadHeaderValue);
+                    }
+                    declared = Some(n);
                 }
-                declared = Some(n);
+                ResponseName::Date => has_date = true,
+                ResponseName::Server => has_server = true,
+                ResponseName::Other => {}
             }
-            has_date |= name.eq_ignore_ascii_case("date");
-            has_server |= name.eq_ignore_ascii_case("server");
             Ok(())
         })?;
         let mut out = Cursor::new(tx, 0);

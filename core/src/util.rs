@@ -34,17 +34,44 @@ use crate::environ::{Environ, Value};
 /// ```
 #[must_use]
 pub fn is_hop_by_hop(name: &str) -> bool {
-    const HOP_BY_HOP: [&str; 8] = [
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    ];
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+    ResponseName::of(name) == ResponseName::HopByHop
+}
+
+/// What the response writer must know about a response header's name: one dispatch on
+/// the length, then at most two case-insensitive comparisons (the writer asks this for
+/// every header an application sets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ResponseName {
+    /// A hop-by-hop header ([`is_hop_by_hop`]).
+    HopByHop,
+    /// `Content-Length`.
+    ContentLength,
+    /// `Date`.
+    Date,
+    /// `Server`.
+    Server,
+    /// Any other name.
+    Other,
+}
+
+impl ResponseName {
+    #[inline]
+    pub(crate) fn of(name: &str) -> Self {
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        match name.len() {
+            2 if is("te") => Self::HopByHop,
+            4 if is("date") => Self::Date,
+            6 if is("server") => Self::Server,
+            7 if is("upgrade") => Self::HopByHop,
+            8 if is("trailers") => Self::HopByHop,
+            10 if is("connection") || is("keep-alive") => Self::HopByHop,
+            14 if is("content-length") => Self::ContentLength,
+            17 if is("transfer-encoding") => Self::HopByHop,
+            18 if is("proxy-authenticate") => Self::HopByHop,
+            19 if is("proxy-authorization") => Self::HopByHop,
+            _ => Self::Other,
+        }
+    }
 }
 
 /// Python's default block size for `FileWrapper` (`blksize=8192`).
@@ -972,6 +999,38 @@ mod tests {
         ];
         for (name, want) in table {
             assert_eq!(is_hop_by_hop(name), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn response_names() {
+        use ResponseName::{ContentLength, Date, HopByHop, Other, Server};
+        let table: &[(&str, ResponseName)] = &[
+            ("Content-Length", ContentLength),
+            ("content-LENGTH", ContentLength),
+            ("Content-Lengths", Other),
+            ("Content-Lengt", Other),
+            ("Date", Date),
+            ("DATE", Date),
+            ("Dates", Other),
+            ("Server", Server),
+            ("server", Server),
+            ("Servers", Other),
+            ("TE", HopByHop),
+            ("Keep-Alive", HopByHop),
+            ("Connection", HopByHop),
+            ("Connectiom", Other),
+            ("Proxy-Authenticate", HopByHop),
+            ("Proxy-Authorization", HopByHop),
+            ("Transfer-Encoding", HopByHop),
+            ("Trailers", HopByHop),
+            ("Upgrade", HopByHop),
+            ("Content-Type", Other),
+            ("", Other),
+            ("X", Other),
+        ];
+        for (name, want) in table {
+            assert_eq!(ResponseName::of(name), *want, "{name}");
         }
     }
 }
