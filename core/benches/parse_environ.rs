@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wsgiref::{Config, Connection, Event, Instant};
+use wsgiref::{Body, Config, Connection, Event, Instant};
 
 /// The smallest valid HTTP/1.1 request (the core requires Host on 1.1).
 const MINIMAL: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -84,6 +84,54 @@ fn baseline(buf: &mut [u8], req: &[u8]) -> usize {
     total
 }
 
+/// One keep-alive cycle on a persistent connection, as a server runs it for every request:
+/// feed the request, take the environ, read the (empty) body, answer with the seed's hello
+/// world (two headers, a whole body), finish, and reach the next cycle. Returns the bytes
+/// the response would send (0 if any step went otherwise).
+fn cycle(conn: &mut Connection<'_, 32>, arena: &mut [u8], req: &[u8]) -> usize {
+    let now = Instant::from_millis(0);
+    let buf = conn.receive_buf();
+    let Some(dst) = buf.get_mut(..req.len()) else {
+        return 0;
+    };
+    dst.copy_from_slice(req);
+    conn.handle_received(req.len());
+    if conn.poll_event(now) != Event::Request {
+        return 0;
+    }
+    let Ok((environ, mut exchange)) = conn.exchange(arena) else {
+        return 0;
+    };
+    let mut sent = black_box(environ.get(black_box("PATH_INFO"))).map_or(0, <[u8]>::len);
+    if exchange.poll_body(now) != Ok(Body::End) {
+        return 0;
+    }
+    let headers = [("Content-Type", "text/plain"), ("Content-Length", "13")];
+    if exchange.start_response("200 OK", &headers).is_err() {
+        return 0;
+    }
+    let Ok(t) = exchange.write_whole(b"Hello world!\n") else {
+        return 0;
+    };
+    sent += t
+        .pieces()
+        .into_iter()
+        .map(|p| black_box(p).len())
+        .sum::<usize>();
+    let Ok(t) = exchange.finish() else {
+        return 0;
+    };
+    sent += t
+        .pieces()
+        .into_iter()
+        .map(|p| black_box(p).len())
+        .sum::<usize>();
+    if conn.poll_event(now) != Event::NextCycle || conn.poll_event(now) != Event::NeedData {
+        return 0;
+    }
+    sent
+}
+
 /// Checked once, outside the timing: both sides parse the fixture and see the right path.
 fn check(req: &[u8], path: &[u8]) {
     let config = Config::DEFAULT;
@@ -124,6 +172,24 @@ fn bench(c: &mut Criterion) {
             b.iter(|| baseline(&mut rx, black_box(req)));
         });
     }
+    group.finish();
+
+    // Not against httparse (it has no response side): the core's whole per-request work
+    // on a keep-alive connection, for the load benchmark's server (docs/BENCHMARKS.md).
+    let config = Config::DEFAULT;
+    let mut conn: Connection<'_, 32> = Connection::new(&config, &mut rx, &mut tx);
+    assert!(
+        cycle(&mut conn, &mut arena, MINIMAL) > 13,
+        "a whole hello cycle"
+    );
+    assert!(
+        cycle(&mut conn, &mut arena, MINIMAL) > 13,
+        "and the next one"
+    );
+    let mut group = c.benchmark_group("keepalive_cycle");
+    group.bench_function("wsgiref/hello", |b| {
+        b.iter(|| cycle(&mut conn, &mut arena, black_box(MINIMAL)));
+    });
     group.finish();
 }
 
