@@ -527,15 +527,18 @@ pub const ECHO_BLOCK: usize = 8192;
 /// need encoding use it; see [`header_value`]).
 pub const ECHO_HEADER_ROOM: usize = 1024;
 
-/// How [`EchoBody`] fills a block: one read of `wsgi.input`.
+/// How [`EchoBody`] fills a block: reads of `wsgi.input` until the block is full or the
+/// body ends (Python's `wsgi.input.read(n)`).
 pub type EchoFill = fn(&mut Request<'_, '_>, &mut [u8]) -> Result<usize, AppError>;
 
-/// The body of [`echo`]: `wsgi.input`, read block by block (at most `N` bytes a block) as
-/// the gateway pulls, never buffered whole.
+/// The body of [`echo`]: `wsgi.input`, read block by block (`N` bytes a block, the last one
+/// shorter) as the gateway pulls, never buffered whole. A body that fits in one block is
+/// read to its end before anything is sent, so a malformed one (a bad chunk anywhere in
+/// it) is answered with its error status rather than cut short after a `200`.
 pub type EchoBody<const N: usize = ECHO_BLOCK> = Stream<EchoFill, N>;
 
 /// An application for testing gateways: `200 OK`, `Content-Type: application/octet-stream`,
-/// the request body as read through `wsgi.input` streamed back (one read per block, see
+/// the request body as read through `wsgi.input` streamed back (block by block, see
 /// [`EchoBody`]), and what the application saw of the request in headers:
 ///
 /// | header | environ |
@@ -656,9 +659,17 @@ pub fn echo_with<const N: usize>(
     Ok(Stream::new(read_input as EchoFill))
 }
 
-/// One read of `wsgi.input` into `buf`.
+/// Reads `wsgi.input` into `buf` until it is full or the body ends, as Python's
+/// `read(n)` does (a single read may return less: whatever one packet brought).
 fn read_input(req: &mut Request<'_, '_>, buf: &mut [u8]) -> Result<usize, AppError> {
-    Ok(req.input.read(buf)?)
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+        match req.input.read(rest)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
 }
 
 /// A byte string as a header value: `raw` itself if it can be one, else percent-encoded

@@ -1,6 +1,7 @@
 //! A single-threaded, non-blocking server: one mio event loop serving up to 1,000
-//! concurrent keep-alive connections with a fixed amount of memory per connection (an
-//! 8 KiB receive and a 2 KiB transmit buffer per slot, allocated once), the core's deadlines
+//! concurrent keep-alive connections with a fixed amount of memory per connection (a
+//! 16 KiB receive and a 16 KiB transmit buffer per slot, reserved once and touched only when
+//! used), the core's deadlines
 //! driving the poll timeout.
 //!
 //!     cargo run --release --example poll_server -- [ADDR:PORT] [demo|hello|echo|files=DIR]

@@ -70,9 +70,12 @@ pub struct PollConfig {
     /// [`PollServer::serve_forever_on`]). A connection stays on its loop: a loop busy in a
     /// slow application delays its own connections, and new ones go to the other loops.
     pub loops: usize,
-    /// Receive buffer per slot: the largest kept request head plus some body.
+    /// Receive buffer per slot: the largest kept request head plus some body. Default
+    /// 16 KiB, as the thread pool's (the arena is reserved for every slot at start and
+    /// touched only by the slots in use).
     pub rx_buffer: usize,
-    /// Transmit buffer per slot: the largest response head.
+    /// Transmit buffer per slot: the largest response head. Default 16 KiB, as the thread
+    /// pool's.
     pub tx_buffer: usize,
     /// Core limits.
     pub limits: Limits,
@@ -94,8 +97,8 @@ impl Default for PollConfig {
         Self {
             max_connections: 1024,
             loops: 1,
-            rx_buffer: 8 * 1024,
-            tx_buffer: 2 * 1024,
+            rx_buffer: 16 * 1024,
+            tx_buffer: 16 * 1024,
             limits: Limits::DEFAULT,
             timeouts: Timeouts::DEFAULT,
             write_timeout: Duration::from_secs(10),

@@ -32,9 +32,11 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Connections served or waiting at once; beyond it, `503` and close.
     pub max_connections: usize,
-    /// Receive buffer per worker: the largest kept request head plus some body.
+    /// Receive buffer per worker: the largest kept request head plus some body. Default
+    /// 16 KiB (an 8000-octet request-target and a browser's header fields).
     pub rx_buffer: usize,
-    /// Transmit buffer per worker: the largest response head.
+    /// Transmit buffer per worker: the largest response head. Default 16 KiB (the `echo`
+    /// application sends the path back in a header, so it must hold the longest target).
     pub tx_buffer: usize,
     /// Core limits.
     pub limits: Limits,
@@ -54,7 +56,7 @@ impl Default for ServerConfig {
             threads: 64,
             max_connections: 256,
             rx_buffer: 16 * 1024,
-            tx_buffer: 4 * 1024,
+            tx_buffer: 16 * 1024,
             limits: Limits::DEFAULT,
             timeouts: Timeouts::DEFAULT,
             write_timeout: Duration::from_secs(30),

@@ -566,17 +566,19 @@ fn half_close_mid_head_is_answered_400(engine: Engine) {
 /// application already sent back (a clean FIN), then another that closes with that reply
 /// unread (a reset): the application's read of `wsgi.input` fails, the response (whose head
 /// is out) ends by closing, the failure and the request are logged, the worker is freed.
+/// The echo sends a block once it is full (8 KiB, Python's `read(8192)`), so the client
+/// sends more than one block before it goes.
 fn disconnect_mid_body_ends_the_request_and_frees_the_worker(engine: Engine) {
     let server = start(engine, config(1));
     for (n, read_first) in [(1, true), (2, false)] {
         let mut c = server.connect();
         c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n")
             .unwrap();
-        c.write_all(&[b'x'; 1000]).unwrap();
+        c.write_all(&[b'x'; 10_000]).unwrap();
         if read_first {
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
-            while got.iter().filter(|&&b| b == b'x').count() < 1000 {
+            while got.iter().filter(|&&b| b == b'x').count() < 8192 {
                 let k = c.read(&mut buf).unwrap();
                 assert!(k > 0);
                 got.extend_from_slice(&buf[..k]);
@@ -590,7 +592,7 @@ fn disconnect_mid_body_ends_the_request_and_frees_the_worker(engine: Engine) {
     }
     let log = server.log();
     assert_eq!(
-        lines_containing(&log, "\"POST /echo HTTP/1.1\" 200 1000"),
+        lines_containing(&log, "\"POST /echo HTTP/1.1\" 200 8192"),
         2,
         "{log}"
     );

@@ -86,7 +86,7 @@
 //! ## Memory
 //!
 //! A connection owns its two buffers ([`ServerConfig::rx_buffer`] +
-//! [`ServerConfig::tx_buffer`], 20 KiB by default), allocated when it is accepted and reused
+//! [`ServerConfig::tx_buffer`], 32 KiB by default), allocated when it is accepted and reused
 //! by every request on it: nothing is allocated per request with [`Execution::Inline`].
 //! With [`Execution::BlockInPlace`], tokio's `block_in_place` allocates when it hands the
 //! worker's core to another thread (a blocking task, up to one per request, and now and
@@ -174,7 +174,7 @@ pub struct ServerConfig {
     /// Receive buffer per connection: the largest kept request head plus some body.
     /// Default 16 KiB.
     pub rx_buffer: usize,
-    /// Transmit buffer per connection: the largest response head. Default 4 KiB.
+    /// Transmit buffer per connection: the largest response head. Default 16 KiB.
     pub tx_buffer: usize,
     /// Core limits ([`Limits::DEFAULT`]).
     pub limits: Limits,
@@ -201,7 +201,7 @@ impl Default for ServerConfig {
             max_running: 64,
             execution: Execution::BlockInPlace,
             rx_buffer: 16 * 1024,
-            tx_buffer: 4 * 1024,
+            tx_buffer: 16 * 1024,
             limits: Limits::DEFAULT,
             timeouts: Timeouts::DEFAULT,
             write_timeout: Duration::from_secs(30),
