@@ -55,7 +55,7 @@ use wsgiref::app::Application;
 use wsgiref::state::TimerKind;
 use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
 
-use crate::server::{DefaultHandler, RequestHandler, Service};
+use crate::server::{DefaultHandler, RequestHandler, Service, set_wall_clock};
 use crate::transport::{Clock, SocketTransport, write_all_vectored};
 
 /// Settings of a [`PollServer`].
@@ -544,6 +544,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         if slot.lingering.is_some() {
                             Next::Drop
                         } else {
+                            set_wall_clock(&mut slot.conn);
                             slot.conn.handle_timeout(now);
                             self.drive((&service, share), slot, stopping, false)
                         }
@@ -681,7 +682,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         return Next::Close;
                     }
                     let asked = buf.len();
-                    match (&slot.stream).read(buf) {
+                    let read = (&slot.stream).read(buf);
+                    set_wall_clock(&mut slot.conn);
+                    match read {
                         Ok(0) => slot.conn.handle_eof(),
                         Ok(n) => {
                             drained = n < asked && !closed;

@@ -453,7 +453,11 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                         timeout = Some(timeout.map_or(IDLE_POLL, |t| t.min(IDLE_POLL)));
                     }
                     arm_read_timeout(stream, &armed, timeout);
-                    match (&mut &*stream).read(conn.receive_buf()) {
+                    let read = (&mut &*stream).read(conn.receive_buf());
+                    // Whatever the core answers by itself now (a 400, a 408) carries a
+                    // current Date.
+                    set_wall_clock(&mut conn);
+                    match read {
                         Ok(0) => conn.handle_eof(),
                         Ok(n) => conn.handle_received(n),
                         Err(e)
@@ -538,6 +542,16 @@ pub(crate) struct Service<'s, A: ?Sized, H: ?Sized> {
     pub(crate) quiet: bool,
 }
 
+/// Gives `conn` the wall-clock time (`SystemTime`), for the `Date` field of the responses
+/// it writes: the application's, and those the core writes by itself (a 400 for a malformed
+/// request, a 408 for one that timed out), which RFC 9110 §6.6.1 requires to carry a Date
+/// as much as any 2xx. Adapters call it after every read and before every application call.
+pub fn set_wall_clock(conn: &mut Connection<'_>) {
+    if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
+        conn.set_unix_time(d.as_secs());
+    }
+}
+
 impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
     /// Runs the application for the current request of `conn` over `transport`. Returns
     /// false if the connection must be dropped at once (the client went away, or the
@@ -550,9 +564,7 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         peer: SocketAddr,
         last: bool,
     ) -> bool {
-        if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
-            conn.set_unix_time(d.as_secs());
-        }
+        set_wall_clock(conn);
         let mut arena = [0u8; 512];
         let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
             return false;

@@ -3,7 +3,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
@@ -13,7 +12,7 @@ use wsgiref::handler::HttpIo;
 use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Event, Gateway};
 use wsgiref_std::file::FileIo;
-use wsgiref_std::server::{BUSY_RESPONSE, RequestHandler, RequestLine, run_logged};
+use wsgiref_std::server::{BUSY_RESPONSE, RequestHandler, RequestLine, run_logged, set_wall_clock};
 
 use crate::socket::{self, BlockingSocket, Clock};
 use crate::{Execution, ServerConfig};
@@ -115,6 +114,7 @@ where
                 } else {
                     read.await
                 };
+                set_wall_clock(&mut conn);
                 match result {
                     Ok(0) => conn.handle_eof(),
                     Ok(n) => conn.handle_received(n),
@@ -172,9 +172,7 @@ where
     A: Application,
     H: RequestHandler,
 {
-    if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
-        conn.set_unix_time(d.as_secs());
-    }
+    set_wall_clock(conn);
     let mut arena = [0u8; 512];
     let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
         return false;

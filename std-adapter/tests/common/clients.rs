@@ -456,8 +456,26 @@ fn malformed_request_gets_400_and_the_server_keeps_serving() {
         );
         assert_eq!(responses[0].status, 400, "{text}");
         assert_eq!(responses[0].header("Connection"), Some("close"), "{text}");
+        assert!(is_current_date(responses[0].header("Date")), "{text}");
         assert!(!text.contains("/after"), "{text}");
     }
+
+    // A 400 on a connection that served a request a while ago carries the time of the 400
+    // (RFC 9110 §6.6.1: every 4xx has a Date), not the Date of that earlier response.
+    let mut stale = server.connect();
+    let mut stale_pending = Vec::new();
+    stale
+        .write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let first = read_response(&mut stale, &mut stale_pending, "GET");
+    thread::sleep(Duration::from_millis(1100));
+    stale
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut stale, &mut stale_pending, "GET");
+    assert_eq!(r.status, 400);
+    assert!(is_current_date(r.header("Date")), "{:?}", r.header("Date"));
+    assert_ne!(r.header("Date"), first.header("Date"));
 
     // The connection from before is still served, and so are new ones.
     before
@@ -469,6 +487,15 @@ fn malformed_request_gets_400_and_the_server_keeps_serving() {
     let r = server.get("/new");
     assert_eq!((r.status, r.header("X-Path")), (200, Some("/new")));
     server.assert_running();
+}
+
+/// Is `date` the IMF-fixdate of now (give or take a second)?
+fn is_current_date(date: Option<&str>) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    (now - 1..=now + 1).any(|t| date.map(str::as_bytes) == Some(&wsgiref::format_date_time(t)[..]))
 }
 
 /// `Connection: close` (and HTTP/1.0 without keep-alive) ends the connection after its
