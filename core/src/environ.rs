@@ -283,6 +283,8 @@ struct HttpSource<'a> {
     line: [Span; 4],
     content_type: Option<u8>,
     content_length: Option<u8>,
+    /// See [`HttpSource::target_authority`].
+    absolute_form: bool,
     gateway: &'a Gateway<'a>,
     remote: &'a Option<SocketAddr>,
 }
@@ -293,6 +295,11 @@ impl<'a> HttpSource<'a> {
     fn http_field(&self, name: &[u8]) -> Option<&'a [u8]> {
         if name == b"CONTENT_TYPE" || name == b"CONTENT_LENGTH" {
             return None;
+        }
+        if name == b"HOST" {
+            if let Some(authority) = self.target_authority() {
+                return Some(authority);
+            }
         }
         let head = self.head;
         for (i, f) in self.fields.iter().enumerate() {
@@ -305,6 +312,37 @@ impl<'a> HttpSource<'a> {
             }
         }
         None
+    }
+}
+
+impl<'a> HttpSource<'a> {
+    /// The authority of an absolute-form request-target (`http://authority/path`), which
+    /// stands for the Host field (RFC 9112 §3.2.2: the server ignores a received Host and
+    /// uses the target's): `HTTP_HOST` is it. `None` for origin-form and asterisk-form,
+    /// where the path starts the target.
+    fn target_authority(&self) -> Option<&'a [u8]> {
+        if !self.absolute_form {
+            return None;
+        }
+        let [method, path, ..] = self.line;
+        let target = method.end() + 1;
+        // The kept request line is contiguous from the method to the path (only the path is
+        // rewritten, in place), so the target's bytes before its path lie between them.
+        let before_path = self.head.get(target..usize::from(path.start))?;
+        let at = before_path.windows(3).position(|w| w == b"://")? + 3;
+        let authority = before_path.get(at..)?;
+        let end = authority
+            .iter()
+            .position(|&b| b == b'/' || b == b'?')
+            .unwrap_or(authority.len());
+        authority.get(..end)
+    }
+
+    /// Does the head have a Host field (kept, so not Content-Type or Content-Length)?
+    fn has_host_field(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.name.of(self.head).eq_ignore_ascii_case(b"host"))
     }
 }
 
@@ -446,6 +484,7 @@ impl<'a> Environ<'a> {
                 line: [head.method, head.path, head.query, head.protocol],
                 content_type: head.content_type,
                 content_length: head.content_length,
+                absolute_form: head.absolute_form,
                 gateway,
                 remote,
             }),
@@ -568,6 +607,13 @@ impl<'a> Environ<'a> {
             Source::Http(h) => (h.content_type, h.content_length),
             Source::Pairs(_) => (None, None),
         };
+        // An absolute-form target without a Host field (HTTP/1.0) still has `HTTP_HOST`.
+        let target_host = match self.source {
+            Source::Http(h) if h.target_authority().is_some() && !h.has_host_field() => {
+                Some(Key::Http(b"Host"))
+            }
+            _ => None,
+        };
         cgi.iter()
             .map(|&k| Key::Static(k))
             .chain(
@@ -579,17 +625,28 @@ impl<'a> Environ<'a> {
                     })
                     .map(move |(_, f)| Key::Http(f.name.of(head))),
             )
+            .chain(target_host)
             .chain(wsgi.iter().map(|&k| Key::Static(k)))
             .chain(pairs.iter().map(|&(k, _)| Key::Extra(k)))
     }
 
     fn base_value_of(&self, key: &Key<'_>) -> Option<Value<'_>> {
         match (*key, &self.source) {
-            (Key::Http(name), Source::Http(h)) => h
-                .fields
-                .iter()
-                .find(|f| f.name.of(h.head) == name)
-                .map(|f| Value::Str(f.value.of(h.head))),
+            (Key::Http(name), Source::Http(h)) => {
+                let target = if name.eq_ignore_ascii_case(b"host") {
+                    h.target_authority()
+                } else {
+                    None
+                };
+                target
+                    .or_else(|| {
+                        h.fields
+                            .iter()
+                            .find(|f| f.name.of(h.head) == name)
+                            .map(|f| f.value.of(h.head))
+                    })
+                    .map(Value::Str)
+            }
             (Key::Static(k) | Key::Extra(k), _) => self.base_value(k),
             (Key::Http(_), Source::Pairs(_)) => None,
         }

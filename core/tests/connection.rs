@@ -107,6 +107,29 @@ fn valid_requests_give_their_environ() {
             b"",
         ),
         (
+            // RFC 9112 §3.2.2: the server ignores a received Host and uses the target's.
+            "absolute-form: HTTP_HOST is the target's authority",
+            b"GET http://other.example:81/p?x=1 HTTP/1.1\r\nHost: a\r\n\r\n",
+            &[
+                ("HTTP_HOST", b"other.example:81"),
+                ("PATH_INFO", b"/p"),
+                ("QUERY_STRING", b"x=1"),
+            ],
+            b"",
+        ),
+        (
+            "absolute-form without a Host field (HTTP/1.0)",
+            b"GET https://[::1]:8443//a?q HTTP/1.0\r\n\r\n",
+            &[("HTTP_HOST", b"[::1]:8443"), ("PATH_INFO", b"/a"), ("QUERY_STRING", b"q")],
+            b"",
+        ),
+        (
+            "absolute-form with an empty path",
+            b"GET http://h.example?q HTTP/1.1\r\nHost: h.example\r\n\r\n",
+            &[("HTTP_HOST", b"h.example"), ("PATH_INFO", b""), ("QUERY_STRING", b"q")],
+            b"",
+        ),
+        (
             "asterisk-form",
             b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
             &[("REQUEST_METHOD", b"OPTIONS"), ("PATH_INFO", b"*")],

@@ -129,6 +129,8 @@ pub(crate) struct Head<const H: usize> {
     /// Length of the kept head: the body starts here once the head is complete.
     pub(crate) len: usize,
     pub(crate) flags: FramingFields,
+    /// The request-target is in absolute-form: its authority stands for the Host field.
+    pub(crate) absolute_form: bool,
 }
 
 impl<const H: usize> Head<H> {
@@ -144,6 +146,7 @@ impl<const H: usize> Head<H> {
             content_length: None,
             len: 0,
             flags: FramingFields::new(),
+            absolute_form: false,
         }
     }
 
@@ -161,6 +164,7 @@ impl<const H: usize> Head<H> {
             content_length,
             len,
             flags,
+            absolute_form,
         } = self;
         for span in [method, path, query, protocol] {
             *span = Span { start: 0, len: 0 };
@@ -171,6 +175,7 @@ impl<const H: usize> Head<H> {
         *content_length = None;
         *len = 0;
         *flags = FramingFields::new();
+        *absolute_form = false;
     }
 }
 
@@ -1371,6 +1376,7 @@ fn request_line<const H: usize>(
     head.protocol = Span::new(start + sp2 + 1, end);
     let target_start = start + sp1 + 1;
     let (path_start, path_end, query) = split_target(method, target, target_start)?;
+    head.absolute_form = !matches!(target.first(), Some(b'/' | b'*'));
     head.query = query;
     head.path = decode_path_in_place(buf, path_start, path_end);
     Ok(())

@@ -142,12 +142,20 @@ fn serve(conn: &mut Connection<'_, 32>, feed: &mut Feeder<'_>, t: &mut Transcrip
     let now = Instant::from_millis(0);
     let mut arena = [0u8; 256];
     let (environ, mut ex) = conn.exchange(&mut arena).expect("exchange");
-    t.environs.push(
-        environ
-            .iter()
-            .map(|(k, v)| (k.to_string(), value_bytes(v)))
-            .collect(),
-    );
+    let listed: Vec<(String, Vec<u8>)> = environ
+        .iter()
+        .map(|(k, v)| (k.to_string(), value_bytes(v)))
+        .collect();
+    // Every variable the iteration lists is what a lookup by its name finds.
+    for (key, value) in &listed {
+        let found = environ.value(key).map(value_bytes);
+        assert_eq!(
+            found.as_ref(),
+            Some(value),
+            "{key}: lookup and iteration differ"
+        );
+    }
+    t.environs.push(listed);
     t.log.push(format!(
         "request {}",
         String::from_utf8_lossy(environ.get("PATH_INFO").unwrap_or(b"?"))
