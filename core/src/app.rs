@@ -239,6 +239,75 @@ impl fmt::Debug for Request<'_, '_> {
     }
 }
 
+/// The header list of a `start_response` call, as the application gave it: text values
+/// ([`StartResponse::start`]) or byte values, latin-1 native strings
+/// ([`StartResponse::start_bytes`], [`StartResponse::restart`]). Passed through to the
+/// gateway without a copy, however many headers there are.
+///
+/// ```
+/// use wsgiref::app::ResponseHeaders;
+///
+/// let text = ResponseHeaders::from(&[("Content-Type", "text/plain")][..]);
+/// let bytes = ResponseHeaders::from(&[("X-Latin", &b"caf\xe9"[..])][..]);
+/// assert_eq!(text.iter().next(), Some(("Content-Type", &b"text/plain"[..])));
+/// assert_eq!(bytes.iter().next(), Some(("X-Latin", &b"caf\xe9"[..])));
+/// assert_eq!((text.len(), ResponseHeaders::default().is_empty()), (1, true));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub enum ResponseHeaders<'h> {
+    /// Text values.
+    Text(&'h [(&'h str, &'h str)]),
+    /// Byte values.
+    Bytes(&'h [(&'h str, &'h [u8])]),
+}
+
+impl Default for ResponseHeaders<'_> {
+    /// No headers.
+    fn default() -> Self {
+        Self::Bytes(&[])
+    }
+}
+
+impl<'h> ResponseHeaders<'h> {
+    /// The `(name, value)` pairs in order, values as bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (&'h str, &'h [u8])> + Clone + 'h {
+        let (text, bytes): (&'h [(&'h str, &'h str)], &'h [(&'h str, &'h [u8])]) = match *self {
+            Self::Text(h) => (h, &[]),
+            Self::Bytes(h) => (&[], h),
+        };
+        text.iter()
+            .map(|&(name, value)| (name, value.as_bytes()))
+            .chain(bytes.iter().copied())
+    }
+
+    /// How many headers.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(h) => h.len(),
+            Self::Bytes(h) => h.len(),
+        }
+    }
+
+    /// No headers?
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<'h> From<&'h [(&'h str, &'h str)]> for ResponseHeaders<'h> {
+    fn from(headers: &'h [(&'h str, &'h str)]) -> Self {
+        Self::Text(headers)
+    }
+}
+
+impl<'h> From<&'h [(&'h str, &'h [u8])]> for ResponseHeaders<'h> {
+    fn from(headers: &'h [(&'h str, &'h [u8])]) -> Self {
+        Self::Bytes(headers)
+    }
+}
+
 /// The gateway side of `start_response` and `write` (implemented by the handler, and by
 /// middleware such as the validator that wraps it).
 pub trait ResponseStart {
@@ -249,7 +318,7 @@ pub trait ResponseStart {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), AppError>;
 
@@ -292,13 +361,8 @@ impl<'s> StartResponse<'s> {
     /// Status not `NNN reason`, control characters, a hop-by-hop header, or a second call
     /// (use [`StartResponse::restart`] for the `exc_info` form).
     pub fn start(&mut self, status: &str, headers: &[(&str, &str)]) -> Result<(), AppError> {
-        let mut converted: heapless::Vec<(&str, &[u8]), 32> = heapless::Vec::new();
-        for &(name, value) in headers {
-            converted
-                .push((name, value.as_bytes()))
-                .map_err(|_| AppError::from(LocalError::CapacityExceeded))?;
-        }
-        self.inner.start(status, &converted, false)
+        self.inner
+            .start(status, ResponseHeaders::Text(headers), false)
     }
 
     /// `start_response(status, headers)` with byte values (latin-1 native strings).
@@ -306,7 +370,8 @@ impl<'s> StartResponse<'s> {
     /// # Errors
     /// As [`StartResponse::start`].
     pub fn start_bytes(&mut self, status: &str, headers: &[(&str, &[u8])]) -> Result<(), AppError> {
-        self.inner.start(status, headers, false)
+        self.inner
+            .start(status, ResponseHeaders::Bytes(headers), false)
     }
 
     /// `start_response(status, headers, exc_info)`: replaces the response after an error,
@@ -315,7 +380,23 @@ impl<'s> StartResponse<'s> {
     /// # Errors
     /// The head was already sent: the error must end the response.
     pub fn restart(&mut self, status: &str, headers: &[(&str, &[u8])]) -> Result<(), AppError> {
-        self.inner.start(status, headers, true)
+        self.inner
+            .start(status, ResponseHeaders::Bytes(headers), true)
+    }
+
+    /// `start_response` with a header list as it came, text or bytes, `replace` for the
+    /// `exc_info` form: for middleware that passes an application's call on (a
+    /// [`ResponseStart`] around this one), without copying the list.
+    ///
+    /// # Errors
+    /// As [`StartResponse::start`] and [`StartResponse::restart`].
+    pub fn start_headers(
+        &mut self,
+        status: &str,
+        headers: ResponseHeaders<'_>,
+        replace: bool,
+    ) -> Result<(), AppError> {
+        self.inner.start(status, headers, replace)
     }
 
     /// The `write(data)` callable, for imperative applications. The head goes out with the

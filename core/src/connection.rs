@@ -744,6 +744,24 @@ impl Exchange<'_> {
         self.start(status, headers, true)
     }
 
+    /// `start_response` with an application's header list as it came to
+    /// [`crate::app::ResponseStart::start`] (text or bytes, without a copy), `replace` for
+    /// the `exc_info` form: for adapters that run applications themselves.
+    ///
+    /// # Errors
+    /// As [`Exchange::start_response`] and [`Exchange::restart_response`].
+    pub fn start_headers(
+        &mut self,
+        status: &str,
+        headers: crate::app::ResponseHeaders<'_>,
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        self.live()?;
+        let cfg = self.config.response_config();
+        self.response
+            .start_headers(self.tx, &cfg, *self.unix_time, status, headers, replace)
+    }
+
     fn start<'h, I, N, V>(
         &mut self,
         status: &str,

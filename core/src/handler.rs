@@ -11,7 +11,8 @@ use core::cell::RefCell;
 use core::fmt;
 
 use crate::app::{
-    AppError, Application, Body, FileSource, InputError, Request, ResponseStart, StartResponse,
+    AppError, Application, Body, FileSource, InputError, Request, ResponseHeaders, ResponseStart,
+    StartResponse,
 };
 use crate::date::Clock;
 use crate::environ::Environ;
@@ -213,6 +214,19 @@ impl Response {
         V: AsRef<[u8]> + 'h,
     {
         let headers = HeaderIter(headers.into_iter());
+        self.start_list(tx, cfg, unix_time, status.as_bytes(), &headers, replace)
+    }
+
+    /// [`Response::start`] with an application's header list as it is (text or bytes).
+    pub(crate) fn start_headers(
+        &mut self,
+        tx: &mut [u8],
+        cfg: &ResponseConfig<'_>,
+        unix_time: Option<Clock>,
+        status: &str,
+        headers: ResponseHeaders<'_>,
+        replace: bool,
+    ) -> Result<(), LocalError> {
         self.start_list(tx, cfg, unix_time, status.as_bytes(), &headers, replace)
     }
 
@@ -556,6 +570,18 @@ trait HeaderList {
     ) -> Result<(), LocalError>;
 }
 
+impl HeaderList for ResponseHeaders<'_> {
+    fn each(
+        &self,
+        f: &mut dyn FnMut(&str, &[u8]) -> Result<(), LocalError>,
+    ) -> Result<(), LocalError> {
+        for (name, value) in self.iter() {
+            f(name, value)?;
+        }
+        Ok(())
+    }
+}
+
 /// A cloneable iterator of `(name, value)` pairs as a [`HeaderList`].
 struct HeaderIter<I>(I);
 
@@ -656,15 +682,19 @@ impl<'t> ResponseWriter<'t> {
         headers: &[(&str, &[u8])],
         replace: bool,
     ) -> Result<(), LocalError> {
+        self.start_headers(status, ResponseHeaders::Bytes(headers), replace)
+    }
+
+    /// [`ResponseWriter::start_response`] with an application's header list as it is.
+    pub(crate) fn start_headers(
+        &mut self,
+        status: &str,
+        headers: ResponseHeaders<'_>,
+        replace: bool,
+    ) -> Result<(), LocalError> {
         let cfg = self.cfg();
-        self.response.start(
-            self.tx,
-            &cfg,
-            self.unix_time,
-            status,
-            headers.iter(),
-            replace,
-        )
+        self.response
+            .start_headers(self.tx, &cfg, self.unix_time, status, headers, replace)
     }
 
     /// A body block; `whole` when it is the entire body.
@@ -770,7 +800,7 @@ pub trait Io {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), LocalError>;
     /// Sends a block (`whole`: the entire body).
@@ -879,14 +909,10 @@ impl<T: Transport + ?Sized> Io for HttpIo<'_, '_, T> {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), LocalError> {
-        if replace {
-            self.exchange.restart_response(status, headers)
-        } else {
-            self.exchange.start_response(status, headers)
-        }
+        self.exchange.start_headers(status, headers, replace)
     }
 
     fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
@@ -964,10 +990,10 @@ impl<T: Transport + ?Sized> Io for CgiIo<'_, T> {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), LocalError> {
-        self.writer.start_response(status, headers, replace)
+        self.writer.start_headers(status, headers, replace)
     }
 
     fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {
@@ -1187,7 +1213,7 @@ impl ResponseStart for StartHandle<'_, '_> {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), AppError> {
         let mut io = self

@@ -112,8 +112,8 @@ use core::fmt::{self, Write as _};
 use embedded_io::{ErrorType, Read};
 
 use crate::app::{
-    AppError, Application, Body, FileSource, Input, InputError, Request, ResponseStart,
-    StartResponse,
+    AppError, Application, Body, FileSource, Input, InputError, Request, ResponseHeaders,
+    ResponseStart, StartResponse,
 };
 use crate::environ::{Environ, Value};
 
@@ -581,8 +581,11 @@ fn check_status(errors: &mut dyn fmt::Write, status: &str) -> Result<i64, AppErr
 }
 
 /// `check_headers`: each header in order, each check in order.
-fn check_headers(errors: &mut dyn fmt::Write, headers: &[(&str, &[u8])]) -> Result<(), AppError> {
-    for &(name, value) in headers {
+fn check_headers(
+    errors: &mut dyn fmt::Write,
+    headers: ResponseHeaders<'_>,
+) -> Result<(), AppError> {
+    for (name, value) in headers.iter() {
         if name.eq_ignore_ascii_case("status") {
             return Err(detailed(
                 errors,
@@ -633,7 +636,7 @@ fn check_headers(errors: &mut dyn fmt::Write, headers: &[(&str, &[u8])]) -> Resu
 fn check_content_type(
     errors: &mut dyn fmt::Write,
     code: i64,
-    headers: &[(&str, &[u8])],
+    headers: ResponseHeaders<'_>,
 ) -> Result<(), AppError> {
     let no_body = match code {
         204 => Some(CONTENT_TYPE_204),
@@ -666,7 +669,7 @@ impl ResponseStart for StartWrapper<'_, '_, '_> {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), AppError> {
         let checked = check_status(&mut self.errors, status).and_then(|code| {
@@ -677,11 +680,7 @@ impl ResponseStart for StartWrapper<'_, '_, '_> {
             return Err(record(self.violation, e));
         }
         let (was_started, was_sent) = (self.inner.started(), self.inner.headers_sent());
-        let result = if replace {
-            self.inner.restart(status, headers)
-        } else {
-            self.inner.start_bytes(status, headers)
-        };
+        let result = self.inner.start_headers(status, headers, replace);
         if result.is_ok() && replace && was_sent {
             return Err(record(
                 self.violation,
@@ -904,12 +903,12 @@ impl fmt::Display for TypeRepr<'_> {
 
 /// `str()` of a header list: `[('Name', 'value'), ...]`.
 #[derive(Clone, Copy)]
-struct HeadersRepr<'a>(&'a [(&'a str, &'a [u8])]);
+struct HeadersRepr<'a>(ResponseHeaders<'a>);
 
 impl fmt::Display for HeadersRepr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_char('[')?;
-        for (i, &(name, value)) in self.0.iter().enumerate() {
+        for (i, (name, value)) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }

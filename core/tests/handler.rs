@@ -417,6 +417,50 @@ fn plain_hello() {
     assert_eq!(outcomes[0].body_sent, 13);
 }
 
+/// `start_response` takes any number of headers, text or bytes, and passes them through the
+/// validator as they are (no intermediate list with a capacity): 40 of each, in order.
+#[test]
+fn many_headers_pass_through_start_response() {
+    let names: Vec<String> = (0..40).map(|i| format!("X-H{i}")).collect();
+    let values: Vec<String> = (0..40).map(|i| format!("v{i}")).collect();
+    let text: Vec<(&str, &str)> = std::iter::once(("Content-Type", "text/plain"))
+        .chain(
+            names
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        )
+        .collect();
+    let bytes: Vec<(&str, &[u8])> = text.iter().map(|&(n, v)| (n, v.as_bytes())).collect();
+    let expected: String = text.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    let by_text = wsgiref::app::from_fn(|_req, sr| {
+        sr.start("200 OK", &text)?;
+        Ok(Bytes::new(&b"ok"[..]))
+    });
+    let by_bytes = wsgiref::app::from_fn(|_req, sr| {
+        sr.start_bytes("200 OK", &bytes)?;
+        Ok(Bytes::new(&b"ok"[..]))
+    });
+    for (name, out, outcomes) in [
+        ("text", run_amock(&by_text, b"GET / HTTP/1.0\n\n")),
+        ("bytes", run_amock(&by_bytes, b"GET / HTTP/1.0\n\n")),
+        (
+            "text, validated",
+            run_amock(
+                &wsgiref::validate::validator(&by_text),
+                b"GET / HTTP/1.0\n\n",
+            ),
+        ),
+    ]
+    .map(|(name, (out, outcomes))| (name, out, outcomes))
+    {
+        let out = String::from_utf8_lossy(&out);
+        assert_eq!(outcomes[0].status, 200, "{name}: {out}");
+        assert!(out.contains(&expected), "{name}: {out}");
+        assert!(out.ends_with("\r\n\r\nok"), "{name}: {out}");
+    }
+}
+
 /// IntegrationTests.test_environ: the environ a request produces, as an application sees it.
 #[test]
 fn environ_through_the_handler() {
@@ -627,7 +671,12 @@ fn file_bodies_use_the_fast_path_or_blocks() {
         fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, wsgiref::app::InputError> {
             self.inner.read_body(buf)
         }
-        fn start(&mut self, s: &str, h: &[(&str, &[u8])], r: bool) -> Result<(), LocalError> {
+        fn start(
+            &mut self,
+            s: &str,
+            h: wsgiref::app::ResponseHeaders<'_>,
+            r: bool,
+        ) -> Result<(), LocalError> {
             self.inner.start(s, h, r)
         }
         fn write(&mut self, data: &[u8], whole: bool) -> Result<(), IoError> {

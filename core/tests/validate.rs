@@ -13,8 +13,8 @@ use std::string::String;
 use std::vec::Vec;
 
 use wsgiref::app::{
-    AppError, Application, Body, Bytes, Empty, Input, InputError, Request, ResponseStart,
-    SliceInput, StartResponse,
+    AppError, Application, Body, Bytes, Empty, Input, InputError, Request, ResponseHeaders,
+    ResponseStart, SliceInput, StartResponse,
 };
 use wsgiref::handler::{
     self, CgiIo, ERROR_BODY, Outcome, OutputMode, ResponseWriter, Transport, TransportError,
@@ -727,7 +727,7 @@ struct LaxGateway {
 }
 
 impl ResponseStart for LaxGateway {
-    fn start(&mut self, _: &str, _: &[(&str, &[u8])], _: bool) -> Result<(), AppError> {
+    fn start(&mut self, _: &str, _: ResponseHeaders<'_>, _: bool) -> Result<(), AppError> {
         self.started = true;
         Ok(())
     }

@@ -11,7 +11,8 @@ use core::fmt;
 use embassy_net::tcp::TcpSocket;
 use embassy_time::{Duration, Instant as EmbassyInstant};
 use wsgiref::app::{
-    AppError, Application, Body, InputError, Request, ResponseStart, SliceInput, StartResponse,
+    AppError, Application, Body, InputError, Request, ResponseHeaders, ResponseStart, SliceInput,
+    StartResponse,
 };
 use wsgiref::{Environ, Exchange, RemoteError};
 
@@ -257,15 +258,12 @@ impl ResponseStart for Output<'_, '_> {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), AppError> {
-        let started = if replace {
-            self.exchange.restart_response(status, headers)
-        } else {
-            self.exchange.start_response(status, headers)
-        };
-        started.map_err(AppError::from)
+        self.exchange
+            .start_headers(status, headers, replace)
+            .map_err(AppError::from)
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), AppError> {

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use wsgiref::LocalError;
-use wsgiref::app::{AppError, Body, FileBody, FileSource, InputError, Request};
+use wsgiref::app::{AppError, Body, FileBody, FileSource, InputError, Request, ResponseHeaders};
 use wsgiref::handler::{HttpIo, Io, IoError, Transport, TransportError};
 
 /// A std [`File`] as an `embedded_io` reader (what [`FileBody`] streams).
@@ -156,7 +156,7 @@ impl<T: SendFile> Io for FileIo<'_, '_, T> {
     fn start(
         &mut self,
         status: &str,
-        headers: &[(&str, &[u8])],
+        headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), LocalError> {
         self.0.start(status, headers, replace)

@@ -316,9 +316,11 @@ fn idle_connections_are_closed_by_the_core_deadline() {
         ..PollConfig::default()
     });
     let mut idle = server.connect();
+    // The idle time starts once the response is sent: after the request, and before the
+    // client reads the response (which a busy machine can delay). Measured from the request.
+    let started = Instant::now();
     get(&mut idle, "/idle");
     assert_eq!(read_response(&mut idle).1, b"hello /idle");
-    let started = Instant::now();
     let mut busy = server.connect();
     // The busy client keeps its connection alive with a request every 100 ms.
     for i in 0..8 {
