@@ -177,7 +177,9 @@ pub(crate) struct HeadParser {
     /// Head bytes consumed by completed (or skipped) lines, kept or not.
     consumed: usize,
     /// A 64-bit Bloom filter of the kept field names ([`name_key`]): a name whose bit is
-    /// clear cannot repeat an earlier one, so most fields skip the duplicate search.
+    /// clear cannot repeat an earlier one, so most fields skip the duplicate search. Not in
+    /// the `small` build, which always searches.
+    #[cfg(not(feature = "small"))]
     names: u64,
     /// The kept head may hold line terminators (see [`HeadParser::compact`]).
     loose: bool,
@@ -243,6 +245,7 @@ impl HeadParser {
             empty_lines: 0,
             fields_seen: 0,
             consumed: 0,
+            #[cfg(not(feature = "small"))]
             names: 0,
             loose: false,
             lone_cr: false,
@@ -775,12 +778,17 @@ impl HeadParser {
             // CONTENT_LENGTH (already checked to agree) and CONTENT_TYPE keep the first value.
             return Ok(());
         }
+        #[cfg(not(feature = "small"))]
         let bit = 1u64 << name_key(name);
+        #[cfg(not(feature = "small"))]
+        let repeat = self.names & bit != 0;
+        #[cfg(feature = "small")]
+        let repeat = true;
         let name_len = field.colon;
         let at = self.keep_line(buf, content_end, next);
         let name_span = Span::new(at, at + name_len);
         let value_span = Span::new(at + field.value_start, at + field.value_end);
-        if self.names & bit != 0 {
+        if repeat {
             let kept = buf.get(..self.kept_end).unwrap_or(&[]);
             let name = name_span.of(kept);
             let existing = head.fields.iter().position(|f| {
@@ -791,7 +799,10 @@ impl HeadParser {
                 return Ok(());
             }
         }
-        self.names |= bit;
+        #[cfg(not(feature = "small"))]
+        {
+            self.names |= bit;
+        }
         let index = u8::try_from(head.fields.len()).map_err(|_| RemoteError::TooManyHeaders)?;
         head.fields
             .push(Field {
@@ -875,6 +886,7 @@ impl HeadParser {
 /// The key of a field name in [`HeadParser::names`] and [`FRAMING_KEYS`]: equal for names
 /// that are equal ignoring ASCII case (`| 0x20` folds case), from the length and the first
 /// and last bytes.
+#[cfg(not(feature = "small"))]
 const fn name_key(name: &[u8]) -> u32 {
     match name {
         [] => name_key_of(0, 0, 0),
@@ -884,6 +896,7 @@ const fn name_key(name: &[u8]) -> u32 {
 }
 
 /// [`name_key`] from a name's length and its first and last bytes.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 #[allow(clippy::cast_possible_truncation)]
 const fn name_key_of(len: usize, first: u8, last: u8) -> u32 {
