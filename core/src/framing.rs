@@ -34,8 +34,12 @@ pub enum Version {
 /// The framing- and persistence-relevant fields of a request head, accumulated field by field.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FramingFields {
-    /// The agreed Content-Length, once one was seen.
-    content_length: Option<u64>,
+    /// The agreed Content-Length, if `content_length_seen` (not an `Option<u64>`: with the
+    /// flag among the other flags the struct is 8 bytes smaller, and it is in every
+    /// connection's state).
+    content_length: u64,
+    /// A Content-Length field was seen.
+    content_length_seen: bool,
     /// A Transfer-Encoding field was present.
     te_present: bool,
     /// `chunked` has been seen; any coding after it is an error.
@@ -96,7 +100,8 @@ impl FramingFields {
     /// No field seen yet.
     pub(crate) const fn new() -> Self {
         Self {
-            content_length: None,
+            content_length: 0,
+            content_length_seen: false,
             te_present: false,
             te_chunked: false,
             te_unsupported: false,
@@ -110,13 +115,12 @@ impl FramingFields {
     /// Accounts for one `Content-Length` field. A second field must agree with the first.
     pub(crate) fn content_length(&mut self, value: &[u8]) -> Result<(), RemoteError> {
         let n = parse_content_length(value)?;
-        match self.content_length {
-            Some(prev) if prev != n => Err(RemoteError::BadContentLength),
-            _ => {
-                self.content_length = Some(n);
-                Ok(())
-            }
+        if self.content_length_seen && self.content_length != n {
+            return Err(RemoteError::BadContentLength);
         }
+        self.content_length = n;
+        self.content_length_seen = true;
+        Ok(())
     }
 
     /// Accounts for one `Transfer-Encoding` field (several fields form one list).
@@ -187,7 +191,7 @@ impl FramingFields {
                 // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
                 return Err(RemoteError::TransferEncodingOnHttp10);
             }
-            if self.content_length.is_some() {
+            if self.content_length_seen {
                 // §6.1: a sender MUST NOT send both; a server MAY reject, and we do
                 // (it is the classic smuggling vector).
                 return Err(RemoteError::ContentLengthWithTransferEncoding);
@@ -197,9 +201,10 @@ impl FramingFields {
             }
             return Ok(BodyFraming::Chunked);
         }
-        Ok(match self.content_length {
-            Some(n) => BodyFraming::ContentLength(n),
-            None => BodyFraming::None,
+        Ok(if self.content_length_seen {
+            BodyFraming::ContentLength(self.content_length)
+        } else {
+            BodyFraming::None
         })
     }
 
