@@ -2,6 +2,8 @@
 //!
 //! Every check that decides whether a byte may appear somewhere on the wire goes through
 //! one of these tables, so the grammar lives in one place (RFC 9110 §5.6.2, RFC 9112 §3).
+//! With the `small` feature the same predicates are computed instead of looked up, and the
+//! word-at-a-time scans become byte loops: the tables are then not linked.
 
 /// Builds a `[bool; 256]` table from a predicate at compile time.
 macro_rules! byte_table {
@@ -75,44 +77,64 @@ pub(crate) const NAME_UNDERSCORE: u8 = 2;
 
 /// `reg-name` bytes (RFC 3986 §3.2.2: unreserved, pct-encoded's `%`, sub-delims).
 #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
-static REG_NAME: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
-    || matches!(
-        b,
-        b'-' | b'.'
-            | b'_'
-            | b'~'
-            | b'%'
-            | b'!'
-            | b'$'
-            | b'&'
-            | b'\''
-            | b'('
-            | b')'
-            | b'*'
-            | b'+'
-            | b','
-            | b';'
-            | b'='
-    ));
+static REG_NAME: [bool; 256] = byte_table!(|b| reg_name(b));
+
+/// The predicate of [`REG_NAME`].
+const fn reg_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'%'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+        )
+}
 
 /// Bytes allowed inside a field value: `field-vchar / SP / HTAB`, where `field-vchar = VCHAR /
 /// obs-text` (RFC 9110 §5.5). Excludes every other control byte, CR and LF included.
 #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
-static FIELD_VALUE: [bool; 256] = byte_table!(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+static FIELD_VALUE: [bool; 256] = byte_table!(|b| field_value(b));
+
+/// The predicate of [`FIELD_VALUE`].
+const fn field_value(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
 
 /// Bytes allowed in a request-target: any visible byte, obs-text included (CPython's
 /// `test_cp1252_url` sends a raw 0x80). Never a control byte or a space.
 #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
-static TARGET: [bool; 256] = byte_table!(|b| b > 0x20 && b != 0x7f);
+static TARGET: [bool; 256] = byte_table!(|b| target(b));
+
+/// The predicate of [`TARGET`].
+const fn target(b: u8) -> bool {
+    b > 0x20 && b != 0x7f
+}
 
 /// Is `b` a `tchar` (a byte of a token: methods, header names, transfer-codings)?
 #[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    lookup(&NAME_CLASS, b) != 0
+    if cfg!(feature = "small") {
+        tchar(b)
+    } else {
+        lookup(&NAME_CLASS, b) != 0
+    }
 }
 
 /// The class of `b` in a field name: `0` (not a `tchar`), or [`NAME_TCHAR`], with
 /// [`NAME_UNDERSCORE`] for `_`.
+#[cfg(not(feature = "small"))]
 #[inline]
 pub(crate) fn name_class(b: u8) -> u8 {
     lookup(&NAME_CLASS, b)
@@ -121,7 +143,11 @@ pub(crate) fn name_class(b: u8) -> u8 {
 /// May `b` appear in a `reg-name` (a host name)?
 #[inline]
 pub(crate) fn is_reg_name_byte(b: u8) -> bool {
-    lookup(&REG_NAME, b)
+    if cfg!(feature = "small") {
+        reg_name(b)
+    } else {
+        lookup(&REG_NAME, b)
+    }
 }
 
 /// Is every byte of a non-empty `s` a `tchar`?
@@ -133,7 +159,11 @@ pub(crate) fn is_token(s: &[u8]) -> bool {
 /// May `b` appear in a field value (HTAB, SP, visible ASCII, obs-text)?
 #[inline]
 pub(crate) fn is_field_value_byte(b: u8) -> bool {
-    lookup(&FIELD_VALUE, b)
+    if cfg!(feature = "small") {
+        field_value(b)
+    } else {
+        lookup(&FIELD_VALUE, b)
+    }
 }
 
 /// Does `s` contain only bytes allowed in a field value?
@@ -164,7 +194,11 @@ fn all_bytes(s: &[u8], word: impl Fn(usize) -> usize, byte: impl Fn(u8) -> bool)
 /// May `b` appear in a request-target?
 #[inline]
 pub(crate) fn is_target_byte(b: u8) -> bool {
-    lookup(&TARGET, b)
+    if cfg!(feature = "small") {
+        target(b)
+    } else {
+        lookup(&TARGET, b)
+    }
 }
 
 /// Optional whitespace: SP or HTAB (RFC 9110 §5.6.3).
@@ -187,6 +221,7 @@ pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
 // the next byte), never before it, so only the lowest mark is used.
 
 /// Bytes per scanning word.
+#[cfg(any(not(feature = "small"), test))]
 const W: usize = core::mem::size_of::<usize>();
 /// `0x0101…01`.
 const LO: usize = usize::MAX / 255;
@@ -213,6 +248,7 @@ pub(crate) const fn swar_equal(x: usize, b: u8) -> usize {
 /// Bytes of `bytes` after `end` may be read (a last word that straddles `end`: the receive
 /// buffer past the received bytes holds stale data) but never decide the result, so no
 /// byte-at-a-time tail is needed unless `bytes` itself ends.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 pub(crate) fn swar_find(
     bytes: &[u8],
@@ -263,10 +299,31 @@ pub(crate) fn swar_find(
     None
 }
 
+/// [`swar_find`] with the `small` feature: its byte-at-a-time loop alone, `word` unused.
+#[cfg(feature = "small")]
+#[inline]
+pub(crate) fn swar_find(
+    bytes: &[u8],
+    mut at: usize,
+    end: usize,
+    _word: impl Fn(usize) -> usize,
+    byte: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    while at < end {
+        let b = *bytes.get(at)?;
+        if byte(b) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
 /// Marks, exactly (every byte, not only up to the first), the bytes of `x` that are not
 /// ASCII letters or `-`: the bytes of nearly every header field name. The tests in the
 /// arithmetic cannot carry between bytes: the high bits are cleared first and every sum
 /// stays below `0x100`.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 pub(crate) const fn swar_not_alpha_dash(x: usize) -> usize {
     let x7 = x & !HI;
@@ -279,6 +336,7 @@ pub(crate) const fn swar_not_alpha_dash(x: usize) -> usize {
 }
 
 /// Is `b` an ASCII letter or `-` (see [`swar_not_alpha_dash`])?
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 pub(crate) fn is_alpha_dash(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'-'
@@ -330,6 +388,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "small"))]
     #[test]
     fn name_classes() {
         for b in 0..=255u8 {
@@ -348,6 +407,7 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "small"))]
     #[test]
     fn swar_not_alpha_dash_marks_exactly_every_other_byte() {
         // Every byte at every position, over backgrounds of name bytes and of others: the

@@ -351,7 +351,7 @@ impl<'b, const H: usize> Connection<'b, H> {
             TimerKind::Head => t.head,
             TimerKind::Body => t.body,
         };
-        Some(self.state.anchor? + after)
+        Some(self.state.anchor()? + after)
     }
 
     /// The running deadline's kind, if any.
@@ -364,8 +364,8 @@ impl<'b, const H: usize> Connection<'b, H> {
     /// [`Event::Close`]; `now` anchors the deadlines of the situation it reports.
     pub fn poll_event(&mut self, now: Instant) -> Event<'_> {
         let event = self.next_event();
-        if self.state.anchor.is_none() && self.state.timer().is_some() {
-            self.state.anchor = Some(now);
+        if self.state.anchor().is_none() && self.state.timer().is_some() {
+            self.state.set_anchor(now);
         }
         match event {
             Ev::NeedData => Event::NeedData,
@@ -659,7 +659,7 @@ impl Exchange<'_> {
             Step::NeedData => {
                 if !self.state.waiting_body {
                     self.state.body_progress(true);
-                    self.state.anchor = Some(now);
+                    self.state.set_anchor(now);
                 }
                 Ok(Body::NeedData)
             }

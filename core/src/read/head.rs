@@ -43,9 +43,13 @@ use heapless::Vec;
 
 use crate::RemoteError;
 use crate::abnf::{
-    NAME_UNDERSCORE, find_ctl, find_lf, is_alpha_dash, is_ows, is_reg_name_byte, is_target_byte,
-    is_tchar, is_token, name_class, swar_below, swar_equal, swar_find, swar_not_alpha_dash,
-    trim_ows,
+    find_ctl, find_lf, is_ows, is_reg_name_byte, is_target_byte, is_tchar, is_token, trim_ows,
+};
+// The fast paths' scans; the `small` build has none of them (see `scan_field_line`).
+#[cfg(not(feature = "small"))]
+use crate::abnf::{
+    NAME_UNDERSCORE, is_alpha_dash, name_class, swar_below, swar_equal, swar_find,
+    swar_not_alpha_dash,
 };
 use crate::framing::{FramingFields, Version};
 
@@ -204,7 +208,9 @@ pub(crate) struct HeadParser {
     /// Head bytes consumed by completed (or skipped) lines, kept or not.
     consumed: usize,
     /// A 64-bit Bloom filter of the kept field names ([`name_key`]): a name whose bit is
-    /// clear cannot repeat an earlier one, so most fields skip the duplicate search.
+    /// clear cannot repeat an earlier one, so most fields skip the duplicate search. Not in
+    /// the `small` build, which always searches.
+    #[cfg(not(feature = "small"))]
     names: u64,
     /// The kept head may hold line terminators (see [`HeadParser::compact`]).
     loose: bool,
@@ -270,6 +276,7 @@ impl HeadParser {
             empty_lines: 0,
             fields_seen: 0,
             consumed: 0,
+            #[cfg(not(feature = "small"))]
             names: 0,
             loose: false,
             lone_cr: false,
@@ -327,6 +334,7 @@ impl HeadParser {
                     return Ok(progress);
                 }
             }
+            #[cfg(not(feature = "small"))]
             if self.request_line_done
                 && self.scan == self.line_start
                 && self.line_start == self.kept_end
@@ -454,7 +462,8 @@ impl HeadParser {
     /// first line it would not handle entirely (incomplete, empty, malformed, a limit
     /// reached, a possible repeat, a framing field other than Host and a one-token
     /// Connection), leaving it to the general path; what it does for a line is exactly what
-    /// the general path would do.
+    /// the general path would do. Not in the `small` build.
+    #[cfg(not(feature = "small"))]
     #[inline(always)]
     fn fast_fields<const H: usize>(
         &mut self,
@@ -575,7 +584,7 @@ impl HeadParser {
             let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
             return Err(field_too_large(line.get(..room).unwrap_or(line)));
         }
-        if *filled == buf.len() && self.loose {
+        if *filled == buf.len() && self.loose && cfg!(not(feature = "small")) {
             // Full: squeeze the line terminators out of the kept head first, so exactly as
             // much room is left as when kept lines never held them.
             self.compact(buf, head);
@@ -655,11 +664,12 @@ impl HeadParser {
     /// Keeps the line `[line_start, next)` whose content ends at `content_end`: returns
     /// where it now starts and extends the kept head over it. While nothing was discarded
     /// the line stays where it is, terminator included (no copy); after a gap its content
-    /// is moved down to `kept_end`.
+    /// is moved down to `kept_end`. The `small` build always moves it, so its kept head never
+    /// holds terminators and needs no [`HeadParser::compact`].
     #[inline(always)]
     fn keep_line(&mut self, buf: &mut [u8], content_end: usize, next: usize) -> usize {
         let at = self.kept_end;
-        if self.line_start == at {
+        if self.line_start == at && cfg!(not(feature = "small")) {
             self.kept_end = next;
             self.loose = true;
         } else {
@@ -799,12 +809,17 @@ impl HeadParser {
             // CONTENT_LENGTH (already checked to agree) and CONTENT_TYPE keep the first value.
             return Ok(());
         }
+        #[cfg(not(feature = "small"))]
         let bit = 1u64 << name_key(name);
+        #[cfg(not(feature = "small"))]
+        let repeat = self.names & bit != 0;
+        #[cfg(feature = "small")]
+        let repeat = true;
         let name_len = field.colon;
         let at = self.keep_line(buf, content_end, next);
         let name_span = Span::new(at, at + name_len);
         let value_span = Span::new(at + field.value_start, at + field.value_end);
-        if self.names & bit != 0 {
+        if repeat {
             let kept = buf.get(..self.kept_end).unwrap_or(&[]);
             let name = name_span.of(kept);
             let existing = head.fields.iter().position(|f| {
@@ -815,7 +830,10 @@ impl HeadParser {
                 return Ok(());
             }
         }
-        self.names |= bit;
+        #[cfg(not(feature = "small"))]
+        {
+            self.names |= bit;
+        }
         let index = u8::try_from(head.fields.len()).map_err(|_| RemoteError::TooManyHeaders)?;
         head.fields
             .push(Field {
@@ -899,6 +917,7 @@ impl HeadParser {
 /// The key of a field name in [`HeadParser::names`] and [`FRAMING_KEYS`]: equal for names
 /// that are equal ignoring ASCII case (`| 0x20` folds case), from the length and the first
 /// and last bytes.
+#[cfg(not(feature = "small"))]
 const fn name_key(name: &[u8]) -> u32 {
     match name {
         [] => name_key_of(0, 0, 0),
@@ -908,6 +927,7 @@ const fn name_key(name: &[u8]) -> u32 {
 }
 
 /// [`name_key`] from a name's length and its first and last bytes.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 #[allow(clippy::cast_possible_truncation)]
 const fn name_key_of(len: usize, first: u8, last: u8) -> u32 {
@@ -918,6 +938,7 @@ const fn name_key_of(len: usize, first: u8, last: u8) -> u32 {
 
 /// The [`name_key`] bits of the names [`FieldKind::of`] knows: a name whose bit is clear
 /// is [`FieldKind::Other`] without comparing it.
+#[cfg(not(feature = "small"))]
 #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
 const FRAMING_KEYS: u64 = {
     let names: [&[u8]; 6] = [
@@ -938,8 +959,9 @@ const FRAMING_KEYS: u64 = {
 };
 
 /// The LF ending the line in `bytes[..len]` at or after `from`, as a line without a fast
-/// result.
-#[cold]
+/// result. (Inlined in the `small` build, so that the fast results are known to be absent.)
+#[cfg_attr(not(feature = "small"), cold)]
+#[cfg_attr(feature = "small", inline(always))]
 fn full_check_line<F>(bytes: &[u8], from: usize, len: usize) -> Option<Line<F>> {
     let lf = find_lf(bytes, from, len)?;
     let content_end = match lf.checked_sub(1) {
@@ -957,6 +979,7 @@ fn full_check_line<F>(bytes: &[u8], from: usize, len: usize) -> Option<Line<F>> 
 /// lookup), the value a word at a time up to its first control byte. The line is in
 /// `bytes[..len]`; `bytes` may go on (see [`swar_find`]). `None` if its LF has not arrived:
 /// then `bytes[..len]` holds no LF at all.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 fn scan_field_line(bytes: &[u8], len: usize) -> Option<Line<FieldLine>> {
     let line = bytes.get(..len)?;
@@ -1015,9 +1038,26 @@ fn scan_field_line(bytes: &[u8], len: usize) -> Option<Line<FieldLine>> {
     })
 }
 
+/// [`scan_field_line`] in the `small` build: the line's LF only, never a fast result, so
+/// every line gets the full checks (the fast results are only ever what those checks would
+/// find). [`scan_request_line`] likewise.
+#[cfg(feature = "small")]
+#[inline(always)]
+fn scan_field_line(bytes: &[u8], len: usize) -> Option<Line<FieldLine>> {
+    full_check_line(bytes, 0, len)
+}
+
+/// [`scan_request_line`] in the `small` build (see [`scan_field_line`]).
+#[cfg(feature = "small")]
+#[inline(always)]
+fn scan_request_line(bytes: &[u8], len: usize) -> Option<Line<RequestLine>> {
+    full_check_line(bytes, 0, len)
+}
+
 /// The first byte of `bytes[at..end]` that ends a plain run of request-target bytes: a
 /// control byte, SP or DEL (not target bytes), or `#`, `%`, `?`.
-#[cfg_attr(not(feature = "small"), inline(always))]
+#[cfg(not(feature = "small"))]
+#[inline(always)]
 fn find_target_stop(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
     swar_find(
         bytes,
@@ -1037,6 +1077,7 @@ fn find_target_stop(bytes: &[u8], at: usize, end: usize) -> Option<usize> {
 /// Scans a request line (or an empty line before it) in one pass, like
 /// [`scan_field_line`]; only the common shape (origin-form, `HTTP/1.0` or `HTTP/1.1`, no
 /// fragment) gets a fast result.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 fn scan_request_line(bytes: &[u8], len: usize) -> Option<Line<RequestLine>> {
     let line = bytes.get(..len)?;
@@ -1103,7 +1144,9 @@ fn scan_request_line(bytes: &[u8], len: usize) -> Option<Line<RequestLine>> {
 }
 
 /// `HTTP/1.1` and `HTTP/1.0` as little-endian words, for [`scan_request_line`].
+#[cfg(not(feature = "small"))]
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+#[cfg(not(feature = "small"))]
 const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// Records a request line in `buf[start..end]` that [`scan_request_line`] found
@@ -1177,6 +1220,7 @@ impl FieldKind {
 /// Is `s` equal to `lower`, ignoring ASCII case? `lower` holds only lowercase letters and
 /// `-`; then `b | 0x20` folds exactly the two cases of a letter, and `-` must match itself.
 /// Compared a word at a time (the words of a constant `lower` and their masks are constant).
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
     /// One word: `mask` has `0x20` where `lower` has a letter (bit 6 set), `0` for `-`.
@@ -1225,6 +1269,13 @@ fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
             .zip(lower)
             .all(|(&b, &l)| b | ((l >> 1) & 0x20) == l)
     }
+}
+
+/// [`eq_lower`] in the `small` build: one shared loop instead of word compares inlined at
+/// every call.
+#[cfg(feature = "small")]
+fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    s.eq_ignore_ascii_case(lower)
 }
 
 /// Fields whose value the parser must see whole to decide framing or persistence.
@@ -1694,6 +1745,7 @@ mod tests {
                     })
                     .collect();
                 assert_ne!(FieldKind::of(&variant), FieldKind::Other);
+                #[cfg(not(feature = "small"))]
                 assert_ne!(FRAMING_KEYS & (1 << name_key(&variant)), 0, "{variant:?}");
             }
         }
@@ -1866,7 +1918,8 @@ mod tests {
                 );
             });
         }
-        assert!(fast_lines > 1000, "{fast_lines}");
+        // The `small` build has no fast scan: every line got the full checks.
+        assert!(fast_lines > 1000 || cfg!(feature = "small"), "{fast_lines}");
     }
 
     #[test]
@@ -1917,7 +1970,8 @@ mod tests {
                 );
             });
         }
-        assert!(fast_lines > 1000, "{fast_lines}");
+        // The `small` build has no fast scan: every line got the full checks.
+        assert!(fast_lines > 1000 || cfg!(feature = "small"), "{fast_lines}");
     }
 
     #[test]
