@@ -153,7 +153,10 @@ pub(crate) fn is_reg_name_byte(b: u8) -> bool {
 /// Is every byte of a non-empty `s` a `tchar`?
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && all_bytes(s, swar_not_alpha_dash, is_tchar)
+    #[cfg(not(feature = "small"))]
+    return !s.is_empty() && all_bytes(s, swar_not_alpha_dash, is_tchar);
+    #[cfg(feature = "small")]
+    return !s.is_empty() && s.iter().all(|&b| is_tchar(b));
 }
 
 /// May `b` appear in a field value (HTAB, SP, visible ASCII, obs-text)?
@@ -169,16 +172,20 @@ pub(crate) fn is_field_value_byte(b: u8) -> bool {
 /// Does `s` contain only bytes allowed in a field value?
 #[inline]
 pub(crate) fn is_field_value(s: &[u8]) -> bool {
-    all_bytes(
+    #[cfg(not(feature = "small"))]
+    return all_bytes(
         s,
         |x| swar_below(x, 0x20) | swar_equal(x, 0x7f),
         is_field_value_byte,
-    )
+    );
+    #[cfg(feature = "small")]
+    return s.iter().all(|&b| is_field_value_byte(b));
 }
 
 /// Is `byte` true for every byte of `s`? A word at a time: `word(x)` is zero only if
 /// `byte` accepts every byte of `x` (it may mark bytes `byte` accepts: those words are
-/// checked byte by byte).
+/// checked byte by byte). Not with the `small` feature: byte by byte then.
+#[cfg(not(feature = "small"))]
 #[inline(always)]
 fn all_bytes(s: &[u8], word: impl Fn(usize) -> usize, byte: impl Fn(u8) -> bool) -> bool {
     let mut words = s.chunks_exact(W);

@@ -247,8 +247,11 @@ impl fmt::Debug for Request<'_, '_> {
 /// ```
 /// use wsgiref::app::ResponseHeaders;
 ///
-/// let text = ResponseHeaders::from(&[("Content-Type", "text/plain")][..]);
-/// let bytes = ResponseHeaders::from(&[("X-Latin", &b"caf\xe9"[..])][..]);
+/// let (text, bytes) = (
+///     [("Content-Type", "text/plain")],
+///     [("X-Latin", &b"caf\xe9"[..])],
+/// );
+/// let (text, bytes) = (ResponseHeaders::from(&text[..]), ResponseHeaders::from(&bytes[..]));
 /// assert_eq!(text.iter().next(), Some(("Content-Type", &b"text/plain"[..])));
 /// assert_eq!(bytes.iter().next(), Some(("X-Latin", &b"caf\xe9"[..])));
 /// assert_eq!((text.len(), ResponseHeaders::default().is_empty()), (1, true));
