@@ -313,9 +313,7 @@ impl<'a> HttpSource<'a> {
         }
         None
     }
-}
 
-impl<'a> HttpSource<'a> {
     /// The authority of an absolute-form request-target (`http://authority/path`), which
     /// stands for the Host field (RFC 9112 §3.2.2: the server ignores a received Host and
     /// uses the target's): `HTTP_HOST` is it. `None` for origin-form and asterisk-form,
