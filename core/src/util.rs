@@ -55,6 +55,30 @@ pub(crate) enum ResponseName {
 }
 
 impl ResponseName {
+    /// With the `small` feature: one loop over the names (smaller code than the dispatch).
+    #[cfg(feature = "small")]
+    pub(crate) fn of(name: &str) -> Self {
+        const NAMES: [(&str, ResponseName); 11] = [
+            ("te", ResponseName::HopByHop),
+            ("date", ResponseName::Date),
+            ("server", ResponseName::Server),
+            ("upgrade", ResponseName::HopByHop),
+            ("trailers", ResponseName::HopByHop),
+            ("connection", ResponseName::HopByHop),
+            ("keep-alive", ResponseName::HopByHop),
+            ("content-length", ResponseName::ContentLength),
+            ("transfer-encoding", ResponseName::HopByHop),
+            ("proxy-authenticate", ResponseName::HopByHop),
+            ("proxy-authorization", ResponseName::HopByHop),
+        ];
+        NAMES
+            .iter()
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map_or(Self::Other, |&(_, kind)| kind)
+    }
+
+    /// One dispatch on the length, then at most two comparisons.
+    #[cfg(not(feature = "small"))]
     #[inline]
     pub(crate) fn of(name: &str) -> Self {
         let is = |known: &str| name.eq_ignore_ascii_case(known);
