@@ -419,6 +419,20 @@ impl Extras<'_> {
         }
     }
 
+    /// Would string entries of these keys and value lengths, each replacing any entry of
+    /// its key, all fit together? (Keys distinct.)
+    fn fits(&self, entries: &[(&str, usize)]) -> bool {
+        let mut len = self.len;
+        for &(key, value_len) in entries {
+            if key.len() > usize::from(u8::MAX) || value_len > usize::from(u16::MAX) {
+                return false;
+            }
+            let old = self.find(key).map_or(0, |(_, e)| e.2);
+            len = len - old + ENTRY_HEADER + key.len() + value_len;
+        }
+        len <= self.buf.len()
+    }
+
     fn put(&mut self, key: &str, value: Option<Value<'_>>) -> Result<(), LocalError> {
         let klen = u8::try_from(key.len()).map_err(|_| LocalError::CapacityExceeded)?;
         let version;
@@ -543,6 +557,21 @@ impl<'a> Environ<'a> {
     /// [`LocalError::CapacityExceeded`] if the arena cannot hold it; nothing changes then.
     pub fn set(&mut self, key: &str, value: &[u8]) -> Result<(), LocalError> {
         self.extras.put(key, Some(Value::Str(value)))
+    }
+
+    /// Sets two string variables at once: both, or (the arena cannot hold both) neither.
+    /// `shift_path_info` moves a segment from `PATH_INFO` to `SCRIPT_NAME` this way, so a
+    /// full arena never leaves the segment in both or in neither.
+    pub(crate) fn set_both(
+        &mut self,
+        (k1, v1): (&str, &[u8]),
+        (k2, v2): (&str, &[u8]),
+    ) -> Result<(), LocalError> {
+        if k1 == k2 || !self.extras.fits(&[(k1, v1.len()), (k2, v2.len())]) {
+            return Err(LocalError::CapacityExceeded);
+        }
+        self.set(k1, v1)?;
+        self.set(k2, v2)
     }
 
     /// Sets (or replaces) a variable with any [`Value`], such as a `wsgi.*` flag.

@@ -869,8 +869,7 @@ pub fn shift_path_info<'s>(
         .get(..needed)
         .and_then(|s| s.split_at_checked(sn_len))
         .ok_or(too_small)?;
-    environ.set("SCRIPT_NAME", script_name)?;
-    environ.set("PATH_INFO", path_info)?;
+    environ.set_both(("SCRIPT_NAME", script_name), ("PATH_INFO", path_info))?;
     Ok(match name {
         Name::Dot => None,
         Name::DotDot => Some(b".."),

@@ -229,6 +229,40 @@ fn shift_path_info_full_arena_changes_nothing() {
     assert_eq!(snapshot(&env), before);
 }
 
+/// Every arena size from one that holds nothing to one that holds both new variables: the
+/// shift happens whole or not at all (never `SCRIPT_NAME` moved and `PATH_INFO` not), also
+/// when earlier middleware values already fill part of the arena.
+#[test]
+fn shift_path_info_is_all_or_nothing_at_every_arena_size() {
+    let pairs: &[(&str, &[u8])] = &[("SCRIPT_NAME", b"/app"), ("PATH_INFO", b"/seg/rest/more")];
+    for preset in [false, true] {
+        let mut done = false;
+        for size in 0..=128 {
+            let mut arena = vec![0u8; size];
+            let mut env = Environ::from_pairs(pairs, &mut arena);
+            if preset && env.set("PATH_INFO", b"/seg/rest/more").is_err() {
+                continue;
+            }
+            let before = snapshot(&env);
+            let mut scratch = [0u8; 64];
+            match shift_path_info(&mut env, &mut scratch) {
+                Ok(name) => {
+                    assert_eq!(name, Some(&b"seg"[..]), "arena {size}");
+                    assert_eq!(env.get("SCRIPT_NAME"), Some(&b"/app/seg"[..]));
+                    assert_eq!(env.get("PATH_INFO"), Some(&b"/rest/more"[..]));
+                    done = true;
+                }
+                Err(e) => {
+                    assert!(!done, "arena {size} failed after a smaller one worked");
+                    assert_eq!(e, LocalError::CapacityExceeded, "arena {size}");
+                    assert_eq!(snapshot(&env), before, "arena {size}: half a shift");
+                }
+            }
+        }
+        assert!(done, "no arena size was enough");
+    }
+}
+
 /// Keys of `setup_testing_defaults({})` in insertion order (`wsgi.input` and `wsgi.errors`
 /// are not environ values in this port).
 const DEFAULT_KEYS: &[&str] = &[
