@@ -118,7 +118,14 @@ pub(crate) struct Field {
 
 /// A parsed request head: spans into the kept head at the front of the receive buffer.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Head<const H: usize> {
+    // `repr(C)`, in this order: the widest fields first (no padding), and the field array
+    // last, so that a new head stores the fields before it without a memset over the array,
+    // which it leaves uninitialised.
+    pub(crate) flags: FramingFields,
+    /// Length of the kept head: the body starts here once the head is complete.
+    pub(crate) len: usize,
     pub(crate) method: Span,
     /// The path, percent-decoded in place (leading `//…` collapsed to `/`).
     pub(crate) path: Span,
@@ -127,14 +134,11 @@ pub(crate) struct Head<const H: usize> {
     /// The HTTP-version as sent.
     pub(crate) protocol: Span,
     pub(crate) version: Version,
-    pub(crate) fields: Vec<Field, H>,
     pub(crate) content_type: Option<u8>,
     pub(crate) content_length: Option<u8>,
-    /// Length of the kept head: the body starts here once the head is complete.
-    pub(crate) len: usize,
-    pub(crate) flags: FramingFields,
     /// The request-target is in absolute-form: its authority stands for the Host field.
     pub(crate) absolute_form: bool,
+    pub(crate) fields: Vec<Field, H>,
 }
 
 impl<const H: usize> Head<H> {
