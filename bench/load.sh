@@ -20,6 +20,8 @@
 # WRK_THREADS (2), WSGIREF_THREADS ("8 32 64"), POLL_LOOPS (event loops of the
 # --engine poll runs, "1 2"), BASE_PORT (18300; servers use
 # BASE_PORT, BASE_PORT+1, ...), SKIP_BUILD (1: use the binaries already built),
+# CARGO_TARGET_DIR (where cargo puts the binaries: target/ of the work tree and
+# bench/hyper-hello/target/ unless set),
 # PERF (1: also count the server's syscalls and context switches per request with
 # `perf stat`; needs perf and tracepoint access).
 
@@ -92,15 +94,17 @@ if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -q --manifest-path "$ROOT/bench/hyper-hello/Cargo.toml"
 fi
 # Copies, so a rebuild in the work tree during the run cannot swap binaries between rounds.
-cp "$ROOT/target/release/wsgiref" "$WORK/wsgiref"
-cp "$ROOT/target/release/wsgiref-tokio" "$WORK/wsgiref-tokio"
-cp "$ROOT/bench/hyper-hello/target/release/hyper-hello" "$WORK/hyper-hello"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+HYPER_TARGET=${CARGO_TARGET_DIR:-$ROOT/bench/hyper-hello/target}
+cp "$TARGET/release/wsgiref" "$WORK/wsgiref"
+cp "$TARGET/release/wsgiref-tokio" "$WORK/wsgiref-tokio"
+cp "$HYPER_TARGET/release/hyper-hello" "$WORK/hyper-hello"
 
 help=$("$WORK/wsgiref" --help)
 for opt in --app --quiet --threads --bind --engine; do
-    grep -q -- "$opt" <<<"$help" || die "target/release/wsgiref has no $opt option"
+    grep -q -- "$opt" <<<"$help" || die "$TARGET/release/wsgiref has no $opt option"
 done
-grep -q 'hello' <<<"$help" || die "target/release/wsgiref --app has no 'hello' application"
+grep -q 'hello' <<<"$help" || die "$TARGET/release/wsgiref --app has no 'hello' application"
 
 # The same hello world as `--app hello`, on wsgiref.simple_server, access log off.
 PY_HELLO='
@@ -221,7 +225,12 @@ run_wrk() { # name port scenario round
         sleep 0.2
     fi
     t0=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
-    wrk "${args[@]}" "http://127.0.0.1:$port/" >"$out.wrk" 2>&1 || true
+    # wrk in a subshell that, once wrk has been waited for, reads its own children's CPU
+    # time (cutime + cstime: wrk's user + system time).
+    (
+        wrk "${args[@]}" "http://127.0.0.1:$port/" >"$out.wrk" 2>&1 || true
+        awk '{ print $16 + $17 }' "/proc/$BASHPID/stat" >"$out.wrkcpu"
+    )
     t1=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
     if [ -n "$perf_pid" ]; then
         kill -INT "$perf_pid" 2>/dev/null || true
@@ -236,6 +245,10 @@ run_wrk() { # name port scenario round
     cpu=$(awk -v a="$t0" -v b="$t1" -v n="${requests:-0}" -v hz="$CLK_TCK" \
         'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-" }')
     echo "$cpu" >"$out.cpu"
+    # The client's (wrk's) CPU time per request: what the server's way of answering costs
+    # the other side of the same two CPUs.
+    awk -v t="$(cat "$out.wrkcpu")" -v n="${requests:-0}" -v hz="$CLK_TCK" \
+        'BEGIN { if (n > 0) printf "%.1f\n", t / hz * 1e6 / n; else print "-" }' >"$out.ccpu"
     if [ -n "$perf_pid" ]; then
         awk -F, -v n="${requests:-0}" '
             $3 ~ /sys_enter/ { s = $1 } $3 ~ /context-switches/ { c = $1 }
@@ -244,8 +257,8 @@ run_wrk() { # name port scenario round
         extra="  syscalls/req $(cut -d' ' -f1 "$out.sys")  context switches/req $(cut -d' ' -f2 "$out.sys")"
     fi
     [ -f "$out.conns" ] && extra="$extra  conns answered/open at $((DURATION - 1))s: $(cat "$out.conns")"
-    printf '  %-11s %-9s %9s req/s  p99 %8s ms  CPU %6s us/req  errors: %s%s\n' "$name" \
-        "$scenario" "$rps" "$p99" "$cpu" "$(error_detail <"$out.wrk")" "$extra" >&2
+    printf '  %-11s %-9s %9s req/s  p99 %8s ms  CPU %6s us/req (wrk %s)  errors: %s%s\n' "$name" \
+        "$scenario" "$rps" "$p99" "$cpu" "$(cat "$out.ccpu")" "$(error_detail <"$out.wrk")" "$extra" >&2
     sleep 1
 }
 
@@ -300,24 +313,25 @@ echo
 echo "Median of $ROUNDS rounds; wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s --latency; \
 $(nproc) CPUs shared by wrk and the server."
 echo
-echo "| server | keep-alive req/s | keep-alive p99 | close req/s | close p99 | peak RSS | CPU/req keep-alive | CPU/req close | conns answered (keep-alive) | errors (keep-alive / close) |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| server | keep-alive req/s | keep-alive p99 | close req/s | close p99 | peak RSS | CPU/req keep-alive | CPU/req close | wrk CPU/req keep-alive | conns answered (keep-alive) | errors (keep-alive / close) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for name in "${SERVERS[@]}"; do
     conns=$(for r in $(seq "$ROUNDS"); do cat "$WORK/$name.keepalive.$r.conns"; done |
         sort -t/ -k1,1n | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }')
     rss=$(for r in $(seq "$ROUNDS"); do cat "$WORK/$name.rss.$r"; done | median)
-    printf '| %s | %.0f | %.2f ms | %.0f | %.2f ms | %.1f MiB | %.1f µs | %.1f µs | %s | %.0f / %.0f |\n' \
+    printf '| %s | %.0f | %.2f ms | %.0f | %.2f ms | %.1f MiB | %.1f µs | %.1f µs | %.1f µs | %s | %.0f / %.0f |\n' \
         "$(label_of "$name")" \
         "$(med "$name" keepalive res 1)" "$(med "$name" keepalive res 2)" \
         "$(med "$name" close res 1)" "$(med "$name" close res 2)" \
         "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
         "$(med "$name" keepalive cpu)" "$(med "$name" close cpu)" \
-        "$conns" "$(med "$name" keepalive res 3)" "$(med "$name" close res 3)"
+        "$(med "$name" keepalive ccpu)" "$conns" "$(med "$name" keepalive res 3)" "$(med "$name" close res 3)"
 done
 echo
 echo "- p99: over the requests wrk completed (a connection never answered adds nothing to it)."
 echo "- peak RSS: VmHWM of the server process after both scenarios of a round."
 echo "- CPU/req: the server's user + system CPU time during the run / requests completed."
+echo "- wrk CPU/req: the same for the client (wrk shares the two CPUs with the server)."
 echo "- conns answered: server-side connections that had sent a response / all open,"
 echo "  $((DURATION - 1)) s into the keep-alive run."
 echo "- errors: wrk's socket errors (connect, read, write, timeout) plus non-2xx responses."

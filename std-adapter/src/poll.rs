@@ -427,6 +427,11 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             handler: &self.handler,
             quiet: self.config.quiet,
         };
+        // The loop's clock: read after every `poll` and before the deadlines are checked, and
+        // brought forward by `drive` whenever it reads the clock after a step that may take
+        // time (an application, a wait for the socket). Between those only non-blocking
+        // reads and parsing happen, so one reading serves a whole batch of events.
+        let mut now = self.clock.now();
 
         loop {
             let stopping = self.wake.stopping();
@@ -451,8 +456,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 return Ok(());
             }
 
-            // The earliest live deadline is the poll timeout.
-            let now = self.clock.now();
+            // The earliest live deadline is the poll timeout (`now` is the reading the
+            // deadlines were last checked against).
             let timeout = loop {
                 match timers.peek() {
                     None => break None,
@@ -473,7 +478,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             } else {
                 timeout
             };
-            match poll.poll(&mut events, timeout) {
+            let polled = poll.poll(&mut events, timeout);
+            now = self.clock.now();
+            match polled {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -502,8 +509,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             Some(slot) => self.drive(
                                 (&service, share),
                                 slot,
-                                stopping,
-                                event.is_read_closed() || event.is_error(),
+                                (stopping, event.is_read_closed() || event.is_error()),
+                                &mut now,
                             ),
                             None => continue,
                         };
@@ -523,7 +530,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
 
             // Deadlines that passed.
-            let now = self.clock.now();
+            now = self.clock.now();
             while let Some(Reverse((at, index, gen_))) = timers.peek().copied() {
                 if at > now {
                     break;
@@ -546,7 +553,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         } else {
                             set_wall_clock(&mut slot.conn);
                             slot.conn.handle_timeout(now);
-                            self.drive((&service, share), slot, stopping, false)
+                            self.drive((&service, share), slot, (stopping, false), &mut now)
                         }
                     }
                     _ => continue,
@@ -646,13 +653,14 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
 
     /// Drains one connection's events, reading until the socket would block.
     /// `closed`: the readiness event said the peer closed (or the socket failed), so reads
-    /// go on until they return the end of the stream.
+    /// go on until they return the end of the stream. `now`: the loop's clock, read again
+    /// here after every step that may take time.
     fn drive(
         &self,
         (service, share): (&Service<'_, A, H>, Share<'_>),
         slot: &mut Slot<'_>,
-        stopping: bool,
-        closed: bool,
+        (stopping, closed): (bool, bool),
+        now: &mut Instant,
     ) -> Next {
         if slot.lingering.is_some() {
             return discard(&slot.stream);
@@ -663,9 +671,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let mut drained = false;
         // Reads do not block: the clock is read again only after a step that may take
         // time (the application, a wait for the socket to take a response).
-        let mut now = self.clock.now();
         loop {
-            match slot.conn.poll_event(now) {
+            match slot.conn.poll_event(*now) {
                 Event::NeedData => {
                     let idle = matches!(
                         slot.conn.timer(),
@@ -705,7 +712,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if wsgiref::handler::Transport::send(&mut transport, &[bytes]).is_err() {
                         return Next::Drop;
                     }
-                    now = self.clock.now();
+                    *now = self.clock.now();
                 }
                 Event::Request => {
                     let transport = SocketTransport::nonblocking(
@@ -715,7 +722,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.config.write_timeout,
                     );
                     if let Some((balance, me)) = share {
-                        balance.set_busy(me, Some(now));
+                        balance.set_busy(me, Some(*now));
                     }
                     let served =
                         service.serve_request(&mut slot.conn, transport, slot.peer, stopping);
@@ -725,7 +732,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if !served {
                         return Next::Drop;
                     }
-                    now = self.clock.now();
+                    *now = self.clock.now();
                 }
                 Event::NextCycle => {
                     if stopping {
