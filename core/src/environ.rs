@@ -220,6 +220,56 @@ const CGI_KEYS: [&str; 13] = [
     "REMOTE_PORT",
 ];
 
+/// The string-valued variables `Environ::cgi_str` knows, by their index in its table.
+#[cfg(any(feature = "small", test))]
+const CGI_STR_NAMES: [&str; 14] = [
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "REMOTE_ADDR",
+    "REMOTE_PORT",
+    "wsgi.url_scheme",
+];
+
+/// Where `key` is in [`CGI_STR_NAMES`]: one dispatch on the length first (at most three
+/// names share one).
+#[cfg(not(feature = "small"))]
+#[inline(always)]
+fn cgi_str_index(key: &str) -> Option<usize> {
+    Some(match (key.len(), key) {
+        (14, "REQUEST_METHOD") => 0,
+        (11, "SCRIPT_NAME") => 1,
+        (9, "PATH_INFO") => 2,
+        (12, "QUERY_STRING") => 3,
+        (12, "CONTENT_TYPE") => 4,
+        (14, "CONTENT_LENGTH") => 5,
+        (11, "SERVER_NAME") => 6,
+        (11, "SERVER_PORT") => 7,
+        (15, "SERVER_PROTOCOL") => 8,
+        (15, "SERVER_SOFTWARE") => 9,
+        (17, "GATEWAY_INTERFACE") => 10,
+        (11, "REMOTE_ADDR") => 11,
+        (11, "REMOTE_PORT") => 12,
+        (15, "wsgi.url_scheme") => 13,
+        _ => return None,
+    })
+}
+
+/// Where `key` is in [`CGI_STR_NAMES`]: with the `small` feature, one loop over the names
+/// (less code than the dispatch).
+#[cfg(feature = "small")]
+fn cgi_str_index(key: &str) -> Option<usize> {
+    CGI_STR_NAMES.iter().position(|&name| name == key)
+}
+
 /// The WSGI variables, after the `HTTP_*` ones.
 const WSGI_KEYS: [&str; 5] = [
     "wsgi.version",
@@ -726,29 +776,34 @@ impl<'a> Environ<'a> {
 
     /// The string-valued CGI and WSGI variables of a request (everything but `HTTP_*`).
     fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
+        self.cgi_str_at(h, cgi_str_index(key)?)
+    }
+
+    /// The variable `CGI_STR_NAMES[at]`.
+    #[inline(always)]
+    fn cgi_str_at(&self, h: &HttpSource<'a>, at: usize) -> Option<&[u8]> {
         let field = |i: Option<u8>| {
             i.and_then(|i| h.fields.get(usize::from(i)))
                 .map(|f| f.value.of(h.head))
         };
         let [method, path, query, protocol] = h.line;
         let g = h.gateway;
-        // Dispatch on the length first: at most three names share one.
-        match (key.len(), key) {
-            (14, "REQUEST_METHOD") => Some(method.of(h.head)),
-            (11, "SCRIPT_NAME") => Some(b""),
-            (9, "PATH_INFO") => Some(path.of(h.head)),
-            (12, "QUERY_STRING") => Some(query.of(h.head)),
+        match at {
+            0 => Some(method.of(h.head)),
+            1 => Some(b""),
+            2 => Some(path.of(h.head)),
+            3 => Some(query.of(h.head)),
             // CPython's get_environ: text/plain when absent, '' for no length.
-            (12, "CONTENT_TYPE") => Some(field(h.content_type).unwrap_or(b"text/plain")),
-            (14, "CONTENT_LENGTH") => Some(field(h.content_length).unwrap_or(b"")),
-            (11, "SERVER_NAME") => Some(g.server_name.as_bytes()),
-            (11, "SERVER_PORT") => self.numbers(h).map(|n| n.get(n.server_port)),
-            (15, "SERVER_PROTOCOL") => Some(protocol.of(h.head)),
-            (15, "SERVER_SOFTWARE") => Some(g.server_software.as_bytes()),
-            (17, "GATEWAY_INTERFACE") => Some(b"CGI/1.1"),
-            (11, "REMOTE_ADDR") => self.numbers(h).map(|n| n.get(n.remote_addr)),
-            (11, "REMOTE_PORT") => self.numbers(h).map(|n| n.get(n.remote_port)),
-            (15, "wsgi.url_scheme") => Some(g.url_scheme.as_bytes()),
+            4 => Some(field(h.content_type).unwrap_or(b"text/plain")),
+            5 => Some(field(h.content_length).unwrap_or(b"")),
+            6 => Some(g.server_name.as_bytes()),
+            7 => self.numbers(h).map(|n| n.get(n.server_port)),
+            8 => Some(protocol.of(h.head)),
+            9 => Some(g.server_software.as_bytes()),
+            10 => Some(b"CGI/1.1"),
+            11 => self.numbers(h).map(|n| n.get(n.remote_addr)),
+            12 => self.numbers(h).map(|n| n.get(n.remote_port)),
+            13 => Some(g.url_scheme.as_bytes()),
             _ => None,
         }
     }
@@ -757,6 +812,22 @@ impl<'a> Environ<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgi_str_index_is_the_names_table() {
+        for (i, name) in CGI_STR_NAMES.iter().enumerate() {
+            assert_eq!(cgi_str_index(name), Some(i), "{name}");
+        }
+        for other in [
+            "",
+            "HTTP_HOST",
+            "REQUEST_METHOd",
+            "PATH_INFO ",
+            "wsgi.version",
+        ] {
+            assert_eq!(cgi_str_index(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn env_name_bytes() {
