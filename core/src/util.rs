@@ -37,8 +37,7 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     ResponseName::of(name) == ResponseName::HopByHop
 }
 
-/// What the response writer must know about a response header's name: one dispatch on
-/// the length, then at most two case-insensitive comparisons (the writer asks this for
+/// What the response writer must know about a response header's name (it asks this for
 /// every header an application sets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ResponseName {
