@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wsgiref::{Body, Config, Connection, Event, Instant};
+use wsgiref::{Body, Config, Connection, Event, Instant, Transmit};
 
 /// The smallest valid HTTP/1.1 request (the core requires Host on 1.1).
 const MINIMAL: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -110,22 +110,15 @@ fn cycle(conn: &mut Connection<'_, 32>, arena: &mut [u8], req: &[u8]) -> usize {
     if exchange.start_response("200 OK", &headers).is_err() {
         return 0;
     }
+    let bytes = |t: Transmit<'_>| t.pieces().map(|p| black_box(p).len()).iter().sum::<usize>();
     let Ok(t) = exchange.write_whole(b"Hello world!\n") else {
         return 0;
     };
-    sent += t
-        .pieces()
-        .into_iter()
-        .map(|p| black_box(p).len())
-        .sum::<usize>();
+    sent += bytes(t);
     let Ok(t) = exchange.finish() else {
         return 0;
     };
-    sent += t
-        .pieces()
-        .into_iter()
-        .map(|p| black_box(p).len())
-        .sum::<usize>();
+    sent += bytes(t);
     if conn.poll_event(now) != Event::NextCycle || conn.poll_event(now) != Event::NeedData {
         return 0;
     }

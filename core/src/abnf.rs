@@ -296,6 +296,13 @@ pub(crate) fn swar_find(
         }
         at += W;
     }
+    find_byte(bytes, at, end, byte)
+}
+
+/// The index of the first byte of `bytes[at..end]` for which `byte` is true, a byte at a
+/// time (the tail of [`swar_find`], and all of it with the `small` feature).
+#[inline(always)]
+fn find_byte(bytes: &[u8], mut at: usize, end: usize, byte: impl Fn(u8) -> bool) -> Option<usize> {
     while at < end {
         let b = *bytes.get(at)?;
         if byte(b) {
@@ -311,19 +318,12 @@ pub(crate) fn swar_find(
 #[inline]
 pub(crate) fn swar_find(
     bytes: &[u8],
-    mut at: usize,
+    at: usize,
     end: usize,
     _word: impl Fn(usize) -> usize,
     byte: impl Fn(u8) -> bool,
 ) -> Option<usize> {
-    while at < end {
-        let b = *bytes.get(at)?;
-        if byte(b) {
-            return Some(at);
-        }
-        at += 1;
-    }
-    None
+    find_byte(bytes, at, end, byte)
 }
 
 /// Marks, exactly (every byte, not only up to the first), the bytes of `x` that are not

@@ -477,7 +477,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         self.filled -= start;
         self.body_pos = 0;
         self.parser = HeadParser::new();
-        self.head.reset();
+        self.head = Head::new();
         self.state.next_cycle();
     }
 

@@ -203,25 +203,9 @@ impl Default for Gateway<'_> {
     }
 }
 
-/// The fixed variables of an HTTP request, in iteration order.
-const CGI_KEYS: [&str; 13] = [
-    "REQUEST_METHOD",
-    "SCRIPT_NAME",
-    "PATH_INFO",
-    "QUERY_STRING",
-    "CONTENT_TYPE",
-    "CONTENT_LENGTH",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SERVER_PROTOCOL",
-    "SERVER_SOFTWARE",
-    "GATEWAY_INTERFACE",
-    "REMOTE_ADDR",
-    "REMOTE_PORT",
-];
-
-/// The string-valued variables `Environ::cgi_str` knows, by their index in its table.
-#[cfg(any(feature = "small", test))]
+/// The string-valued variables `Environ::cgi_str` knows, by their index in its table: the
+/// fixed variables of an HTTP request in iteration order ([`CGI_KEYS`]), then
+/// `wsgi.url_scheme` (listed with [`WSGI_KEYS`]).
 const CGI_STR_NAMES: [&str; 14] = [
     "REQUEST_METHOD",
     "SCRIPT_NAME",
@@ -238,6 +222,9 @@ const CGI_STR_NAMES: [&str; 14] = [
     "REMOTE_PORT",
     "wsgi.url_scheme",
 ];
+
+/// The fixed variables of an HTTP request, in iteration order.
+const CGI_KEYS: &[&str] = CGI_STR_NAMES.split_at(13).0;
 
 /// Where `key` is in [`CGI_STR_NAMES`]: one dispatch on the length first (at most three
 /// names share one).
@@ -673,7 +660,7 @@ impl<'a> Environ<'a> {
     fn base_keys(&self) -> impl Iterator<Item = Key<'a>> + 'a {
         let (cgi, http, wsgi, pairs): (&[&str], &[Field], &[&str], &[(&str, &[u8])]) =
             match self.source {
-                Source::Http(h) => (&CGI_KEYS, h.fields, &WSGI_KEYS, &[]),
+                Source::Http(h) => (CGI_KEYS, h.fields, &WSGI_KEYS, &[]),
                 Source::Pairs(p) => (&[], &[], &[], p),
             };
         let head = match self.source {

@@ -157,34 +157,6 @@ impl<const H: usize> Head<H> {
             absolute_form: false,
         }
     }
-
-    /// Empties the head for the next request in place. Assigning [`Head::new`] instead
-    /// would rewrite the whole field array (`H` records, unused until pushed).
-    pub(crate) fn reset(&mut self) {
-        let Self {
-            method,
-            path,
-            query,
-            protocol,
-            version,
-            fields,
-            content_type,
-            content_length,
-            len,
-            flags,
-            absolute_form,
-        } = self;
-        for span in [method, path, query, protocol] {
-            *span = Span { start: 0, len: 0 };
-        }
-        *version = Version::Http11;
-        fields.clear();
-        *content_type = None;
-        *content_length = None;
-        *len = 0;
-        *flags = FramingFields::new();
-        *absolute_form = false;
-    }
 }
 
 /// Where the parser is inside the current line.
