@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scheduler counters per keep-alive request, for the server and for wrk: how often each side
-# calls epoll_wait, is switched out (sleeps or is preempted) and wakes a thread, and its CPU
+# calls epoll_wait (or epoll_pwait), is switched out (sleeps or is preempted) and wakes a thread, and its CPU
 # time. What bench/load.sh's req/s cannot separate on two CPUs shared by wrk and the server.
 #
 #   bench/sched.sh NAME PORT SERVER-COMMAND...
@@ -21,7 +21,7 @@ set -euo pipefail
 name=$1 port=$2
 shift 2
 DURATION=${DURATION:-3}
-EVENTS='syscalls:sys_enter_epoll_wait,sched:sched_switch,sched:sched_wakeup,task-clock'
+EVENTS='syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,sched:sched_switch,sched:sched_wakeup,task-clock'
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wsgiref-sched.XXXXXX")
 pid=""
 cleanup() {
@@ -57,7 +57,7 @@ rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$WORK/wrk")
 
 per_request() { # perf stat -x, output -> "epoll_wait=… sched_switch=… sched_wakeup=… cpu_us=…"
     awk -F, -v n="$requests" '
-        $3 ~ /epoll_wait/ { e = $1 } $3 ~ /sched_switch/ { s = $1 }
+        $3 ~ /epoll_p?wait/ { e += $1 } $3 ~ /sched_switch/ { s = $1 }
         $3 ~ /sched_wakeup/ { w = $1 } $3 ~ /task-clock/ { c = $1 }
         END { printf "epoll_wait %.3f  switches %.3f  wakeups %.3f  CPU %.2f us", e / n, s / n, w / n, c * 1000 / n }' "$1"
 }

@@ -1,4 +1,4 @@
-//! A single-threaded, non-blocking server: one mio event loop serving up to 1,000
+//! A single-threaded, non-blocking server: one epoll event loop serving up to 1,000
 //! concurrent keep-alive connections with a fixed amount of memory per connection (a
 //! 16 KiB receive and a 16 KiB transmit buffer per slot, reserved once and touched only when
 //! used), the core's deadlines

@@ -69,7 +69,8 @@ struct ServeArgs {
     engine: Engine,
 
     /// Threads: workers each serving one connection at a time (--engine threads, default
-    /// 64), or event loops each serving up to 1024/N connections (--engine poll, default 1)
+    /// 64), or threads sharing one event loop of up to 1024 connections (--engine poll,
+    /// default 1; about as many as CPUs)
     #[arg(
         long,
         value_name = "N",
@@ -91,8 +92,8 @@ struct ServeArgs {
 enum Engine {
     /// simple_server: a pool of worker threads, one connection per thread at a time
     Threads,
-    /// one thread, one mio event loop for every connection (up to 1024), applications run
-    /// on the loop
+    /// one epoll event loop for every connection (up to 1024), served by --threads threads;
+    /// applications run on them
     Poll,
 }
 
@@ -189,7 +190,7 @@ where
     }
 }
 
-/// Serves `app` on one event loop (`--engine poll`) until Ctrl-C.
+/// Serves `app` on the event loop (`--engine poll`) until Ctrl-C.
 fn serve_poll<A: Application + Send + Sync + 'static>(
     app: A,
     name: &str,
@@ -211,7 +212,7 @@ fn serve_poll<A: Application + Send + Sync + 'static>(
     on_ctrl_c(move || handle.shutdown());
     let loops = args.threads.unwrap_or(1);
     println!(
-        "Serving {name} on http://{}/ ({loops} event loop{})",
+        "Serving {name} on http://{}/ (event loop, {loops} thread{})",
         server.server_address(),
         if loops == 1 { "" } else { "s" }
     );

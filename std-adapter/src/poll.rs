@@ -1,17 +1,25 @@
-//! A single-threaded, non-blocking server: one `mio` event loop drives every connection's
-//! core [`Connection`], so a thousand idle keep-alive clients cost a thousand buffers, not a
+//! A non-blocking server: one epoll set holds every connection, and one thread, or a few
+//! ([`PollConfig::loops`]), wait on it and drive whichever connection is ready through its
+//! core [`Connection`]. A thousand idle keep-alive clients cost a thousand buffers, not a
 //! thousand threads. The same applications and request handler as [`crate::server`].
 //!
-//! The loop is the drain contract of the core, once per ready socket:
+//! Each thread runs the drain contract of the core, once per ready socket:
 //!
 //! * a readable socket is read into [`Connection::receive_buf`] until it would block, and the
 //!   connection's events are drained after every read;
-//! * [`Event::Request`] runs the application right there, on the loop's thread, through a
+//! * [`Event::Request`] runs the application right there, on that thread, through a
 //!   [`SocketTransport::nonblocking`] transport;
 //! * every connection's deadline ([`Connection::poll_timeout`]) goes into a heap of timers, and
-//!   the earliest one is the timeout of the next `poll` — the core's deadlines drive the loop.
+//!   the earliest one is the timeout of the next wait — the core's deadlines drive the loop.
 //!
-//! Memory is fixed when the loop starts: `max_connections` pairs of buffers, one per slot,
+//! **Several threads** share the epoll set, the slots and the timers: any thread drives any
+//! connection, one thread at a time (each slot has a lock; a thread that finds it taken
+//! leaves a flag that the holder acts on before it lets go, so no readiness and no deadline
+//! is lost). A thread takes one ready connection per wait, so a thread inside a slow
+//! application holds that one connection and nothing else, and the ready connections are
+//! spread over the threads as they come (as a tokio runtime's workers share its one driver).
+//!
+//! Memory is fixed when the server starts: `max_connections` pairs of buffers, one per slot,
 //! reused by every connection that takes the slot (nothing is allocated per connection or
 //! per request). Over the limit, a client gets `503` and is closed.
 //!
@@ -21,12 +29,16 @@
 //! [`RequestHandler::connection_closed`] (when the slot is freed) are called instead.
 //!
 //! **What it costs.** An application is a blocking call (WSGI's contract): while it runs —
-//! reading a body that has not arrived yet, or writing into a full send buffer — the loop
+//! reading a body that has not arrived yet, or writing into a full send buffer — its thread
 //! waits for that one socket (bounded by the body deadline and
-//! [`PollConfig::write_timeout`]) and the other connections wait with it. Requests whose
-//! head and body arrive together and whose responses fit the socket's send buffer (the usual
-//! case) never wait. For applications that block on other things (a database, a slow
-//! upstream), use the thread pool of [`crate::server`] or the tokio adapter.
+//! [`PollConfig::write_timeout`]). With one thread the other connections wait with it; with
+//! several, only when every thread is inside an application at once. Requests whose head
+//! and body arrive together and whose responses fit the socket's send buffer (the usual
+//! case) never wait. Threads are meant to be about as many as CPUs: more of them than CPUs
+//! take turns on the CPUs in the middle of requests, which costs more than it gains (the
+//! load benchmark measured 2 threads well ahead of 8 and 64 on two CPUs). For
+//! applications that block on other things (a database, a slow upstream), use the thread
+//! pool of [`crate::server`] or the tokio adapter.
 //!
 //! ```no_run
 //! use wsgiref_std::apps::hello;
@@ -44,13 +56,13 @@ use std::collections::BinaryHeap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use rustix::buffer::spare_capacity;
+use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 use wsgiref::app::Application;
 use wsgiref::state::TimerKind;
 use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
@@ -61,14 +73,11 @@ use crate::transport::{Clock, SocketTransport, write_all_vectored};
 /// Settings of a [`PollServer`].
 #[derive(Clone, Debug)]
 pub struct PollConfig {
-    /// Connections served at once (the slots, each with its buffers, divided evenly among
-    /// the loops); beyond it, `503`.
+    /// Connections served at once (the slots, each with its buffers); beyond it, `503`.
     pub max_connections: usize,
-    /// Event loops, each on its own thread with its share of the slots, all accepting from
-    /// the one listener, each new connection going to the loop that holds the fewest
-    /// ([`PollServer::serve_forever`] runs one on the calling thread; more need
-    /// [`PollServer::serve_forever_on`]). A connection stays on its loop: a loop busy in a
-    /// slow application delays its own connections, and new ones go to the other loops.
+    /// Threads of [`PollServer::serve_forever_on`], all waiting on the one epoll set and
+    /// driving any ready connection ([`PollServer::serve_forever`] serves on the calling
+    /// thread alone). About as many as CPUs (see the module docs).
     pub loops: usize,
     /// Receive buffer per slot: the largest kept request head plus some body. Default
     /// 16 KiB, as the thread pool's (the arena is reserved for every slot at start and
@@ -81,7 +90,7 @@ pub struct PollConfig {
     pub limits: Limits,
     /// Core deadlines.
     pub timeouts: Timeouts,
-    /// Longest the loop waits for one socket's send buffer to take more bytes.
+    /// Longest a thread waits for one socket's send buffer to take more bytes.
     pub write_timeout: Duration,
     /// How long a closed connection may go on sending bytes that will be discarded (so
     /// that unread bytes do not turn the close into a reset that destroys the response).
@@ -109,12 +118,25 @@ impl Default for PollConfig {
     }
 }
 
-const LISTENER: Token = Token(usize::MAX - 1);
+/// The listener's event data in the epoll set (a slot's is its index).
+const LISTENER: u64 = u64::MAX - 1;
+/// The stop signal's event data.
+const WAKER: u64 = u64::MAX;
 /// How soon accepting is tried again after it failed for want of resources.
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
-const WAKER: Token = Token(usize::MAX);
+/// Events a thread that shares the epoll set takes per wait: one. What a thread takes, it
+/// drives itself, so with one event a thread inside a slow application holds no other
+/// connection, and the ready connections are spread over the threads one by one instead
+/// of in batches (with batches of 32, a thread took every ready connection while the
+/// other ran out of work and slept, to be woken by the next client: measured in
+/// `docs/BENCHMARKS.md`, the seventh run).
+const EVENTS_SHARED: usize = 1;
+/// Events the thread of a one-thread server takes per wait (nobody else could take them).
+const EVENTS_ALONE: usize = 256;
+/// The longest single wait (a deadline further away is waited for in steps).
+const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 
-/// A single-threaded WSGI server over one `mio` event loop (see the module docs).
+/// A WSGI server whose threads share one epoll set (see the module docs).
 pub struct PollServer<A, H = DefaultHandler> {
     listener: TcpListener,
     local: SocketAddr,
@@ -126,23 +148,18 @@ pub struct PollServer<A, H = DefaultHandler> {
     wake: Arc<WakeSet>,
 }
 
-/// The stop flag and a waker for every running loop.
+/// The stop flag and the stop signal (an eventfd in the epoll set) of every running server.
 #[derive(Debug, Default)]
 struct WakeSet {
     stop: AtomicBool,
-    wakers: Mutex<Vec<Arc<Waker>>>,
+    wakers: Mutex<Vec<Arc<OwnedFd>>>,
 }
 
 impl WakeSet {
     fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        for waker in self
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-        {
-            let _ = waker.wake();
+        for waker in lock(&self.wakers).iter() {
+            let _ = rustix::io::write(&**waker, &1u64.to_ne_bytes());
         }
     }
 
@@ -151,82 +168,11 @@ impl WakeSet {
     }
 }
 
-/// How the loops of [`PollServer::serve_forever_on`] share new connections: all of them
-/// accept from the one listener, whose readiness wakes every loop at once, and the first
-/// to run would otherwise take every queued connection (a burst of 32 keep-alive clients
-/// all landed on one loop, leaving the other idle). So a loop accepts only while no other
-/// loop holds fewer connections; otherwise it leaves the queue to the lightest loop and
-/// wakes it. A loop that has been inside an application for a while ([`BUSY_AFTER`]) is
-/// passed over, so a slow application does not hold up new connections.
-#[derive(Debug)]
-struct Balance {
-    /// Occupied slots of each loop, published by the loop itself.
-    loads: Vec<AtomicUsize>,
-    /// When the loop started the application it is running ([`Instant::as_millis`] + 1),
-    /// or 0.
-    busy: Vec<AtomicU64>,
-    /// Each loop's waker, once the loop runs.
-    wakers: Vec<OnceLock<Arc<Waker>>>,
+/// Locks `m`, also after a panic elsewhere (applications' panics are caught before they
+/// reach a lock; the data behind these locks stays consistent either way).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-impl Balance {
-    fn new(loops: usize) -> Self {
-        Self {
-            loads: (0..loops).map(|_| AtomicUsize::new(0)).collect(),
-            busy: (0..loops).map(|_| AtomicU64::new(0)).collect(),
-            wakers: (0..loops).map(|_| OnceLock::new()).collect(),
-        }
-    }
-
-    fn publish(&self, me: usize, load: usize) {
-        if let Some(mine) = self.loads.get(me) {
-            mine.store(load, Ordering::Relaxed);
-        }
-    }
-
-    /// The loop `me` starts an application at `now`, or (`None`) has finished it.
-    fn set_busy(&self, me: usize, now: Option<Instant>) {
-        if let Some(since) = self.busy.get(me) {
-            since.store(now.map_or(0, |t| t.as_millis() + 1), Ordering::Relaxed);
-        }
-    }
-
-    /// If another loop holds fewer connections than `load` (this loop's) and has not been
-    /// inside an application since before `now - BUSY_AFTER`, wakes the lightest such loop to
-    /// accept instead, and returns true. A loop that has not started yet counts as empty and
-    /// needs no waking: registering the listener reports the connections already queued.
-    fn hand_off(&self, me: usize, load: usize, now: Instant) -> bool {
-        let stuck = |since: &AtomicU64| match since.load(Ordering::Relaxed) {
-            0 => false,
-            since => now.as_millis() + 1 >= since + BUSY_AFTER,
-        };
-        let lightest = self
-            .loads
-            .iter()
-            .zip(&self.busy)
-            .zip(&self.wakers)
-            .enumerate()
-            .filter(|&(i, ((_, since), _))| i != me && !stuck(since))
-            .map(|(_, ((l, _), waker))| (l.load(Ordering::Relaxed), waker))
-            .min_by_key(|&(l, _)| l);
-        match lightest {
-            Some((other, waker)) if other < load => {
-                if let Some(waker) = waker.get() {
-                    let _ = waker.wake();
-                }
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
-/// How long (ms) a loop may be inside one application before new connections stop waiting
-/// for it (see [`Balance`]).
-const BUSY_AFTER: u64 = 20;
-
-/// This loop's place among several (see [`Balance`]).
-type Share<'b> = Option<(&'b Balance, usize)>;
 
 impl<A, H> fmt::Debug for PollServer<A, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -250,7 +196,7 @@ impl PollShutdown {
     }
 }
 
-/// One connection in a slot of the loop.
+/// One connection in a slot.
 struct Slot<'a> {
     stream: TcpStream,
     peer: SocketAddr,
@@ -258,35 +204,83 @@ struct Slot<'a> {
     /// When the connection must be looked at next (the core's deadline, or the end of
     /// lingering), if ever.
     deadline: Option<Instant>,
-    /// This connection's live entry in the timer heap (at or before `deadline`); other
-    /// entries of it there are stale.
-    armed: Option<Instant>,
     /// Closed for sending, discarding what the client still sends, until then.
     lingering: Option<Instant>,
-    /// Which occupant of the slot this is (timers of earlier occupants are stale).
-    generation: u64,
 }
 
-/// Deadlines: (when, slot, generation of its occupant), the earliest on top.
-type Timers = BinaryHeap<Reverse<(Instant, usize, u64)>>;
+/// A slot and what the threads tell each other about it. The thread holding `slot`'s lock
+/// drives the connection; a thread that has news for it (readiness, a deadline) sets a flag
+/// and takes the lock if it can, and the holder looks at the flags again after unlocking
+/// ([`PollServer::run_cell`]): so no news is lost and no two threads drive one connection.
+#[derive(Default)]
+struct Cell<'a> {
+    slot: Mutex<Option<Slot<'a>>>,
+    /// Readiness not acted on yet.
+    ready: AtomicBool,
+    /// The peer closed, or the socket failed (for the current occupant).
+    closed: AtomicBool,
+    /// A timer entry of the occupant came due.
+    due: AtomicBool,
+    /// Which occupant of the slot this is (timer entries of earlier ones are stale).
+    generation: AtomicU64,
+    /// The instant of the occupant's live timer entry ([`Instant::as_millis`] + 1), or 0;
+    /// other entries of it in the heap are stale. Written under the slot's lock, read by
+    /// any thread looking at the heap.
+    armed: AtomicU64,
+}
 
-impl Slot<'_> {
+impl Cell<'_> {
+    /// Is this heap entry the occupant's live one?
+    fn is_live(&self, at: Instant, generation: u64) -> bool {
+        self.generation.load(Ordering::Acquire) == generation
+            && self.armed.load(Ordering::Acquire) == at.as_millis().saturating_add(1)
+    }
+
     /// Puts `deadline` in the timer heap if it is earlier than the armed entry (or none is
     /// armed). A deadline that moved later is left to the armed entry, which arms it when it
     /// fires: so a connection has a few entries in the heap however many requests move its
     /// deadline (one entry per request would pile up behind another connection's earlier
     /// deadline, growing the heap with the request rate).
-    fn arm(&mut self, index: usize, timers: &mut Timers) {
-        if let Some(at) = self.deadline {
-            if self.armed.is_none_or(|armed| at < armed) {
-                self.armed = Some(at);
-                timers.push(Reverse((at, index, self.generation)));
-            }
+    fn arm(&self, index: usize, deadline: Option<Instant>, timers: &Mutex<Timers>) {
+        let Some(at) = deadline else {
+            return;
+        };
+        let armed = self.armed.load(Ordering::Acquire);
+        let key = at.as_millis().saturating_add(1);
+        if armed == 0 || key < armed {
+            self.armed.store(key, Ordering::Release);
+            let generation = self.generation.load(Ordering::Acquire);
+            lock(timers).push(Reverse((at, index, generation)));
         }
     }
 }
 
-/// What the loop should do with a connection after driving it.
+/// Deadlines: (when, slot, generation of its occupant), the earliest on top.
+type Timers = BinaryHeap<Reverse<(Instant, usize, u64)>>;
+
+/// Free slots: the index and its two buffers.
+type Free<'a> = Vec<(usize, &'a mut [u8], &'a mut [u8])>;
+
+/// What the server's threads share: the epoll set, the slots, the timers.
+struct Shared<'a> {
+    epoll: OwnedFd,
+    waker: Arc<OwnedFd>,
+    config: &'a Config<'a>,
+    cells: Vec<Cell<'a>>,
+    free: Mutex<Free<'a>>,
+    timers: Mutex<Timers>,
+    /// The last occupant's generation.
+    generation: AtomicU64,
+    /// Accepting stopped for want of resources, with connections possibly still queued:
+    /// the listener is edge-triggered, so the threads try again by themselves.
+    accept_retry: AtomicBool,
+    /// Threads serving.
+    threads: usize,
+    /// Threads still running; after a stop, the last one finishes the requests in flight.
+    running: AtomicUsize,
+}
+
+/// What a thread should do with a connection after driving it.
 enum Next {
     /// Wait for the socket (or the deadline).
     Wait,
@@ -300,7 +294,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// A server bound to `addr`.
     ///
     /// # Errors
-    /// The address does not resolve or cannot be bound; the event loop cannot be created.
+    /// The address does not resolve or cannot be bound.
     pub fn bind(
         addr: impl ToSocketAddrs,
         app: A,
@@ -374,73 +368,127 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         )
     }
 
-    /// Runs one event loop, with every slot, on the calling thread until
+    /// Serves on the calling thread alone, with every slot, until
     /// [`PollServer::shutdown`] (whatever [`PollConfig::loops`] says: the application need
     /// not be `Sync`).
     ///
     /// # Errors
-    /// The event loop could not be created, polling failed, or the listener could not be
-    /// registered.
+    /// The epoll set could not be created, waiting on it failed, or the listener could not
+    /// be added to it.
     pub fn serve_forever(&self) -> io::Result<()> {
-        self.run_loop(self.config.max_connections.max(1), None)
+        let config = self.core_config();
+        self.with_shared(&config, 1, |shared| {
+            let service = self.service();
+            self.run_thread(shared, &service)
+        })
     }
 
-    /// One event loop with `slots_max` slots, until shutdown.
-    fn run_loop(&self, slots_max: usize, share: Share<'_>) -> io::Result<()> {
-        let mut poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        self.wake
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(Arc::clone(&waker));
-        if let Some((balance, me)) = share {
-            if let Some(place) = balance.wakers.get(me) {
-                let _ = place.set(waker);
-            }
+    fn service(&self) -> Service<'_, A, H> {
+        Service {
+            app: &self.app,
+            handler: &self.handler,
+            quiet: self.config.quiet,
         }
-        let config = self.core_config();
+    }
+
+    /// Builds the shared state for `threads` threads (all the memory the server will use
+    /// for connections, zeroed lazily by the kernel), runs `run` on it, and takes the
+    /// stop signal out of the [`WakeSet`] again.
+    fn with_shared<'a, R>(
+        &self,
+        config: &'a Config<'a>,
+        threads: usize,
+        run: impl FnOnce(&Shared<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let slots = self.config.max_connections.max(1);
         let (rx_len, tx_len) = (self.config.rx_buffer.max(1), self.config.tx_buffer.max(1));
-        // All the memory the loop will use for connections, zeroed lazily by the kernel.
-        let mut rx_arena = vec![0u8; slots_max * rx_len];
-        let mut tx_arena = vec![0u8; slots_max * tx_len];
-        let mut free: Vec<(usize, &mut [u8], &mut [u8])> = rx_arena
+        let mut rx_arena = vec![0u8; slots * rx_len];
+        let mut tx_arena = vec![0u8; slots * tx_len];
+        let free: Free<'_> = rx_arena
             .chunks_mut(rx_len)
             .zip(tx_arena.chunks_mut(tx_len))
             .enumerate()
             .map(|(i, (rx, tx))| (i, rx, tx))
             .rev()
             .collect();
-        let mut slots: Vec<Option<Slot<'_>>> = (0..slots_max).map(|_| None).collect();
-        // About one entry per connection (see `Slot::arm`).
-        let mut timers: Timers = BinaryHeap::with_capacity(slots_max);
-        let mut generation = 0u64;
-        let mut events = Events::with_capacity(1024);
-        let listener_fd = self.listener.as_raw_fd();
-        poll.registry()
-            .register(&mut SourceFd(&listener_fd), LISTENER, Interest::READABLE)?;
-        let mut accepting = true;
-        // Accepting failed for want of resources: try again after a short pause.
-        let mut accept_retry = false;
-        let service = Service {
-            app: &self.app,
-            handler: &self.handler,
-            quiet: self.config.quiet,
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        let waker = Arc::new(eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?);
+        // Level-triggered: every waiting thread sees the stop until the last one takes the
+        // signal out of the set.
+        epoll::add(
+            &epoll,
+            &*waker,
+            epoll::EventData::new_u64(WAKER),
+            epoll::EventFlags::IN,
+        )?;
+        epoll::add(
+            &epoll,
+            &self.listener,
+            epoll::EventData::new_u64(LISTENER),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
+        lock(&self.wake.wakers).push(Arc::clone(&waker));
+        let shared = Shared {
+            epoll,
+            waker: Arc::clone(&waker),
+            config,
+            cells: (0..slots).map(|_| Cell::default()).collect(),
+            free: Mutex::new(free),
+            // About one entry per connection (see `Cell::arm`).
+            timers: Mutex::new(BinaryHeap::with_capacity(slots)),
+            generation: AtomicU64::new(0),
+            accept_retry: AtomicBool::new(false),
+            threads: threads.max(1),
+            running: AtomicUsize::new(threads.max(1)),
         };
-        // The loop's clock: read after every `poll` and before the deadlines are checked, and
-        // brought forward by `drive` whenever it reads the clock after a step that may take
-        // time (an application, a wait for the socket). Between those only non-blocking
-        // reads and parsing happen, so one reading serves a whole batch of events.
-        let mut now = self.clock.now();
+        let result = run(&shared);
+        lock(&self.wake.wakers).retain(|w| !Arc::ptr_eq(w, &waker));
+        result
+    }
 
+    /// One thread's loop: wait on the shared epoll set, drive the connections it reports,
+    /// accept, fire the deadlines that passed; after a stop, the last thread to notice
+    /// finishes the requests in flight and returns when every slot is free.
+    fn run_thread(&self, shared: &Shared<'_>, service: &Service<'_, A, H>) -> io::Result<()> {
+        let result = self.thread_loop(shared, service);
+        if result.is_err() {
+            // The others stop too; none of them waits for this one.
+            self.wake.stop();
+        }
+        result
+    }
+
+    fn thread_loop(&self, shared: &Shared<'_>, service: &Service<'_, A, H>) -> io::Result<()> {
+        let batch = if shared.threads > 1 {
+            EVENTS_SHARED
+        } else {
+            EVENTS_ALONE
+        };
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(batch);
+        // This thread's clock: read after every wait and before the deadlines are checked,
+        // and brought forward by `drive` whenever it reads the clock after a step that may
+        // take time (an application, a wait for the socket). Between those only
+        // non-blocking reads and parsing happen, so one reading serves a batch of events.
+        let mut now = self.clock.now();
+        // This thread is the last one, finishing after a stop.
+        let mut last = false;
         loop {
             let stopping = self.wake.stopping();
-            if stopping && accepting {
-                accepting = false;
-                let _ = poll.registry().deregister(&mut SourceFd(&listener_fd));
-                // Idle connections close now; the others finish their request.
-                for index in 0..slots.len() {
-                    let idle = slots.get(index).and_then(Option::as_ref).is_some_and(|s| {
+            if stopping && !last {
+                if shared.running.fetch_sub(1, Ordering::SeqCst) > 1 {
+                    return Ok(());
+                }
+                last = true;
+                let _ = epoll::delete(&shared.epoll, &self.listener);
+                let _ = epoll::delete(&shared.epoll, &*shared.waker);
+                // Idle connections close now; the others finish their request. (The other
+                // threads are gone: nobody holds a slot.)
+                for index in 0..shared.cells.len() {
+                    let Some(cell) = shared.cells.get(index) else {
+                        continue;
+                    };
+                    let mut place = lock(&cell.slot);
+                    let idle = place.as_ref().is_some_and(|s| {
                         s.lingering.is_none()
                             && matches!(
                                 s.conn.timer(),
@@ -448,154 +496,214 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             )
                     });
                     if idle {
-                        self.release(&mut slots, &mut free, index, Next::Drop);
+                        self.release(shared, index, &mut place, Next::Drop);
                     }
                 }
             }
-            if !accepting && slots.iter().all(Option::is_none) {
+            if last && lock(&shared.free).len() == shared.cells.len() {
                 return Ok(());
             }
 
-            // The earliest live deadline is the poll timeout (`now` is the reading the
+            // The earliest live deadline is the wait's timeout (`now` is the reading the
             // deadlines were last checked against).
-            let timeout = loop {
-                match timers.peek() {
-                    None => break None,
-                    Some(Reverse((at, index, gen_))) => {
-                        let live = slots
-                            .get(*index)
-                            .and_then(Option::as_ref)
-                            .is_some_and(|s| s.generation == *gen_ && s.armed == Some(*at));
-                        if live {
-                            break Some(at.saturating_duration_since(now));
+            let timeout = {
+                let mut timers = lock(&shared.timers);
+                loop {
+                    match timers.peek() {
+                        None => break None,
+                        Some(&Reverse((at, index, generation))) => {
+                            let live = shared
+                                .cells
+                                .get(index)
+                                .is_some_and(|c| c.is_live(at, generation));
+                            if live {
+                                break Some(at.saturating_duration_since(now));
+                            }
+                            timers.pop();
                         }
-                        timers.pop();
                     }
                 }
             };
-            let timeout = if accept_retry {
+            let retry = !last && shared.accept_retry.load(Ordering::Relaxed);
+            let timeout = if retry {
                 Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)))
             } else {
                 timeout
             };
-            let polled = poll.poll(&mut events, timeout);
+            let timeout = timeout
+                .map(|t| Timespec::try_from(t.min(LONGEST_WAIT)))
+                .transpose()
+                .map_err(io::Error::other)?;
+            events.clear();
+            let waited = epoll::wait(&shared.epoll, spare_capacity(&mut events), timeout.as_ref());
             now = self.clock.now();
-            match polled {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+            match waited {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
 
             let mut listener_seen = false;
             for event in &events {
-                match event.token() {
-                    // Woken to stop, or by another loop to take its share of the queue.
-                    WAKER | LISTENER => {
+                // Copies: the kernel's event record is packed.
+                let (data, flags) = (event.data.u64(), event.flags);
+                match data {
+                    // The stop flag is looked at on the next turn.
+                    WAKER => {}
+                    LISTENER => {
                         listener_seen = true;
-                        if accepting {
-                            accept_retry = self.accept_all(
-                                &poll,
-                                &config,
-                                (&mut slots, &mut free, &mut timers),
-                                &mut generation,
-                                share,
-                            );
+                        if !last {
+                            self.accept_all(shared);
                         }
                     }
-                    Token(index) => {
-                        let next = match slots.get_mut(index).and_then(Option::as_mut) {
-                            // Data and the peer's FIN can come in one edge: then a short
-                            // read has not seen the end of the stream yet.
-                            Some(slot) => self.drive(
-                                (&service, share),
-                                slot,
-                                (stopping, event.is_read_closed() || event.is_error()),
-                                &mut now,
-                            ),
-                            None => continue,
+                    index => {
+                        let Some((index, cell)) = usize::try_from(index)
+                            .ok()
+                            .and_then(|i| Some((i, shared.cells.get(i)?)))
+                        else {
+                            continue;
                         };
-                        self.settle(&mut slots, &mut free, &mut timers, index, next);
+                        // Data and the peer's FIN can come in one edge: then a short read
+                        // has not seen the end of the stream yet.
+                        let hup = epoll::EventFlags::RDHUP
+                            | epoll::EventFlags::HUP
+                            | epoll::EventFlags::ERR;
+                        if flags.intersects(hup) {
+                            cell.closed.store(true, Ordering::SeqCst);
+                        }
+                        cell.ready.store(true, Ordering::SeqCst);
+                        self.run_cell(shared, index, service, stopping, &mut now);
                     }
                 }
             }
 
-            if accept_retry && accepting && !listener_seen {
-                accept_retry = self.accept_all(
-                    &poll,
-                    &config,
-                    (&mut slots, &mut free, &mut timers),
-                    &mut generation,
-                    share,
-                );
+            if retry && !listener_seen {
+                self.accept_all(shared);
             }
 
             // Deadlines that passed.
             now = self.clock.now();
-            while let Some(Reverse((at, index, gen_))) = timers.peek().copied() {
-                if at > now {
-                    break;
-                }
-                timers.pop();
-                let next = match slots.get_mut(index).and_then(Option::as_mut) {
-                    Some(slot) if slot.generation == gen_ && slot.armed == Some(at) => {
-                        slot.armed = None;
-                        match slot.deadline {
-                            // The deadline moved later since this entry was armed.
-                            Some(later) if later > now => {
-                                slot.arm(index, &mut timers);
-                                continue;
-                            }
-                            Some(_) => slot.deadline = None,
-                            None => continue,
+            loop {
+                let due = {
+                    let mut timers = lock(&shared.timers);
+                    match timers.peek() {
+                        Some(&Reverse((at, index, generation))) if at <= now => {
+                            timers.pop();
+                            Some((at, index, generation))
                         }
-                        if slot.lingering.is_some() {
-                            Next::Drop
-                        } else {
-                            set_wall_clock(&mut slot.conn);
-                            slot.conn.handle_timeout(now);
-                            self.drive((&service, share), slot, (stopping, false), &mut now)
-                        }
+                        _ => None,
                     }
-                    _ => continue,
                 };
-                self.settle(&mut slots, &mut free, &mut timers, index, next);
-            }
-            if let Some((balance, me)) = share {
-                balance.publish(me, slots.len() - free.len());
+                let Some((at, index, generation)) = due else {
+                    break;
+                };
+                if let Some(cell) = shared.cells.get(index) {
+                    if cell.is_live(at, generation) {
+                        cell.due.store(true, Ordering::SeqCst);
+                        self.run_cell(shared, index, service, stopping, &mut now);
+                    }
+                }
             }
         }
     }
 
-    /// Accepts every pending connection into a free slot (or answers `503`). Returns true
-    /// if accepting stopped on an error (out of file descriptors, say) with connections
-    /// possibly still queued: the listener is edge-triggered, so the loop must try again by
-    /// itself.
-    ///
-    /// With other loops ([`Balance`]), it stops as soon as another loop holds fewer
-    /// connections, and wakes that loop to accept the rest.
-    fn accept_all<'a>(
+    /// Acts on the news for slot `index` (its `ready` and `due` flags), unless another
+    /// thread holds the slot: that thread finds the flags when it unlocks and acts on them
+    /// itself. After unlocking, the flags are looked at again, so news that came while
+    /// this thread held the slot is not lost.
+    fn run_cell(
         &self,
-        poll: &Poll,
-        config: &'a Config<'a>,
-        (slots, free, timers): (
-            &mut [Option<Slot<'a>>],
-            &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
-            &mut Timers,
-        ),
-        generation: &mut u64,
-        share: Share<'_>,
-    ) -> bool {
+        shared: &Shared<'_>,
+        index: usize,
+        service: &Service<'_, A, H>,
+        stopping: bool,
+        now: &mut Instant,
+    ) {
+        let Some(cell) = shared.cells.get(index) else {
+            return;
+        };
+        // Pairs with the fence after unlocking below: either this thread's flag is seen by
+        // the holder's second look, or the holder's unlock by this `try_lock`.
+        fence(Ordering::SeqCst);
         loop {
-            if let Some((balance, me)) = share {
-                let load = slots.len() - free.len();
-                balance.publish(me, load);
-                if balance.hand_off(me, load, self.clock.now()) {
-                    return false;
-                }
+            let mut place = match cell.slot.try_lock() {
+                Ok(place) => place,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            let due = cell.due.swap(false, Ordering::SeqCst);
+            let ready = cell.ready.swap(false, Ordering::SeqCst);
+            if due || ready {
+                self.step(
+                    shared,
+                    index,
+                    &mut place,
+                    service,
+                    (due, ready, stopping),
+                    now,
+                );
             }
+            drop(place);
+            fence(Ordering::SeqCst);
+            if !cell.due.load(Ordering::SeqCst) && !cell.ready.load(Ordering::SeqCst) {
+                return;
+            }
+        }
+    }
+
+    /// With the slot's lock held: a deadline that came due, then readiness.
+    fn step<'a>(
+        &self,
+        shared: &Shared<'a>,
+        index: usize,
+        place: &mut Option<Slot<'a>>,
+        service: &Service<'_, A, H>,
+        (due, ready, stopping): (bool, bool, bool),
+        now: &mut Instant,
+    ) {
+        let Some(cell) = shared.cells.get(index) else {
+            return;
+        };
+        let Some(slot) = place.as_mut() else {
+            return;
+        };
+        let closed = cell.closed.load(Ordering::SeqCst);
+        let mut next = None;
+        if due {
+            cell.armed.store(0, Ordering::Release);
+            match slot.deadline {
+                // The deadline moved later since the entry was armed: re-armed below.
+                Some(later) if later > *now => {}
+                Some(_) => {
+                    slot.deadline = None;
+                    next = Some(if slot.lingering.is_some() {
+                        Next::Drop
+                    } else {
+                        set_wall_clock(&mut slot.conn);
+                        slot.conn.handle_timeout(*now);
+                        self.drive(service, slot, (stopping, closed), now)
+                    });
+                }
+                None => {}
+            }
+        }
+        let next = match next {
+            Some(next) => next,
+            None if ready => self.drive(service, slot, (stopping, closed), now),
+            None => Next::Wait,
+        };
+        self.settle(shared, index, place, next);
+    }
+
+    /// Accepts every pending connection into a free slot (or answers `503`). If accepting
+    /// stops on an error (out of file descriptors, say) with connections possibly still
+    /// queued, sets [`Shared::accept_retry`]: the listener is edge-triggered, so the threads
+    /// must try again by themselves.
+    fn accept_all(&self, shared: &Shared<'_>) {
+        let retry = loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
                 // A connection reset while queued: the next one may be fine.
                 Err(e)
                     if matches!(
@@ -606,58 +714,75 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     continue;
                 }
                 // EMFILE, ENFILE, ENOMEM: retry shortly, from the loop.
-                Err(_) => return true,
+                Err(_) => break true,
             };
-            let Some((index, rx, tx)) = free.pop() else {
+            let Some((index, rx, tx)) = lock(&shared.free).pop() else {
                 reject_busy(&stream);
                 continue;
             };
-            let ready = stream.set_nonblocking(true).is_ok() && stream.set_nodelay(true).is_ok();
-            let registered = ready
-                && poll
-                    .registry()
-                    .register(
-                        &mut SourceFd(&stream.as_raw_fd()),
-                        Token(index),
-                        Interest::READABLE,
-                    )
-                    .is_ok();
-            if !registered {
-                free.push((index, rx, tx));
+            let Some(cell) = shared.cells.get(index) else {
+                continue;
+            };
+            if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
+                lock(&shared.free).push((index, rx, tx));
                 continue;
             }
             self.handler.connection_opened(&stream, peer);
-            let mut conn = Connection::new(config, rx, tx);
+            let mut conn = Connection::new(shared.config, rx, tx);
             conn.set_remote(peer);
             // The first-byte deadline runs from now: the core anchors a deadline when it is
             // first polled, and it is armed here, since a client that never sends a byte
             // raises no event that would drive its connection (it would hold its slot
-            // until it closed). Bytes already queued raise their event on registration.
+            // until it closed).
             let _ = conn.poll_event(self.clock.now());
             let deadline = conn.poll_timeout();
-            *generation += 1;
-            if let Some(place) = slots.get_mut(index) {
-                let slot = place.insert(Slot {
-                    stream,
-                    peer,
-                    conn,
-                    deadline,
-                    armed: None,
-                    lingering: None,
-                    generation: *generation,
-                });
-                slot.arm(index, timers);
+            // The slot is filled before its socket joins the epoll set, so that a thread
+            // that gets its first event finds it; bytes already queued raise that event on
+            // joining.
+            let mut place = lock(&cell.slot);
+            let generation = shared.generation.fetch_add(1, Ordering::Relaxed) + 1;
+            cell.generation.store(generation, Ordering::Release);
+            cell.armed.store(0, Ordering::Release);
+            cell.closed.store(false, Ordering::SeqCst);
+            let joined = epoll::add(
+                &shared.epoll,
+                &stream,
+                epoll::EventData::new_u64(index as u64),
+                epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET,
+            );
+            let slot = Slot {
+                stream,
+                peer,
+                conn,
+                deadline,
+                lingering: None,
+            };
+            if joined.is_err() {
+                *place = Some(slot);
+                self.release(shared, index, &mut place, Next::Drop);
+                continue;
             }
-        }
+            *place = Some(slot);
+            cell.arm(index, deadline, &shared.timers);
+            drop(place);
+            // An event that came while the slot was being filled.
+            fence(Ordering::SeqCst);
+            if cell.ready.load(Ordering::SeqCst) {
+                let service = self.service();
+                let mut now = self.clock.now();
+                self.run_cell(shared, index, &service, self.wake.stopping(), &mut now);
+            }
+        };
+        shared.accept_retry.store(retry, Ordering::Relaxed);
     }
 
     /// Drains one connection's events, reading until the socket would block.
-    /// `closed`: the readiness event said the peer closed (or the socket failed), so reads
-    /// go on until they return the end of the stream. `now`: the loop's clock, read again
+    /// `closed`: a readiness event said the peer closed (or the socket failed), so reads
+    /// go on until they return the end of the stream. `now`: the thread's clock, read again
     /// here after every step that may take time.
     fn drive(
         &self,
-        (service, share): (&Service<'_, A, H>, Share<'_>),
+        service: &Service<'_, A, H>,
         slot: &mut Slot<'_>,
         (stopping, closed): (bool, bool),
         now: &mut Instant,
@@ -721,15 +846,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.config.timeouts.body,
                         self.config.write_timeout,
                     );
-                    if let Some((balance, me)) = share {
-                        balance.set_busy(me, Some(*now));
-                    }
-                    let served =
-                        service.serve_request(&mut slot.conn, transport, slot.peer, stopping);
-                    if let Some((balance, me)) = share {
-                        balance.set_busy(me, None);
-                    }
-                    if !served {
+                    if !service.serve_request(&mut slot.conn, transport, slot.peer, stopping) {
                         return Next::Drop;
                     }
                     *now = self.clock.now();
@@ -747,45 +864,45 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// Applies what [`PollServer::drive`] decided: re-arm the timer, or release the slot.
     fn settle<'a>(
         &self,
-        slots: &mut [Option<Slot<'a>>],
-        free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
-        timers: &mut Timers,
+        shared: &Shared<'a>,
         index: usize,
+        place: &mut Option<Slot<'a>>,
         next: Next,
     ) {
+        let Some(cell) = shared.cells.get(index) else {
+            return;
+        };
         match next {
             Next::Wait => {
-                if let Some(slot) = slots.get_mut(index).and_then(Option::as_mut) {
+                if let Some(slot) = place.as_mut() {
                     slot.deadline = if slot.lingering.is_some() {
                         slot.lingering
                     } else {
                         slot.conn.poll_timeout()
                     };
-                    slot.arm(index, timers);
+                    cell.arm(index, slot.deadline, &shared.timers);
                 }
             }
             Next::Close | Next::Drop => {
-                self.release(slots, free, index, next);
+                self.release(shared, index, place, next);
                 // Still there: lingering until its deadline.
-                if let Some(slot) = slots.get_mut(index).and_then(Option::as_mut) {
-                    slot.arm(index, timers);
+                if let Some(slot) = place.as_ref() {
+                    cell.arm(index, slot.deadline, &shared.timers);
                 }
             }
         }
     }
 
-    /// Closes the connection in `index`. A graceful close whose client left bytes unread
-    /// keeps the slot, lingering until its deadline; otherwise the slot is freed.
+    /// Closes the connection in slot `index` (whose lock the caller holds: `place`). A
+    /// graceful close whose client left bytes unread keeps the slot, lingering until its
+    /// deadline; otherwise the slot is freed.
     fn release<'a>(
         &self,
-        slots: &mut [Option<Slot<'a>>],
-        free: &mut Vec<(usize, &'a mut [u8], &'a mut [u8])>,
+        shared: &Shared<'a>,
         index: usize,
+        place: &mut Option<Slot<'a>>,
         next: Next,
     ) {
-        let Some(place) = slots.get_mut(index) else {
-            return;
-        };
         let Some(slot) = place.as_mut() else {
             return;
         };
@@ -801,49 +918,51 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let Some(slot) = place.take() else {
             return;
         };
+        if let Some(cell) = shared.cells.get(index) {
+            cell.armed.store(0, Ordering::Release);
+        }
         self.handler
             .connection_closed(slot.peer, slot.conn.requests_served());
-        // Closing the socket (when `slot` drops) takes it out of the poll set: no
-        // `epoll_ctl` needed.
+        // Closing the socket (when `slot` drops) takes it out of the epoll set.
         let (rx, tx) = slot.conn.into_buffers();
-        free.push((index, rx, tx));
+        lock(&shared.free).push((index, rx, tx));
     }
 }
 
-impl<A: Application + Sync, H: RequestHandler> PollServer<A, H> {
-    /// Runs [`PollConfig::loops`] event loops, each on its own thread with its share of the
-    /// slots, all accepting from the one listener, until [`PollServer::shutdown`]; returns
-    /// when every loop has finished.
+impl<A: Application + Sync, H: RequestHandler + Sync> PollServer<A, H> {
+    /// Runs [`PollConfig::loops`] threads sharing one epoll set and every slot, until
+    /// [`PollServer::shutdown`]; returns when every thread has finished. Any thread drives
+    /// any connection, one thread at a time: a thread inside a slow application holds only
+    /// the connection it serves (and the events it took with it, at most a few), and the
+    /// others go on serving the rest.
     ///
     /// # Errors
-    /// The first error of a loop (the other loops are stopped).
+    /// The epoll set could not be created, or the first error of a thread (the others
+    /// are stopped).
     pub fn serve_forever_on(&self) -> io::Result<()> {
-        let loops = self.config.loops.max(1);
-        let slots = self.config.max_connections.max(1).div_ceil(loops);
-        let balance = Balance::new(loops);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..loops)
-                .map(|me| {
-                    let balance = &balance;
-                    scope.spawn(move || {
-                        let result = self.run_loop(slots, Some((balance, me)));
-                        if result.is_err() {
-                            self.wake.stop();
-                        }
-                        result
+        let threads = self.config.loops.max(1);
+        let config = self.core_config();
+        self.with_shared(&config, threads, |shared| {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(move || {
+                            let service = self.service();
+                            self.run_thread(shared, &service)
+                        })
                     })
-                })
-                .collect();
-            let mut first = Ok(());
-            for handle in handles {
-                let result = handle
-                    .join()
-                    .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
-                if first.is_ok() {
-                    first = result;
+                    .collect();
+                let mut first = Ok(());
+                for handle in handles {
+                    let result = handle
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a server thread panicked")));
+                    if first.is_ok() {
+                        first = result;
+                    }
                 }
-            }
-            first
+                first
+            })
         })
     }
 }

@@ -1,5 +1,5 @@
 //! The real-client suite (`tests/common/clients.rs`) against `wsgiref --engine poll`, the
-//! single-threaded mio event loop.
+//! epoll event loop on one thread.
 
 /// The `--engine` every server of the suite runs with.
 const ENGINE: &str = "poll";

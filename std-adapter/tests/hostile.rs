@@ -10,12 +10,13 @@
 //! afterwards. The server is shut down and its thread joined when the test ends, passing or
 //! failing.
 //!
-//! Each scenario is written once and runs against both std engines (`threads::*`, the
-//! thread pool `WsgiServer`; `poll::*`, the event loop `PollServer`, given the same limits,
+//! Each scenario is written once and runs against every std engine (`threads::*`, the
+//! thread pool `WsgiServer`; `poll::*`, the event loop `PollServer` on one thread, and
+//! `poll_shared::*`, on two threads sharing its epoll set; given the same limits,
 //! deadlines, buffers and connection limit), except the two about the pool's fixed number
 //! of workers (starvation and fairness), which have no counterpart on an event loop. "The
-//! worker" in a scenario's docs is the pool's; on the event loop it is the loop itself (the
-//! application runs on it) and the connection's slot. Where an expectation differs by
+//! worker" in a scenario's docs is the pool's; on the event loop it is the thread that
+//! drives the connection (the application runs on it) and the connection's slot. Where an expectation differs by
 //! engine, the scenario says why.
 
 use std::fmt;
@@ -195,8 +196,10 @@ fn quiet_deliberate_panics() {
 enum Engine {
     /// `WsgiServer`: a pool of blocking worker threads, one connection per worker.
     Threads,
-    /// `PollServer`: one mio event loop; the application runs inline on the loop.
+    /// `PollServer` on one thread; the application runs inline on it.
     Poll,
+    /// `PollServer` on two threads sharing one epoll set (`serve_forever_on`).
+    PollShared,
 }
 
 /// Records the server's error stream and every connection it finishes.
@@ -306,10 +309,11 @@ fn bind<A: Application + Send + Sync + 'static>(
                 open_connections: Some(Box::new(move || counting.open_connections())),
             }
         }
-        Engine::Poll => {
+        Engine::Poll | Engine::PollShared => {
+            let shared = engine == Engine::PollShared;
             let config = PollConfig {
                 max_connections: config.max_connections,
-                loops: 1,
+                loops: if shared { 2 } else { 1 },
                 rx_buffer: config.rx_buffer,
                 tx_buffer: config.tx_buffer,
                 limits: config.limits,
@@ -323,7 +327,13 @@ fn bind<A: Application + Send + Sync + 'static>(
             Bound {
                 addr: server.server_address(),
                 recorder,
-                serve: Box::new(move || server.serve_forever().unwrap()),
+                serve: Box::new(move || {
+                    if shared {
+                        server.serve_forever_on().unwrap();
+                    } else {
+                        server.serve_forever().unwrap();
+                    }
+                }),
                 stop: Box::new(move || stop.shutdown()),
                 open_connections: None,
             }
@@ -1148,7 +1158,7 @@ fn an_endless_header_is_refused_without_reading_it_all(engine: Engine) {
             pushed < 16 * 1024 * 1024,
             "the server kept reading: {pushed} bytes accepted"
         ),
-        Engine::Poll => assert!(
+        Engine::Poll | Engine::PollShared => assert!(
             cut_after < PollConfig::default().linger + Duration::from_millis(1500),
             "the server kept reading for {cut_after:?} ({pushed} bytes accepted)"
         ),
@@ -1266,9 +1276,9 @@ fn a_busy_keep_alive_client_gives_its_worker_up_to_a_waiting_one() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Every scenario above that takes an `Engine` runs against both servers.
+// Every scenario above that takes an `Engine` runs against every engine.
 
-macro_rules! on_both_engines {
+macro_rules! on_every_engine {
     ($($scenario:ident),* $(,)?) => {
         /// The thread pool (`WsgiServer`).
         mod threads {
@@ -1278,17 +1288,25 @@ macro_rules! on_both_engines {
             })*
         }
 
-        /// The event loop (`PollServer`).
+        /// The event loop (`PollServer`) on one thread.
         mod poll {
             $(#[test]
             fn $scenario() {
                 super::$scenario(super::Engine::Poll);
             })*
         }
+
+        /// The event loop (`PollServer`) on two threads sharing one epoll set.
+        mod poll_shared {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario(super::Engine::PollShared);
+            })*
+        }
     };
 }
 
-on_both_engines!(
+on_every_engine!(
     disconnect_mid_head_frees_the_worker_quietly,
     half_close_mid_head_is_answered_400,
     disconnect_mid_body_ends_the_request_and_frees_the_worker,

@@ -1,7 +1,8 @@
 //! Real clients over real sockets on 127.0.0.1 against the `wsgiref` command: curl, Python's
 //! `http.client`, raw pipelined bytes from Rust, and nginx as a keep-alive reverse proxy.
-//! The suite is included by `tests/clients.rs` (`--engine threads`) and
-//! `tests/clients_poll.rs` (`--engine poll`), which set `crate::ENGINE` and
+//! The suite is included by `tests/clients.rs` (`--engine threads`),
+//! `tests/clients_poll.rs` (`--engine poll`) and `tests/clients_poll_threads.rs` (`--engine
+//! poll --threads 2`), which set `crate::ENGINE` (the engine and any further options) and
 //! `crate::SERVER_BIN` (the command to run; `wsgiref-tokio`'s tests run the same suite
 //! against its `wsgiref-tokio` command).
 //!
@@ -129,7 +130,8 @@ impl Server {
         let out = dir.file("server.out");
         let child = Command::new(crate::SERVER_BIN)
             .args(["--app", app, "--bind", "127.0.0.1:0", "--quiet"])
-            .args(["--engine", crate::ENGINE])
+            .arg("--engine")
+            .args(crate::ENGINE.split_whitespace())
             .args(if validate { &["--validate"][..] } else { &[] })
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).expect("log file"))
