@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Server load benchmark: the `wsgiref` command (--app hello; thread pool, and the mio event
-# loops of --engine poll, the loop of std-adapter/examples/poll_server.rs), the
+# Server load benchmark: the `wsgiref` command (`wsgiref --app hello` as it comes: the epoll
+# event loop, as many threads at the loop as CPUs, 64 in all; the thread pool of
+# --engine threads; --engine poll with a given number of threads), the
 # `wsgiref-tokio` command (tokio adapter, 2 workers, both executions) against a hyper hello
 # world (bench/hyper-hello, 2 tokio workers) and Python's wsgiref.simple_server, with wrk.
 #
-#   bench/load.sh                      # 3 rounds, wsgiref with --threads 8, 32 and 64
+#   bench/load.sh                      # 3 rounds; the thread pool with --threads 8, 32, 64
 #   ROUNDS=5 WSGIREF_THREADS="8 32" bench/load.sh
 #
 # For each server, two wrk scenarios (wrk -t2 -c32 -d5s --latency): keep-alive, and one
@@ -17,8 +18,8 @@
 # 3-4 minutes with the defaults, plus the first build.
 #
 # Settings (environment): ROUNDS (3), DURATION (seconds, 5), CONNECTIONS (32),
-# WRK_THREADS (2), WSGIREF_THREADS ("8 32 64"), POLL_LOOPS (event loops of the
-# --engine poll runs, "1 2"), BASE_PORT (18300; servers use
+# WRK_THREADS (2), WSGIREF_THREADS (--threads of the --engine threads runs, "8 32 64"),
+# POLL_LOOPS (--threads of the --engine poll runs, "1 2"), BASE_PORT (18300; servers use
 # BASE_PORT, BASE_PORT+1, ...), SKIP_BUILD (1: use the binaries already built),
 # CARGO_TARGET_DIR (where cargo puts the binaries: target/ of the work tree and
 # bench/hyper-hello/target/ unless set),
@@ -124,7 +125,7 @@ make_server("127.0.0.1", int(sys.argv[1]), hello, handler_class=QuietHandler).se
 
 # ---------------------------------------------------------------------------- servers
 
-SERVERS=()
+SERVERS=(wsgiref)
 for t in $WSGIREF_THREADS; do SERVERS+=("wsgiref-t$t"); done
 for l in $POLL_LOOPS; do SERVERS+=("wsgiref-poll$l"); done
 SERVERS+=(tokio-bip tokio-inline hyper python)
@@ -142,8 +143,11 @@ start_server() {
     local name=$1 port=$2
     [ -z "$(ss -Htln "sport = :$port")" ] || die "port $port is already in use"
     case $name in
+        wsgiref)
+            "$WORK/wsgiref" --app hello --quiet --bind "127.0.0.1:$port" >/dev/null &
+            ;;
         wsgiref-t*)
-            "$WORK/wsgiref" --app hello --quiet --threads "${name#wsgiref-t}" \
+            "$WORK/wsgiref" --app hello --quiet --engine threads --threads "${name#wsgiref-t}" \
                 --bind "127.0.0.1:$port" >/dev/null &
             ;;
         wsgiref-poll*)
@@ -300,7 +304,8 @@ med() {
 
 label_of() {
     case $1 in
-        wsgiref-t*) echo "wsgiref \`--threads ${1#wsgiref-t}\`" ;;
+        wsgiref) echo "wsgiref (as it comes: \`--app hello\`)" ;;
+        wsgiref-t*) echo "wsgiref \`--engine threads --threads ${1#wsgiref-t}\`" ;;
         wsgiref-poll*) echo "wsgiref \`--engine poll --threads ${1#wsgiref-poll}\`" ;;
         tokio-bip) echo "wsgiref-tokio (2 workers, block_in_place)" ;;
         tokio-inline) echo "wsgiref-tokio (2 workers, --engine inline)" ;;

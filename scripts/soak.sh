@@ -5,7 +5,7 @@
 # VmRSS is sampled from /proc/PID/status every second.
 #
 #   scripts/soak.sh                       # 60 s per scenario, 256 connections, --threads 256
-#   ENGINE=poll scripts/soak.sh           # the mio event loop, one loop (--threads 1)
+#   ENGINE=poll scripts/soak.sh           # the epoll event loop, one thread (--threads 1)
 #   DURATION=20 THREADS=64 scripts/soak.sh
 #
 # Passes when, for each scenario: wrk saw no socket error (connect, read, write, timeout) and
@@ -15,9 +15,9 @@
 # answers afterwards, and the peak VmRSS is within RSS_TOLERANCE percent of the VmRSS 10 s
 # into the run. DURATION must be at least 13. Prints a summary; exits non-zero on any failure.
 #
-# ENGINE picks the server (`--engine`): `threads` (the default) or `poll`. THREADS is passed as
-# `--threads`: worker threads for `threads` (default here 256), event loops for `poll`
-# (default 1; the loops share 1024 connection slots).
+# ENGINE picks the server (`--engine`): `threads` (the default here) or `poll`. THREADS is
+# passed as `--threads`: worker threads for `threads` (default here 256), threads of the
+# event loop for `poll` (default here 1; they share 1024 connection slots).
 #
 # Why --threads 256 by default for the threads engine: that server is one blocking worker
 # thread per connection (`--threads`, default 64) with up to 256 connections open in all

@@ -64,13 +64,14 @@ struct ServeArgs {
     #[arg(long)]
     validate: bool,
 
-    /// How connections are served
-    #[arg(long, value_enum, default_value_t = Engine::Threads)]
-    engine: Engine,
+    /// How connections are served [default: poll; threads with --once]
+    #[arg(long, value_enum)]
+    engine: Option<Engine>,
 
-    /// Threads: workers each serving one connection at a time (--engine threads, default
-    /// 64), or threads sharing one event loop of up to 1024 connections (--engine poll,
-    /// default 1; about as many as CPUs)
+    /// Threads: workers each serving one connection at a time (--engine threads), or
+    /// threads sharing one event loop of up to 1024 connections, as many as CPUs waiting on
+    /// it at a time and the others taking over from one stuck in an application (--engine
+    /// poll); at most this many applications run at once [default: 64]
     #[arg(
         long,
         value_name = "N",
@@ -92,8 +93,9 @@ struct ServeArgs {
 enum Engine {
     /// simple_server: a pool of worker threads, one connection per thread at a time
     Threads,
-    /// one epoll event loop for every connection (up to 1024), served by --threads threads;
-    /// applications run on them
+    /// one epoll event loop for every connection (up to 1024); as many threads as CPUs
+    /// wait on it and run the applications, and others (up to --threads) take over from a
+    /// thread inside one application for over 10 ms
     Poll,
 }
 
@@ -164,7 +166,13 @@ fn serve<A>(app: A, name: &str, args: &ServeArgs) -> ExitCode
 where
     A: Application + Send + Sync + 'static,
 {
-    if args.engine == Engine::Poll {
+    // handle_request (`--once`) is simple_server's: the thread pool's.
+    let engine = args.engine.unwrap_or(if args.once {
+        Engine::Threads
+    } else {
+        Engine::Poll
+    });
+    if engine == Engine::Poll {
         return serve_poll(app, name, args);
     }
     let config = ServerConfig {
@@ -199,22 +207,30 @@ fn serve_poll<A: Application + Send + Sync + 'static>(
     if args.once {
         return fail("--once needs --engine threads");
     }
+    // As many turns at the epoll set as CPUs; `--threads` in all, so that as many
+    // applications may block at once.
+    let threads = args.threads.unwrap_or(ServerConfig::default().threads);
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let loops = cpus.min(threads);
     let config = PollConfig {
-        loops: args.threads.unwrap_or(1),
+        loops,
+        threads,
         quiet: args.quiet,
         ..PollConfig::default()
     };
+    // Every slot's socket, the listener, and a few more (the soft limit is often 1024).
+    let want = u64::try_from(config.max_connections).unwrap_or(u64::MAX);
+    let _ = wsgiref_std::poll::raise_fd_limit(want.saturating_add(64));
     let server = match PollServer::bind(args.bind.as_str(), app, config, DefaultHandler) {
         Ok(server) => server,
         Err(e) => return fail(format_args!("cannot listen on {}: {e}", args.bind)),
     };
     let handle = server.shutdown_handle();
     on_ctrl_c(move || handle.shutdown());
-    let loops = args.threads.unwrap_or(1);
     println!(
-        "Serving {name} on http://{}/ (event loop, {loops} thread{})",
+        "Serving {name} on http://{}/ (event loop: {loops} of {threads} thread{} at a time)",
         server.server_address(),
-        if loops == 1 { "" } else { "s" }
+        if threads == 1 { "" } else { "s" }
     );
     match server.serve_forever_on() {
         Ok(()) => ExitCode::SUCCESS,
@@ -262,7 +278,7 @@ mod tests {
         assert_eq!(cli.serve.app.to_string(), "demo_app");
         assert!(!cli.serve.validate && !cli.serve.once && !cli.serve.quiet);
         assert_eq!(cli.serve.threads, None);
-        assert_eq!(cli.serve.engine, Engine::Threads);
+        assert_eq!(cli.serve.engine, None);
     }
 
     #[test]
@@ -287,7 +303,7 @@ mod tests {
         assert_eq!(args.app.to_string(), "echo");
         assert!(args.validate && args.once && args.quiet);
         assert_eq!(args.threads, Some(2));
-        assert_eq!(args.engine, Engine::Poll);
+        assert_eq!(args.engine, Some(Engine::Poll));
 
         let cli = Cli::try_parse_from(["wsgiref", "cgi", "--app", "hello", "--iis"]).unwrap();
         let Some(Command::Cgi(cgi)) = cli.command else {

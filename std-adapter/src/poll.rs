@@ -58,7 +58,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use rustix::buffer::spare_capacity;
@@ -75,10 +75,16 @@ use crate::transport::{Clock, SocketTransport, write_all_vectored};
 pub struct PollConfig {
     /// Connections served at once (the slots, each with its buffers); beyond it, `503`.
     pub max_connections: usize,
-    /// Threads of [`PollServer::serve_forever_on`], all waiting on the one epoll set and
-    /// driving any ready connection ([`PollServer::serve_forever`] serves on the calling
-    /// thread alone). About as many as CPUs (see the module docs).
+    /// Threads of [`PollServer::serve_forever_on`] that wait on the one epoll set at a
+    /// time, each driving any ready connection ([`PollServer::serve_forever`] serves on the
+    /// calling thread alone). About as many as CPUs (see the module docs).
     pub loops: usize,
+    /// Threads of [`PollServer::serve_forever_on`] in all (at least `loops`): at most this
+    /// many applications run at once. The threads beyond `loops` wait, without a turn at
+    /// the epoll set, to take the turn of a thread that has been inside one application for
+    /// longer than [`HAND_OFF_AFTER`], so a slow or blocking application does not hold up
+    /// the other connections while threads are left.
+    pub threads: usize,
     /// Receive buffer per slot: the largest kept request head plus some body. Default
     /// 16 KiB, as the thread pool's (the arena is reserved for every slot at start and
     /// touched only by the slots in use).
@@ -106,6 +112,7 @@ impl Default for PollConfig {
         Self {
             max_connections: 1024,
             loops: 1,
+            threads: 1,
             rx_buffer: 16 * 1024,
             tx_buffer: 16 * 1024,
             limits: Limits::DEFAULT,
@@ -135,6 +142,11 @@ const EVENTS_SHARED: usize = 1;
 const EVENTS_ALONE: usize = 256;
 /// The longest single wait (a deadline further away is waited for in steps).
 const LONGEST_WAIT: Duration = Duration::from_secs(3600);
+/// How long a thread may be inside one application before a waiting thread takes its turn
+/// at the epoll set (see [`PollConfig::threads`]).
+pub const HAND_OFF_AFTER: Duration = Duration::from_millis(10);
+/// How often the monitor looks at the threads while one of them is inside an application.
+const MONITOR_TICK: Duration = Duration::from_millis(5);
 
 /// A WSGI server whose threads share one epoll set (see the module docs).
 pub struct PollServer<A, H = DefaultHandler> {
@@ -276,8 +288,164 @@ struct Shared<'a> {
     accept_retry: AtomicBool,
     /// Threads serving.
     threads: usize,
+    /// Turns at the epoll set (at most `threads`).
+    loops: usize,
+    /// Turns at the epoll set.
+    turns: Turns,
     /// Threads still running; after a stop, the last one finishes the requests in flight.
     running: AtomicUsize,
+}
+
+/// Which threads wait on the epoll set: `loops` turns among the threads, and the hand-off
+/// of the turn of a thread that stays inside an application (see [`PollConfig::threads`]).
+///
+/// A thread records when it enters an application and clears it when it leaves (two
+/// stores to its own cache line per request). While some thread is inside one, a monitor
+/// thread looks every [`MONITOR_TICK`]; a thread inside one application for longer than
+/// [`HAND_OFF_AFTER`] is marked `handed_off` and its turn is freed, for a waiting thread to
+/// take. The marked thread finishes its application and then waits for a turn itself. When
+/// nobody is inside an application, the monitor sleeps until a thread enters one.
+struct Turns {
+    /// Turns nobody has.
+    free: Mutex<usize>,
+    /// A turn was freed, or the server stops.
+    freed: Condvar,
+    /// Per thread.
+    threads: Vec<ThreadState>,
+    /// The monitor sleeps (nobody was inside an application when it last looked).
+    monitor_idle: AtomicBool,
+    monitor_lock: Mutex<()>,
+    monitor_wake: Condvar,
+    /// There is a monitor (more threads than turns).
+    monitored: bool,
+}
+
+/// A thread's entry in [`Turns`], on a cache line of its own.
+#[derive(Default)]
+#[repr(align(64))]
+struct ThreadState {
+    /// When it entered the application it is in ([`Instant::as_millis`] + 1), or 0.
+    busy_since: AtomicU64,
+    /// Its turn was given to another thread while it was inside an application.
+    handed_off: AtomicBool,
+}
+
+impl Turns {
+    fn new(threads: usize, loops: usize) -> Self {
+        Self {
+            free: Mutex::new(0),
+            freed: Condvar::new(),
+            threads: (0..threads).map(|_| ThreadState::default()).collect(),
+            monitor_idle: AtomicBool::new(false),
+            monitor_lock: Mutex::new(()),
+            monitor_wake: Condvar::new(),
+            monitored: threads > loops,
+        }
+    }
+
+    /// Thread `id` enters an application at `now`.
+    fn enter(&self, id: usize, now: Instant) {
+        if let Some(me) = self.threads.get(id) {
+            me.busy_since
+                .store(now.as_millis().saturating_add(1), Ordering::SeqCst);
+        }
+        // Pairs with the monitor's store of `monitor_idle` and its look at `busy_since`:
+        // either it sees this thread busy, or this thread sees it asleep and wakes it.
+        if self.monitored && self.monitor_idle.load(Ordering::SeqCst) {
+            let _guard = lock(&self.monitor_lock);
+            self.monitor_wake.notify_one();
+        }
+    }
+
+    /// Thread `id` has left the application.
+    fn leave(&self, id: usize) {
+        if let Some(me) = self.threads.get(id) {
+            me.busy_since.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// Was thread `id`'s turn given away (and is it now without one)?
+    fn lost_turn(&self, id: usize) -> bool {
+        self.threads
+            .get(id)
+            .is_some_and(|me| me.handed_off.swap(false, Ordering::SeqCst))
+    }
+
+    /// Waits for a free turn and takes it; false if the server stops first.
+    fn take(&self, wake: &WakeSet) -> bool {
+        let mut free = lock(&self.free);
+        loop {
+            if wake.stopping() {
+                return false;
+            }
+            if *free > 0 {
+                *free -= 1;
+                return true;
+            }
+            free = self
+                .freed
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Wakes every waiting thread and the monitor (the server stops).
+    fn wake_all(&self) {
+        {
+            let _guard = lock(&self.free);
+            self.freed.notify_all();
+        }
+        let _guard = lock(&self.monitor_lock);
+        self.monitor_wake.notify_all();
+    }
+
+    /// The monitor's loop (see [`Turns`]), until the server stops.
+    fn monitor(&self, wake: &WakeSet, clock: Clock) {
+        let hand_off_after = u64::try_from(HAND_OFF_AFTER.as_millis()).unwrap_or(u64::MAX);
+        while !wake.stopping() {
+            let now = clock.now().as_millis().saturating_add(1);
+            let mut anyone_busy = false;
+            for state in &self.threads {
+                let since = state.busy_since.load(Ordering::SeqCst);
+                if since == 0 {
+                    continue;
+                }
+                anyone_busy = true;
+                if now >= since.saturating_add(hand_off_after)
+                    && !state.handed_off.swap(true, Ordering::SeqCst)
+                {
+                    *lock(&self.free) += 1;
+                    self.freed.notify_one();
+                }
+            }
+            if anyone_busy {
+                std::thread::sleep(MONITOR_TICK);
+                continue;
+            }
+            let guard = lock(&self.monitor_lock);
+            self.monitor_idle.store(true, Ordering::SeqCst);
+            let busy = self
+                .threads
+                .iter()
+                .any(|t| t.busy_since.load(Ordering::SeqCst) != 0);
+            if !busy && !wake.stopping() {
+                drop(
+                    self.monitor_wake
+                        .wait(guard)
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
+            }
+            self.monitor_idle.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One thread of the server: the service it runs applications with, and its entry in
+/// [`Turns`].
+struct Worker<'w, A, H> {
+    service: Service<'w, A, H>,
+    turns: &'w Turns,
+    id: usize,
 }
 
 /// What a thread should do with a connection after driving it.
@@ -377,9 +545,13 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// be added to it.
     pub fn serve_forever(&self) -> io::Result<()> {
         let config = self.core_config();
-        self.with_shared(&config, 1, |shared| {
-            let service = self.service();
-            self.run_thread(shared, &service)
+        self.with_shared(&config, (1, 1), |shared| {
+            let worker = Worker {
+                service: self.service(),
+                turns: &shared.turns,
+                id: 0,
+            };
+            self.run_thread(shared, &worker)
         })
     }
 
@@ -391,13 +563,13 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         }
     }
 
-    /// Builds the shared state for `threads` threads (all the memory the server will use
+    /// Builds the shared state for `threads` threads with `loops` turns (all the memory the server will use
     /// for connections, zeroed lazily by the kernel), runs `run` on it, and takes the
     /// stop signal out of the [`WakeSet`] again.
     fn with_shared<'a, R>(
         &self,
         config: &'a Config<'a>,
-        threads: usize,
+        (threads, loops): (usize, usize),
         run: impl FnOnce(&Shared<'_>) -> io::Result<R>,
     ) -> io::Result<R> {
         let slots = self.config.max_connections.max(1);
@@ -439,6 +611,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             generation: AtomicU64::new(0),
             accept_retry: AtomicBool::new(false),
             threads: threads.max(1),
+            loops: loops.clamp(1, threads.max(1)),
+            turns: Turns::new(threads.max(1), loops.clamp(1, threads.max(1))),
             running: AtomicUsize::new(threads.max(1)),
         };
         let result = run(&shared);
@@ -449,8 +623,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// One thread's loop: wait on the shared epoll set, drive the connections it reports,
     /// accept, fire the deadlines that passed; after a stop, the last thread to notice
     /// finishes the requests in flight and returns when every slot is free.
-    fn run_thread(&self, shared: &Shared<'_>, service: &Service<'_, A, H>) -> io::Result<()> {
-        let result = self.thread_loop(shared, service);
+    fn run_thread(&self, shared: &Shared<'_>, worker: &Worker<'_, A, H>) -> io::Result<()> {
+        let result = self.thread_loop(shared, worker);
         if result.is_err() {
             // The others stop too; none of them waits for this one.
             self.wake.stop();
@@ -458,7 +632,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         result
     }
 
-    fn thread_loop(&self, shared: &Shared<'_>, service: &Service<'_, A, H>) -> io::Result<()> {
+    fn thread_loop(&self, shared: &Shared<'_>, worker: &Worker<'_, A, H>) -> io::Result<()> {
         let batch = if shared.threads > 1 {
             EVENTS_SHARED
         } else {
@@ -472,9 +646,12 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let mut now = self.clock.now();
         // This thread is the last one, finishing after a stop.
         let mut last = false;
+        // The first `loops` threads start with a turn at the epoll set.
+        let mut has_turn = worker.id < shared.loops;
         loop {
             let stopping = self.wake.stopping();
             if stopping && !last {
+                shared.turns.wake_all();
                 if shared.running.fetch_sub(1, Ordering::SeqCst) > 1 {
                     return Ok(());
                 }
@@ -502,6 +679,18 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
             if last && lock(&shared.free).len() == shared.cells.len() {
                 return Ok(());
+            }
+            // The last thread finishes without turns (the others are gone).
+            if !last {
+                if has_turn && shared.turns.lost_turn(worker.id) {
+                    has_turn = false;
+                }
+                if !has_turn {
+                    if !shared.turns.take(&self.wake) {
+                        continue;
+                    }
+                    has_turn = true;
+                }
             }
 
             // The earliest live deadline is the wait's timeout (`now` is the reading the
@@ -553,7 +742,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     LISTENER => {
                         listener_seen = true;
                         if !last {
-                            self.accept_all(shared);
+                            self.accept_all(shared, worker);
                         }
                     }
                     index => {
@@ -572,13 +761,13 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             cell.closed.store(true, Ordering::SeqCst);
                         }
                         cell.ready.store(true, Ordering::SeqCst);
-                        self.run_cell(shared, index, service, stopping, &mut now);
+                        self.run_cell(shared, index, worker, stopping, &mut now);
                     }
                 }
             }
 
             if retry && !listener_seen {
-                self.accept_all(shared);
+                self.accept_all(shared, worker);
             }
 
             // Deadlines that passed.
@@ -600,7 +789,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 if let Some(cell) = shared.cells.get(index) {
                     if cell.is_live(at, generation) {
                         cell.due.store(true, Ordering::SeqCst);
-                        self.run_cell(shared, index, service, stopping, &mut now);
+                        self.run_cell(shared, index, worker, stopping, &mut now);
                     }
                 }
             }
@@ -615,7 +804,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         &self,
         shared: &Shared<'_>,
         index: usize,
-        service: &Service<'_, A, H>,
+        worker: &Worker<'_, A, H>,
         stopping: bool,
         now: &mut Instant,
     ) {
@@ -638,7 +827,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     shared,
                     index,
                     &mut place,
-                    service,
+                    worker,
                     (due, ready, stopping),
                     now,
                 );
@@ -657,7 +846,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         shared: &Shared<'a>,
         index: usize,
         place: &mut Option<Slot<'a>>,
-        service: &Service<'_, A, H>,
+        worker: &Worker<'_, A, H>,
         (due, ready, stopping): (bool, bool, bool),
         now: &mut Instant,
     ) {
@@ -681,7 +870,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     } else {
                         set_wall_clock(&mut slot.conn);
                         slot.conn.handle_timeout(*now);
-                        self.drive(service, slot, (stopping, closed), now)
+                        self.drive(worker, slot, (stopping, closed), now)
                     });
                 }
                 None => {}
@@ -689,7 +878,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         }
         let next = match next {
             Some(next) => next,
-            None if ready => self.drive(service, slot, (stopping, closed), now),
+            None if ready => self.drive(worker, slot, (stopping, closed), now),
             None => Next::Wait,
         };
         self.settle(shared, index, place, next);
@@ -699,7 +888,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// stops on an error (out of file descriptors, say) with connections possibly still
     /// queued, sets [`Shared::accept_retry`]: the listener is edge-triggered, so the threads
     /// must try again by themselves.
-    fn accept_all(&self, shared: &Shared<'_>) {
+    fn accept_all(&self, shared: &Shared<'_>, worker: &Worker<'_, A, H>) {
         let retry = loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -768,9 +957,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             // An event that came while the slot was being filled.
             fence(Ordering::SeqCst);
             if cell.ready.load(Ordering::SeqCst) {
-                let service = self.service();
                 let mut now = self.clock.now();
-                self.run_cell(shared, index, &service, self.wake.stopping(), &mut now);
+                self.run_cell(shared, index, worker, self.wake.stopping(), &mut now);
             }
         };
         shared.accept_retry.store(retry, Ordering::Relaxed);
@@ -782,7 +970,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// here after every step that may take time.
     fn drive(
         &self,
-        service: &Service<'_, A, H>,
+        worker: &Worker<'_, A, H>,
         slot: &mut Slot<'_>,
         (stopping, closed): (bool, bool),
         now: &mut Instant,
@@ -846,7 +1034,15 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.config.timeouts.body,
                         self.config.write_timeout,
                     );
-                    if !service.serve_request(&mut slot.conn, transport, slot.peer, stopping) {
+                    worker.turns.enter(worker.id, *now);
+                    let served = worker.service.serve_request(
+                        &mut slot.conn,
+                        transport,
+                        slot.peer,
+                        stopping,
+                    );
+                    worker.turns.leave(worker.id);
+                    if !served {
                         return Next::Drop;
                     }
                     *now = self.clock.now();
@@ -940,15 +1136,23 @@ impl<A: Application + Sync, H: RequestHandler + Sync> PollServer<A, H> {
     /// The epoll set could not be created, or the first error of a thread (the others
     /// are stopped).
     pub fn serve_forever_on(&self) -> io::Result<()> {
-        let threads = self.config.loops.max(1);
+        let loops = self.config.loops.max(1);
+        let threads = self.config.threads.max(loops);
         let config = self.core_config();
-        self.with_shared(&config, threads, |shared| {
+        self.with_shared(&config, (threads, loops), |shared| {
             std::thread::scope(|scope| {
+                if shared.turns.monitored {
+                    scope.spawn(|| shared.turns.monitor(&self.wake, self.clock));
+                }
                 let handles: Vec<_> = (0..threads)
-                    .map(|_| {
+                    .map(|id| {
                         scope.spawn(move || {
-                            let service = self.service();
-                            self.run_thread(shared, &service)
+                            let worker = Worker {
+                                service: self.service(),
+                                turns: &shared.turns,
+                                id,
+                            };
+                            self.run_thread(shared, &worker)
                         })
                     })
                     .collect();

@@ -12,7 +12,7 @@
 //!
 //! Each scenario is written once and runs against every std engine (`threads::*`, the
 //! thread pool `WsgiServer`; `poll::*`, the event loop `PollServer` on one thread, and
-//! `poll_shared::*`, on two threads sharing its epoll set; given the same limits,
+//! `poll_shared::*`, on four threads taking two turns at its epoll set; given the same limits,
 //! deadlines, buffers and connection limit), except the two about the pool's fixed number
 //! of workers (starvation and fairness), which have no counterpart on an event loop. "The
 //! worker" in a scenario's docs is the pool's; on the event loop it is the thread that
@@ -198,7 +198,8 @@ enum Engine {
     Threads,
     /// `PollServer` on one thread; the application runs inline on it.
     Poll,
-    /// `PollServer` on two threads sharing one epoll set (`serve_forever_on`).
+    /// `PollServer` with two turns at one epoll set among four threads
+    /// (`serve_forever_on`): the set shared, and turns handed off.
     PollShared,
 }
 
@@ -314,6 +315,7 @@ fn bind<A: Application + Send + Sync + 'static>(
             let config = PollConfig {
                 max_connections: config.max_connections,
                 loops: if shared { 2 } else { 1 },
+                threads: if shared { 4 } else { 1 },
                 rx_buffer: config.rx_buffer,
                 tx_buffer: config.tx_buffer,
                 limits: config.limits,
@@ -1296,7 +1298,7 @@ macro_rules! on_every_engine {
             })*
         }
 
-        /// The event loop (`PollServer`) on two threads sharing one epoll set.
+        /// The event loop (`PollServer`): four threads, two turns at one epoll set.
         mod poll_shared {
             $(#[test]
             fn $scenario() {

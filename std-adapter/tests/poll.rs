@@ -81,10 +81,10 @@ struct Running {
 }
 
 impl Running {
-    /// One loop on a thread of the test ([`PollServer::serve_forever`]); with
-    /// `config.loops` > 1, [`PollServer::serve_forever_on`].
+    /// One thread of the test ([`PollServer::serve_forever`]); with `config.loops` or
+    /// `config.threads` > 1, [`PollServer::serve_forever_on`].
     fn start(config: PollConfig) -> Self {
-        let loops = config.loops;
+        let loops = config.loops.max(config.threads);
         let server = PollServer::bind("127.0.0.1:0", app, config, Captured::default()).unwrap();
         let addr = server.server_address();
         let stop = server.shutdown_handle();
@@ -274,6 +274,55 @@ fn a_thread_inside_a_slow_application_holds_only_that_connection() {
     let (status, _) = read_response(&mut clients[0]);
     assert_eq!(status, "HTTP/1.1 200 OK");
     drop((clients, fresh));
+    server.stop(Duration::from_secs(10));
+}
+
+/// One turn at the epoll set and four threads: three applications that each take 3 s run
+/// at once (a waiting thread takes the turn of each one that stays inside its application),
+/// and the other connections are served meanwhile.
+#[test]
+fn slow_applications_hand_their_turn_to_waiting_threads() {
+    let server = Running::start(PollConfig {
+        loops: 1,
+        threads: 4,
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let started = Instant::now();
+    let sleepers: Vec<JoinHandle<(String, Duration)>> = (0..3)
+        .map(|_| {
+            let mut s = server.connect();
+            thread::spawn(move || {
+                get(&mut s, "/sleep");
+                let (status, _) = read_response(&mut s);
+                (status, started.elapsed())
+            })
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let mut fresh = server.connect();
+    for round in 0..3 {
+        get(&mut fresh, &format!("/{round}"));
+        let (status, body) = read_response(&mut fresh);
+        assert_eq!(
+            (status.as_str(), body),
+            ("HTTP/1.1 200 OK", format!("hello /{round}").into_bytes())
+        );
+    }
+    assert!(
+        started.elapsed() < SLEEP / 2,
+        "a fast request waited {:?} behind the slow ones",
+        started.elapsed()
+    );
+    for sleeper in sleepers {
+        let (status, took) = sleeper.join().unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(
+            took < SLEEP + SLEEP / 2,
+            "the slow applications ran one after another: one ended after {took:?}"
+        );
+    }
+    drop(fresh);
     server.stop(Duration::from_secs(10));
 }
 
