@@ -28,17 +28,18 @@
 //! connections at once: [`RequestHandler::connection_opened`] (at accept) and
 //! [`RequestHandler::connection_closed`] (when the slot is freed) are called instead.
 //!
-//! **What it costs.** An application is a blocking call (WSGI's contract): while it runs —
-//! reading a body that has not arrived yet, or writing into a full send buffer — its thread
-//! waits for that one socket (bounded by the body deadline and
-//! [`PollConfig::write_timeout`]). With one thread the other connections wait with it; with
-//! several, only when every thread is inside an application at once. Requests whose head
-//! and body arrive together and whose responses fit the socket's send buffer (the usual
-//! case) never wait. Threads are meant to be about as many as CPUs: more of them than CPUs
-//! take turns on the CPUs in the middle of requests, which costs more than it gains (the
-//! load benchmark measured 2 threads well ahead of 8 and 64 on two CPUs). For
-//! applications that block on other things (a database, a slow upstream), use the thread
-//! pool of [`crate::server`] or the tokio adapter.
+//! **Turns.** [`PollConfig::loops`] threads wait on the epoll set at a time, and
+//! [`PollConfig::threads`] are started in all. An application is a blocking call (WSGI's
+//! contract): while it runs — reading a body that has not arrived yet, writing into a full
+//! send buffer (bounded by the body deadline and [`PollConfig::write_timeout`]), or waiting
+//! on anything else — its thread waits with it. A monitor thread gives the turn of a thread
+//! that has been inside one application for longer than [`HAND_OFF_AFTER`] to a thread
+//! without one, so the other connections go on being served while threads are left; with
+//! no thread left (or `threads` equal to `loops`), they wait. More threads waiting on the
+//! set than CPUs take turns on the CPUs in the middle of requests, which costs more than
+//! it gains (measured in `docs/BENCHMARKS.md`): `loops` about as many as CPUs, `threads` as
+//! many as applications may block at once. With one thread ([`PollServer::serve_forever`])
+//! every connection waits while an application blocks.
 //!
 //! ```no_run
 //! use wsgiref_std::apps::hello;
