@@ -300,8 +300,9 @@ struct Shared<'a> {
 /// Which threads wait on the epoll set: `loops` turns among the threads, and the hand-off
 /// of the turn of a thread that stays inside an application (see [`PollConfig::threads`]).
 ///
-/// A thread records when it enters an application and clears it when it leaves (two
-/// stores to its own cache line per request). While some thread is inside one, a monitor
+/// A thread records when it enters an application (or a write of the core's own output,
+/// which may wait for the client too) and clears it when it leaves (two stores to its own
+/// cache line per request). While some thread is inside one, a monitor
 /// thread looks every [`MONITOR_TICK`]; a thread inside one application for longer than
 /// [`HAND_OFF_AFTER`] is marked `handed_off` and its turn is freed, for a waiting thread to
 /// take. The marked thread finishes its application and then waits for a turn itself. When
@@ -1023,7 +1024,11 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         Duration::ZERO,
                         self.config.write_timeout,
                     );
-                    if wsgiref::handler::Transport::send(&mut transport, &[bytes]).is_err() {
+                    // A write that waits for the client is a wait like an application's.
+                    worker.turns.enter(worker.id, *now);
+                    let sent = wsgiref::handler::Transport::send(&mut transport, &[bytes]);
+                    worker.turns.leave(worker.id);
+                    if sent.is_err() {
                         return Next::Drop;
                     }
                     *now = self.clock.now();
