@@ -320,6 +320,8 @@ struct HttpSource<'a> {
     line: [Span; 4],
     content_type: Option<u8>,
     content_length: Option<u8>,
+    /// The kept Host field.
+    host: Option<u8>,
     /// See [`HttpSource::target_authority`].
     absolute_form: bool,
     gateway: &'a Gateway<'a>,
@@ -334,9 +336,12 @@ impl<'a> HttpSource<'a> {
             return None;
         }
         if name == b"HOST" {
+            // The target's authority, else the one Host field (found while parsing).
             if let Some(authority) = self.target_authority() {
                 return Some(authority);
             }
+            let host = self.fields.get(usize::from(self.host?))?;
+            return Some(host.value.of(self.head));
         }
         let head = self.head;
         for (i, f) in self.fields.iter().enumerate() {
@@ -532,6 +537,7 @@ impl<'a> Environ<'a> {
                 fields: &head.fields,
                 line: [head.method, head.path, head.query, head.protocol],
                 content_type: head.content_type,
+                host: head.host,
                 content_length: head.content_length,
                 absolute_form: head.absolute_form,
                 gateway,

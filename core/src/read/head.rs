@@ -136,6 +136,8 @@ pub(crate) struct Head<const H: usize> {
     pub(crate) version: Version,
     pub(crate) content_type: Option<u8>,
     pub(crate) content_length: Option<u8>,
+    /// The kept Host field (there is at most one), for `HTTP_HOST` without a search.
+    pub(crate) host: Option<u8>,
     /// The request-target is in absolute-form: its authority stands for the Host field.
     pub(crate) absolute_form: bool,
     pub(crate) fields: Vec<Field, H>,
@@ -152,6 +154,7 @@ impl<const H: usize> Head<H> {
             fields: Vec::new(),
             content_type: None,
             content_length: None,
+            host: None,
             len: 0,
             flags: FramingFields::new(),
             absolute_form: false,
@@ -496,6 +499,7 @@ impl HeadParser {
                             break Err(RemoteError::BadHost);
                         }
                         head.flags.host = true;
+                        head.host = u8::try_from(head.fields.len()).ok();
                     }
                     FieldKind::Connection if eq_lower(value, b"keep-alive") => {
                         head.flags.conn_keep_alive = true;
@@ -820,6 +824,7 @@ impl HeadParser {
         match kind {
             FieldKind::ContentType => head.content_type = Some(index),
             FieldKind::ContentLength => head.content_length = Some(index),
+            FieldKind::Host => head.host = Some(index),
             _ => {}
         }
         Ok(())
