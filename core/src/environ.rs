@@ -320,7 +320,8 @@ struct HttpSource<'a> {
     line: [Span; 4],
     content_type: Option<u8>,
     content_length: Option<u8>,
-    /// The kept Host field.
+    /// The kept Host field (not in the `small` build: see `Head::host`).
+    #[cfg(not(feature = "small"))]
     host: Option<u8>,
     /// See [`HttpSource::target_authority`].
     absolute_form: bool,
@@ -340,8 +341,11 @@ impl<'a> HttpSource<'a> {
             if let Some(authority) = self.target_authority() {
                 return Some(authority);
             }
-            let host = self.fields.get(usize::from(self.host?))?;
-            return Some(host.value.of(self.head));
+            #[cfg(not(feature = "small"))]
+            return self
+                .fields
+                .get(usize::from(self.host?))
+                .map(|host| host.value.of(self.head));
         }
         let head = self.head;
         for (i, f) in self.fields.iter().enumerate() {
@@ -537,6 +541,7 @@ impl<'a> Environ<'a> {
                 fields: &head.fields,
                 line: [head.method, head.path, head.query, head.protocol],
                 content_type: head.content_type,
+                #[cfg(not(feature = "small"))]
                 host: head.host,
                 content_length: head.content_length,
                 absolute_form: head.absolute_form,

@@ -136,7 +136,9 @@ pub(crate) struct Head<const H: usize> {
     pub(crate) version: Version,
     pub(crate) content_type: Option<u8>,
     pub(crate) content_length: Option<u8>,
-    /// The kept Host field (there is at most one), for `HTTP_HOST` without a search.
+    /// The kept Host field (there is at most one), for `HTTP_HOST` without a search. Not
+    /// in the `small` build (240 bytes of flash on the firmware), which searches.
+    #[cfg(not(feature = "small"))]
     pub(crate) host: Option<u8>,
     /// The request-target is in absolute-form: its authority stands for the Host field.
     pub(crate) absolute_form: bool,
@@ -154,6 +156,7 @@ impl<const H: usize> Head<H> {
             fields: Vec::new(),
             content_type: None,
             content_length: None,
+            #[cfg(not(feature = "small"))]
             host: None,
             len: 0,
             flags: FramingFields::new(),
@@ -824,6 +827,7 @@ impl HeadParser {
         match kind {
             FieldKind::ContentType => head.content_type = Some(index),
             FieldKind::ContentLength => head.content_length = Some(index),
+            #[cfg(not(feature = "small"))]
             FieldKind::Host => head.host = Some(index),
             _ => {}
         }
