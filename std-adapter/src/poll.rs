@@ -15,9 +15,11 @@
 //! **Several threads** share the epoll set, the slots and the timers: any thread drives any
 //! connection, one thread at a time (each slot has a lock; a thread that finds it taken
 //! leaves a flag that the holder acts on before it lets go, so no readiness and no deadline
-//! is lost). A thread takes one ready connection per wait, so a thread inside a slow
+//! is lost). A thread drives one of the ready connections a wait reports and queues the
+//! others for whichever thread is free (waking one that sleeps), so a thread inside a slow
 //! application holds that one connection and nothing else, and the ready connections are
-//! spread over the threads as they come (as a tokio runtime's workers share its one driver).
+//! spread over the threads as they come (as a tokio runtime's workers share its one driver
+//! and steal each other's tasks).
 //!
 //! Memory is fixed when the server starts: `max_connections` pairs of buffers, one per slot,
 //! reused by every connection that takes the slot (nothing is allocated per connection or
@@ -53,7 +55,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
@@ -130,15 +132,19 @@ impl Default for PollConfig {
 const LISTENER: u64 = u64::MAX - 1;
 /// The stop signal's event data.
 const WAKER: u64 = u64::MAX;
+/// The event data of the nudge: work was queued while a thread slept.
+const NUDGE: u64 = u64::MAX - 2;
 /// How soon accepting is tried again after it failed for want of resources.
 const ACCEPT_RETRY: Duration = Duration::from_millis(20);
-/// Events a thread that shares the epoll set takes per wait: one. What a thread takes, it
-/// drives itself, so with one event a thread inside a slow application holds no other
-/// connection, and the ready connections are spread over the threads one by one instead
-/// of in batches (with batches of 32, a thread took every ready connection while the
-/// other ran out of work and slept, to be woken by the next client: measured in
-/// `docs/BENCHMARKS.md`, the seventh run).
-const EVENTS_SHARED: usize = 1;
+/// Events a thread that shares the epoll set takes per wait. It drives the first ready
+/// connection itself and queues the others for any thread ([`Shared::queue`], a sleeping
+/// thread nudged): so a thread inside a slow application holds no other connection, and
+/// the ready connections are spread over the threads one by one. (Driving a whole batch,
+/// a thread took every ready connection while the other ran out of work and slept, to be
+/// woken by the next client; one event per wait avoided that at one `epoll_wait` per
+/// request, the queue at about half of one: measured in `docs/BENCHMARKS.md`, the seventh
+/// run.)
+const EVENTS_SHARED: usize = 16;
 /// Events the thread of a one-thread server takes per wait (nobody else could take them).
 const EVENTS_ALONE: usize = 256;
 /// The longest single wait (a deadline further away is waited for in steps).
@@ -295,6 +301,15 @@ struct Shared<'a> {
     turns: Turns,
     /// Threads still running; after a stop, the last one finishes the requests in flight.
     running: AtomicUsize,
+    /// Ready connections a thread took from the set beyond the one it drives: any thread
+    /// with a turn drives them, before it waits on the set again. A slot is in it at most
+    /// once (it is queued only when its `ready` flag goes up), so it never grows past the
+    /// slots.
+    queue: Mutex<VecDeque<usize>>,
+    /// Threads inside `epoll_wait`.
+    sleepers: AtomicUsize,
+    /// Wakes a sleeping thread for queued work (an eventfd in the set, edge-triggered).
+    nudge: OwnedFd,
 }
 
 /// Which threads wait on the epoll set: `loops` turns among the threads, and the hand-off
@@ -601,6 +616,13 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             epoll::EventData::new_u64(LISTENER),
             epoll::EventFlags::IN | epoll::EventFlags::ET,
         )?;
+        let nudge = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+        epoll::add(
+            &epoll,
+            &nudge,
+            epoll::EventData::new_u64(NUDGE),
+            epoll::EventFlags::IN | epoll::EventFlags::ET,
+        )?;
         lock(&self.wake.wakers).push(Arc::clone(&waker));
         let shared = Shared {
             epoll,
@@ -616,6 +638,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             loops: loops.clamp(1, threads.max(1)),
             turns: Turns::new(threads.max(1), loops.clamp(1, threads.max(1))),
             running: AtomicUsize::new(threads.max(1)),
+            queue: Mutex::new(VecDeque::with_capacity(slots)),
+            sleepers: AtomicUsize::new(0),
+            nudge,
         };
         let result = run(&shared);
         lock(&self.wake.wakers).retain(|w| !Arc::ptr_eq(w, &waker));
@@ -695,77 +720,24 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 }
             }
 
-            // The earliest live deadline is the wait's timeout (`now` is the reading the
-            // deadlines were last checked against).
-            let timeout = {
-                let mut timers = lock(&shared.timers);
-                loop {
-                    match timers.peek() {
-                        None => break None,
-                        Some(&Reverse((at, index, generation))) => {
-                            let live = shared
-                                .cells
-                                .get(index)
-                                .is_some_and(|c| c.is_live(at, generation));
-                            if live {
-                                break Some(at.saturating_duration_since(now));
-                            }
-                            timers.pop();
-                        }
-                    }
-                }
+            // A ready connection another thread left in the queue, else a wait on the set.
+            let queued = if shared.threads > 1 {
+                lock(&shared.queue).pop_front()
+            } else {
+                None
             };
             let retry = !last && shared.accept_retry.load(Ordering::Relaxed);
-            let timeout = if retry {
-                Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)))
-            } else {
-                timeout
-            };
-            let timeout = timeout
-                .map(|t| Timespec::try_from(t.min(LONGEST_WAIT)))
-                .transpose()
-                .map_err(io::Error::other)?;
-            events.clear();
-            let waited = epoll::wait(&shared.epoll, spare_capacity(&mut events), timeout.as_ref());
-            now = self.clock.now();
-            match waited {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-
             let mut listener_seen = false;
-            for event in &events {
-                // Copies: the kernel's event record is packed.
-                let (data, flags) = (event.data.u64(), event.flags);
-                match data {
-                    // The stop flag is looked at on the next turn.
-                    WAKER => {}
-                    LISTENER => {
-                        listener_seen = true;
-                        if !last {
-                            self.accept_all(shared, worker);
-                        }
-                    }
-                    index => {
-                        let Some((index, cell)) = usize::try_from(index)
-                            .ok()
-                            .and_then(|i| Some((i, shared.cells.get(i)?)))
-                        else {
-                            continue;
-                        };
-                        // Data and the peer's FIN can come in one edge: then a short read
-                        // has not seen the end of the stream yet.
-                        let hup = epoll::EventFlags::RDHUP
-                            | epoll::EventFlags::HUP
-                            | epoll::EventFlags::ERR;
-                        if flags.intersects(hup) {
-                            cell.closed.store(true, Ordering::SeqCst);
-                        }
-                        cell.ready.store(true, Ordering::SeqCst);
-                        self.run_cell(shared, index, worker, stopping, &mut now);
-                    }
-                }
+            if let Some(index) = queued {
+                self.run_cell(shared, index, worker, stopping, &mut now);
+            } else {
+                listener_seen = self.wait_and_dispatch(
+                    shared,
+                    worker,
+                    &mut events,
+                    (stopping, last, retry),
+                    &mut now,
+                )?;
             }
 
             if retry && !listener_seen {
@@ -796,6 +768,114 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 }
             }
         }
+    }
+
+    /// Waits on the epoll set (until the earliest deadline) and acts on what it reports.
+    /// Returns whether the listener was among the events.
+    fn wait_and_dispatch(
+        &self,
+        shared: &Shared<'_>,
+        worker: &Worker<'_, A, H>,
+        events: &mut Vec<epoll::Event>,
+        (stopping, last, retry): (bool, bool, bool),
+        now: &mut Instant,
+    ) -> io::Result<bool> {
+        // The earliest live deadline is the wait's timeout (`now` is the reading the
+        // deadlines were last checked against).
+        let timeout = {
+            let mut timers = lock(&shared.timers);
+            loop {
+                match timers.peek() {
+                    None => break None,
+                    Some(&Reverse((at, index, generation))) => {
+                        let live = shared
+                            .cells
+                            .get(index)
+                            .is_some_and(|c| c.is_live(at, generation));
+                        if live {
+                            break Some(at.saturating_duration_since(*now));
+                        }
+                        timers.pop();
+                    }
+                }
+            }
+        };
+        let timeout = if retry {
+            Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)))
+        } else {
+            timeout
+        };
+        let timeout = timeout
+            .map(|t| Timespec::try_from(t.min(LONGEST_WAIT)))
+            .transpose()
+            .map_err(io::Error::other)?;
+        events.clear();
+        shared.sleepers.fetch_add(1, Ordering::SeqCst);
+        let waited = epoll::wait(&shared.epoll, spare_capacity(events), timeout.as_ref());
+        shared.sleepers.fetch_sub(1, Ordering::SeqCst);
+        *now = self.clock.now();
+        match waited {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+
+        let mut listener_seen = false;
+        // With other threads: the first ready connection is driven here, after the
+        // others are queued for whichever thread is free.
+        let mut first = None;
+        let mut queued = false;
+        for event in events.iter() {
+            // Copies: the kernel's event record is packed.
+            let (data, flags) = (event.data.u64(), event.flags);
+            match data {
+                // The stop flag is looked at on the next turn.
+                WAKER => {}
+                NUDGE => {
+                    let mut count = [0u8; 8];
+                    let _ = rustix::io::read(&shared.nudge, &mut count);
+                }
+                LISTENER => {
+                    listener_seen = true;
+                    if !last {
+                        self.accept_all(shared, worker);
+                    }
+                }
+                index => {
+                    let Some((index, cell)) = usize::try_from(index)
+                        .ok()
+                        .and_then(|i| Some((i, shared.cells.get(i)?)))
+                    else {
+                        continue;
+                    };
+                    // Data and the peer's FIN can come in one edge: then a short read
+                    // has not seen the end of the stream yet.
+                    let hup =
+                        epoll::EventFlags::RDHUP | epoll::EventFlags::HUP | epoll::EventFlags::ERR;
+                    if flags.intersects(hup) {
+                        cell.closed.store(true, Ordering::SeqCst);
+                    }
+                    if shared.threads == 1 {
+                        cell.ready.store(true, Ordering::SeqCst);
+                        self.run_cell(shared, index, worker, stopping, now);
+                    } else if first.is_none() {
+                        cell.ready.store(true, Ordering::SeqCst);
+                        first = Some(index);
+                    } else if !cell.ready.swap(true, Ordering::SeqCst) {
+                        // Not queued or being driven already: queue it.
+                        lock(&shared.queue).push_back(index);
+                        queued = true;
+                    }
+                }
+            }
+        }
+        if queued && shared.sleepers.load(Ordering::SeqCst) > 0 {
+            let _ = rustix::io::write(&shared.nudge, &1u64.to_ne_bytes());
+        }
+        if let Some(index) = first {
+            self.run_cell(shared, index, worker, stopping, now);
+        }
+        Ok(listener_seen)
     }
 
     /// Acts on the news for slot `index` (its `ready` and `due` flags), unless another
