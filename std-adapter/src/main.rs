@@ -166,13 +166,7 @@ fn serve<A>(app: A, name: &str, args: &ServeArgs) -> ExitCode
 where
     A: Application + Send + Sync + 'static,
 {
-    // handle_request (`--once`) is simple_server's: the thread pool's.
-    let engine = args.engine.unwrap_or(if args.once {
-        Engine::Threads
-    } else {
-        Engine::Poll
-    });
-    if engine == Engine::Poll {
+    if engine_of(args) == Engine::Poll {
         return serve_poll(app, name, args);
     }
     let config = ServerConfig {
@@ -196,6 +190,16 @@ where
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format_args!("{e}")),
     }
+}
+
+/// The engine `args` ask for: the event loop unless told otherwise, and the thread pool
+/// for `--once` (handle_request is simple_server's, the pool's).
+fn engine_of(args: &ServeArgs) -> Engine {
+    args.engine.unwrap_or(if args.once {
+        Engine::Threads
+    } else {
+        Engine::Poll
+    })
 }
 
 /// Serves `app` on the event loop (`--engine poll`) until Ctrl-C.
@@ -228,7 +232,7 @@ fn serve_poll<A: Application + Send + Sync + 'static>(
     let handle = server.shutdown_handle();
     on_ctrl_c(move || handle.shutdown());
     println!(
-        "Serving {name} on http://{}/ (event loop: {loops} of {threads} thread{} at a time)",
+        "Serving {name} on http://{}/ (event loop: {threads} thread{}, {loops} at a time)",
         server.server_address(),
         if threads == 1 { "" } else { "s" }
     );
@@ -279,6 +283,19 @@ mod tests {
         assert!(!cli.serve.validate && !cli.serve.once && !cli.serve.quiet);
         assert_eq!(cli.serve.threads, None);
         assert_eq!(cli.serve.engine, None);
+        assert_eq!(engine_of(&cli.serve), Engine::Poll);
+    }
+
+    #[test]
+    fn once_serves_on_the_thread_pool_unless_told_otherwise() {
+        let engine = |argv: &[&str]| engine_of(&Cli::try_parse_from(argv).unwrap().serve);
+        assert_eq!(engine(&["wsgiref", "--once"]), Engine::Threads);
+        assert_eq!(engine(&["wsgiref", "--engine", "threads"]), Engine::Threads);
+        assert_eq!(engine(&["wsgiref", "--engine", "poll"]), Engine::Poll);
+        assert_eq!(
+            engine(&["wsgiref", "--once", "--engine", "poll"]),
+            Engine::Poll
+        );
     }
 
     #[test]
