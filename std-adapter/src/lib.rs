@@ -1,5 +1,7 @@
-//! wsgiref for Rust on std: `simple_server` ([`server`]), the CGI gateways, and the
-//! `wsgiref` command, all driving the one sans-IO core of the `wsgiref` crate.
+//! wsgiref for Rust on std: `simple_server` ([`server`], a pool of worker threads), an
+//! epoll event loop ([`poll`], what the `wsgiref` command serves on), the CGI gateways
+//! ([`cgi`]), and the `wsgiref` command, all driving the one sans-IO core of the `wsgiref`
+//! crate.
 //!
 //! ```no_run
 //! use wsgiref::app::{AppError, Bytes, Request, StartResponse};

@@ -922,8 +922,9 @@ fn slowloris_is_cut_off_by_the_head_deadline_while_others_are_served(engine: Eng
 /// behind them is served within (6 / 2) head deadlines, and the server never falls over.
 /// One blocking thread per connection: this delay is the design's, bounded by the deadline.
 /// Thread pool only: the event loop has no workers for slowloris clients to hold (their
-/// heads are read as their bytes arrive, on the one loop), which
-/// `slowloris_is_cut_off_by_the_head_deadline_while_others_are_served` checks on both.
+/// heads are read as their bytes arrive, by whichever thread of the loop is free), which
+/// `slowloris_is_cut_off_by_the_head_deadline_while_others_are_served` checks on every
+/// engine.
 #[test]
 fn slowloris_beyond_the_workers_delays_others_by_at_most_the_deadlines() {
     let server = start(Engine::Threads, config(2));
@@ -1234,7 +1235,7 @@ fn the_accept_queue_holds_a_burst_up_to_the_connection_limit(engine: Engine) {
 /// starved. While a connection waits for a worker, each response on a busy connection says
 /// `Connection: close` and the connection closes, so the worker takes the next one.
 /// Thread pool only: the event loop has no workers to hold (every accepted connection is
-/// served by the one loop as its bytes arrive), so no connection waits for one.
+/// served by the loop's threads as its bytes arrive), so no connection waits for one.
 #[test]
 fn a_busy_keep_alive_client_gives_its_worker_up_to_a_waiting_one() {
     let server = start(Engine::Threads, config(1));
