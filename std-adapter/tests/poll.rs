@@ -1,6 +1,7 @@
 //! The event loop (`wsgiref_std::poll`) at scale and at its edges: a thousand concurrent
-//! keep-alive connections on one thread, two threads sharing the epoll set, the connection limit, the
-//! core's deadlines driving the poll timeout, application panics, and shutdown.
+//! keep-alive connections on one thread, threads sharing the epoll set and handing off
+//! their turns, the connection limit, the core's deadlines driving the poll timeout,
+//! application panics, and shutdown.
 //!
 //! Each test runs its own `PollServer` on 127.0.0.1 (port 0) in a thread of the test and
 //! stops it with its shutdown handle.
@@ -173,8 +174,6 @@ fn closed_by_server(s: &mut TcpStream) -> bool {
         || matches!(s.read(&mut b), Err(e) if e.kind() == ErrorKind::ConnectionReset)
 }
 
-/// One thread, 1,000 connections open at once, each served twice (so each persisted), and
-/// the 1,001st connection over the limit answered `503`.
 /// `rounds` rounds of one request on every connection, all sent before any answer is read;
 /// every answer must be the right one.
 fn rounds_on_every_connection(clients: &mut [TcpStream], rounds: usize) {
@@ -190,6 +189,8 @@ fn rounds_on_every_connection(clients: &mut [TcpStream], rounds: usize) {
     }
 }
 
+/// One thread, 1,000 connections open at once, each served twice (so each persisted), and
+/// the 1,001st connection over the limit answered `503`.
 #[test]
 fn a_thousand_concurrent_keep_alive_connections_on_one_thread() {
     const N: usize = 1000;
