@@ -12,12 +12,12 @@
 //!
 //! Each scenario is written once and runs against every std engine (`threads::*`, the
 //! thread pool `WsgiServer`; `poll::*`, the event loop `PollServer` on one thread, and
-//! `poll_shared::*`, on four threads taking two turns at its epoll set; given the same limits,
-//! deadlines, buffers and connection limit), except the two about the pool's fixed number
-//! of workers (starvation and fairness), which have no counterpart on an event loop. "The
-//! worker" in a scenario's docs is the pool's; on the event loop it is the thread that
-//! drives the connection (the application runs on it) and the connection's slot. Where an expectation differs by
-//! engine, the scenario says why.
+//! `poll_shared::*`, on four threads taking two turns at its epoll set; given the same
+//! limits, deadlines, buffers and connection limit), except the two about the pool's fixed
+//! number of workers (starvation and fairness), which have no counterpart on an event
+//! loop. "The worker" in a scenario's docs is the pool's; on the event loop it is the
+//! thread that drives the connection (the application runs on it) and the connection's
+//! slot. Where an expectation differs by engine, the scenario says why.
 
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
