@@ -580,9 +580,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         }
     }
 
-    /// Builds the shared state for `threads` threads with `loops` turns (all the memory the server will use
-    /// for connections, zeroed lazily by the kernel), runs `run` on it, and takes the
-    /// stop signal out of the [`WakeSet`] again.
+    /// Builds the shared state for `threads` threads with `loops` turns (all the memory the
+    /// server will use for connections, zeroed lazily by the kernel), runs `run` on it, and
+    /// takes the stop signal out of the [`WakeSet`] again.
     fn with_shared<'a, R>(
         &self,
         config: &'a Config<'a>,
