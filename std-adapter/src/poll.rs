@@ -731,13 +731,24 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             if let Some(index) = queued {
                 self.run_cell(shared, index, worker, stopping, &mut now);
             } else {
-                listener_seen = self.wait_and_dispatch(
+                let dispatched = self.wait_and_dispatch(
                     shared,
                     worker,
                     &mut events,
                     (stopping, last, retry),
                     &mut now,
-                )?;
+                );
+                match dispatched {
+                    Ok(seen) => listener_seen = seen,
+                    Err(e) => {
+                        // Counted out, so that the thread that notices the stop last
+                        // (`run_thread` raises it) finishes the requests in flight.
+                        if !last {
+                            shared.running.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        return Err(e);
+                    }
+                }
             }
 
             if retry && !listener_seen {
