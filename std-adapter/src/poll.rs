@@ -254,23 +254,56 @@ impl Cell<'_> {
         self.generation.load(Ordering::Acquire) == generation
             && self.armed.load(Ordering::Acquire) == at.as_millis().saturating_add(1)
     }
+}
 
-    /// Puts `deadline` in the timer heap if it is earlier than the armed entry (or none is
-    /// armed). A deadline that moved later is left to the armed entry, which arms it when it
-    /// fires: so a connection has a few entries in the heap however many requests move its
-    /// deadline (one entry per request would pile up behind another connection's earlier
-    /// deadline, growing the heap with the request rate).
-    fn arm(&self, index: usize, deadline: Option<Instant>, timers: &Mutex<Timers>) {
-        let Some(at) = deadline else {
+impl Shared<'_> {
+    /// Puts `deadline` of slot `index` (whose lock the caller holds) in the timer heap if
+    /// it is earlier than the armed entry (or none is armed). A deadline that moved later is
+    /// left to the armed entry, which arms it when it fires: so a connection has a few
+    /// entries in the heap however many requests move its deadline (one entry per request
+    /// would pile up behind another connection's earlier deadline, growing the heap with
+    /// the request rate).
+    ///
+    /// A sleeping thread waits until the earliest entry it saw: an entry that is now the
+    /// earliest of all nudges one awake to wait again with it (else the deadline could pass
+    /// unnoticed while the thread that armed it is inside an application). Counting itself
+    /// among the sleepers before it looks at the heap, a thread about to wait either sees
+    /// the entry or is nudged.
+    fn arm(&self, index: usize, deadline: Option<Instant>) {
+        let (Some(at), Some(cell)) = (deadline, self.cells.get(index)) else {
             return;
         };
-        let armed = self.armed.load(Ordering::Acquire);
+        let armed = cell.armed.load(Ordering::Acquire);
         let key = at.as_millis().saturating_add(1);
         if armed == 0 || key < armed {
-            self.armed.store(key, Ordering::Release);
-            let generation = self.generation.load(Ordering::Acquire);
-            lock(timers).push(Reverse((at, index, generation)));
+            cell.armed.store(key, Ordering::Release);
+            let generation = cell.generation.load(Ordering::Acquire);
+            let earliest = {
+                let mut timers = lock(&self.timers);
+                timers.push(Reverse((at, index, generation)));
+                timers
+                    .peek()
+                    .is_some_and(|&Reverse((first, ..))| first == at)
+            };
+            if earliest {
+                self.nudge_sleeper();
+            }
         }
+    }
+
+    /// Wakes one thread waiting on the epoll set, if any (for queued connections, or to
+    /// wait again until an earlier deadline). Threads count themselves as sleepers before
+    /// they look at the queue and the timers, so one that looked too early is counted.
+    fn nudge_sleeper(&self) {
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _ = rustix::io::write(&self.nudge, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Queues a ready connection for any thread with a turn, and nudges a sleeping one.
+    fn queue_ready(&self, index: usize) {
+        lock(&self.queue).push_back(index);
+        self.nudge_sleeper();
     }
 }
 
@@ -302,9 +335,11 @@ struct Shared<'a> {
     /// Threads still running; after a stop, the last one finishes the requests in flight.
     running: AtomicUsize,
     /// Ready connections a thread took from the set beyond the one it drives: any thread
-    /// with a turn drives them, before it waits on the set again. A slot is in it at most
-    /// once (it is queued only when its `ready` flag goes up), so it never grows past the
-    /// slots.
+    /// with a turn drives them, before it waits on the set again. A slot is queued when its
+    /// `ready` flag goes up (or by the thread that accepted it, if its first event came
+    /// while the slot was being filled), so it is rarely in it twice: only when the thread
+    /// driving it when it was queued went on to drive it again after its flag. An entry
+    /// that finds the flag down has nothing to do.
     queue: Mutex<VecDeque<usize>>,
     /// Threads inside `epoll_wait`.
     sleepers: AtomicUsize,
@@ -319,8 +354,8 @@ struct Shared<'a> {
 /// which may wait for the client too) and clears it when it leaves (two stores to its own
 /// cache line per request). While some thread is inside one, a monitor
 /// thread looks every [`MONITOR_TICK`]; a thread inside one application for longer than
-/// [`HAND_OFF_AFTER`] is marked `handed_off` and its turn is freed, for a waiting thread to
-/// take. The marked thread finishes its application and then waits for a turn itself. When
+/// [`HAND_OFF_AFTER`] is marked [`HANDED_OFF`] and its turn is freed, for a waiting thread
+/// to take. The marked thread finishes its application and then waits for a turn itself. When
 /// nobody is inside an application, the monitor sleeps until a thread enters one.
 struct Turns {
     /// Turns nobody has.
@@ -341,11 +376,19 @@ struct Turns {
 #[derive(Default)]
 #[repr(align(64))]
 struct ThreadState {
-    /// When it entered the application it is in ([`Instant::as_millis`] + 1), or 0.
+    /// When it entered the application it is in ([`Instant::as_millis`] + 1), 0 outside
+    /// one, or [`HANDED_OFF`] once the monitor gave its turn away while it was inside.
     busy_since: AtomicU64,
-    /// Its turn was given to another thread while it was inside an application.
+    /// Its turn was given away: set by the thread itself when it leaves the application,
+    /// taken by [`Turns::lost_turn`].
     handed_off: AtomicBool,
 }
+
+/// [`ThreadState::busy_since`] of a thread whose turn the monitor gave away. The monitor
+/// writes it with a compare-and-swap from the instant it saw, so a thread that left the
+/// application meanwhile keeps its turn, and one still inside finds the mark when it
+/// leaves: a turn is freed only for a thread that then gives its own up.
+const HANDED_OFF: u64 = u64::MAX;
 
 impl Turns {
     fn new(threads: usize, loops: usize) -> Self {
@@ -377,7 +420,9 @@ impl Turns {
     /// Thread `id` has left the application.
     fn leave(&self, id: usize) {
         if let Some(me) = self.threads.get(id) {
-            me.busy_since.store(0, Ordering::SeqCst);
+            if me.busy_since.swap(0, Ordering::SeqCst) == HANDED_OFF {
+                me.handed_off.store(true, Ordering::SeqCst);
+            }
         }
     }
 
@@ -386,6 +431,32 @@ impl Turns {
         self.threads
             .get(id)
             .is_some_and(|me| me.handed_off.swap(false, Ordering::SeqCst))
+    }
+
+    /// One look of the monitor at `now` (in [`Instant::as_millis`] + 1): frees the turn of
+    /// every thread inside one application for `after` milliseconds or more. Returns
+    /// whether any thread is inside an application.
+    fn hand_off(&self, now: u64, after: u64) -> bool {
+        let mut anyone_busy = false;
+        for state in &self.threads {
+            let since = state.busy_since.load(Ordering::SeqCst);
+            if since == 0 {
+                continue;
+            }
+            anyone_busy = true;
+            // Not if it left (or entered another application) since the load.
+            if since != HANDED_OFF
+                && now >= since.saturating_add(after)
+                && state
+                    .busy_since
+                    .compare_exchange(since, HANDED_OFF, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                *lock(&self.free) += 1;
+                self.freed.notify_one();
+            }
+        }
+        anyone_busy
     }
 
     /// Waits for a free turn and takes it; false if the server stops first.
@@ -421,21 +492,7 @@ impl Turns {
         let hand_off_after = u64::try_from(HAND_OFF_AFTER.as_millis()).unwrap_or(u64::MAX);
         while !wake.stopping() {
             let now = clock.now().as_millis().saturating_add(1);
-            let mut anyone_busy = false;
-            for state in &self.threads {
-                let since = state.busy_since.load(Ordering::SeqCst);
-                if since == 0 {
-                    continue;
-                }
-                anyone_busy = true;
-                if now >= since.saturating_add(hand_off_after)
-                    && !state.handed_off.swap(true, Ordering::SeqCst)
-                {
-                    *lock(&self.free) += 1;
-                    self.freed.notify_one();
-                }
-            }
-            if anyone_busy {
+            if self.hand_off(now, hand_off_after) {
                 std::thread::sleep(MONITOR_TICK);
                 continue;
             }
@@ -721,14 +778,24 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             }
 
             // A ready connection another thread left in the queue, else a wait on the set.
+            // The thread counts itself among the sleepers before it looks at the queue (and
+            // the timers): a thread that queues a connection (or arms a deadline) after the
+            // look finds it counted and nudges it.
+            shared.sleepers.fetch_add(1, Ordering::SeqCst);
             let queued = if shared.threads > 1 {
-                lock(&shared.queue).pop_front()
+                let mut queue = lock(&shared.queue);
+                queue.pop_front().map(|index| (index, !queue.is_empty()))
             } else {
                 None
             };
             let retry = !last && shared.accept_retry.load(Ordering::Relaxed);
             let mut listener_seen = false;
-            if let Some(index) = queued {
+            if let Some((index, more)) = queued {
+                shared.sleepers.fetch_sub(1, Ordering::SeqCst);
+                // More queued: one nudge wakes one thread, which passes it on.
+                if more {
+                    shared.nudge_sleeper();
+                }
                 self.run_cell(shared, index, worker, stopping, &mut now);
             } else {
                 let dispatched = self.wait_and_dispatch(
@@ -782,7 +849,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     }
 
     /// Waits on the epoll set (until the earliest deadline) and acts on what it reports.
-    /// Returns whether the listener was among the events.
+    /// Returns whether the listener was among the events. The caller counted this thread
+    /// in [`Shared::sleepers`]; it is counted out once the wait returns.
     fn wait_and_dispatch(
         &self,
         shared: &Shared<'_>,
@@ -816,12 +884,15 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         } else {
             timeout
         };
-        let timeout = timeout
-            .map(|t| Timespec::try_from(t.min(LONGEST_WAIT)))
-            .transpose()
-            .map_err(io::Error::other)?;
+        // At most an hour: the seconds fit.
+        let timeout = timeout.map(|t| {
+            let t = t.min(LONGEST_WAIT);
+            Timespec {
+                tv_sec: t.as_secs().try_into().unwrap_or(3600),
+                tv_nsec: t.subsec_nanos().into(),
+            }
+        });
         events.clear();
-        shared.sleepers.fetch_add(1, Ordering::SeqCst);
         let waited = epoll::wait(&shared.epoll, spare_capacity(events), timeout.as_ref());
         shared.sleepers.fetch_sub(1, Ordering::SeqCst);
         *now = self.clock.now();
@@ -835,7 +906,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         // With other threads: the first ready connection is driven here, after the
         // others are queued for whichever thread is free.
         let mut first = None;
-        let mut queued = false;
+        let (mut queued, mut nudged) = (false, false);
         for event in events.iter() {
             // Copies: the kernel's event record is packed.
             let (data, flags) = (event.data.u64(), event.flags);
@@ -845,13 +916,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 NUDGE => {
                     let mut count = [0u8; 8];
                     let _ = rustix::io::read(&shared.nudge, &mut count);
+                    nudged = true;
                 }
-                LISTENER => {
-                    listener_seen = true;
-                    if !last {
-                        self.accept_all(shared, worker);
-                    }
-                }
+                // Accepted after the batch is dealt out (below).
+                LISTENER => listener_seen = true,
                 index => {
                     let Some((index, cell)) = usize::try_from(index)
                         .ok()
@@ -869,19 +937,29 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if shared.threads == 1 {
                         cell.ready.store(true, Ordering::SeqCst);
                         self.run_cell(shared, index, worker, stopping, now);
+                    } else if cell.ready.swap(true, Ordering::SeqCst) {
+                        // Queued or about to be driven already: whoever raised the flag
+                        // sees to it.
                     } else if first.is_none() {
-                        cell.ready.store(true, Ordering::SeqCst);
                         first = Some(index);
-                    } else if !cell.ready.swap(true, Ordering::SeqCst) {
-                        // Not queued or being driven already: queue it.
+                    } else {
                         lock(&shared.queue).push_back(index);
                         queued = true;
                     }
                 }
             }
         }
-        if queued && shared.sleepers.load(Ordering::SeqCst) > 0 {
-            let _ = rustix::io::write(&shared.nudge, &1u64.to_ne_bytes());
+        if queued {
+            shared.nudge_sleeper();
+        } else if nudged && first.is_some() && !lock(&shared.queue).is_empty() {
+            // This thread drives a connection of its own first: the nudge goes on.
+            shared.nudge_sleeper();
+        }
+        // New connections after the ready ones are queued (an application may run for a
+        // connection accepted with its request, `accept_all`), and before this thread's own.
+        if listener_seen && !last {
+            self.accept_all(shared, worker);
+            *now = self.clock.now();
         }
         if let Some(index) = first {
             self.run_cell(shared, index, worker, stopping, now);
@@ -1045,13 +1123,20 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 continue;
             }
             *place = Some(slot);
-            cell.arm(index, deadline, &shared.timers);
+            shared.arm(index, deadline);
             drop(place);
-            // An event that came while the slot was being filled.
+            // An event that came while the slot was being filled: the thread that took it
+            // found the slot locked and left it to this one. With other threads it is
+            // queued (this thread may be in the middle of a batch, with a connection of
+            // its own to drive next).
             fence(Ordering::SeqCst);
             if cell.ready.load(Ordering::SeqCst) {
-                let mut now = self.clock.now();
-                self.run_cell(shared, index, worker, self.wake.stopping(), &mut now);
+                if shared.threads > 1 {
+                    shared.queue_ready(index);
+                } else {
+                    let mut now = self.clock.now();
+                    self.run_cell(shared, index, worker, self.wake.stopping(), &mut now);
+                }
             }
         };
         shared.accept_retry.store(retry, Ordering::Relaxed);
@@ -1162,9 +1247,6 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         place: &mut Option<Slot<'a>>,
         next: Next,
     ) {
-        let Some(cell) = shared.cells.get(index) else {
-            return;
-        };
         match next {
             Next::Wait => {
                 if let Some(slot) = place.as_mut() {
@@ -1173,14 +1255,14 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     } else {
                         slot.conn.poll_timeout()
                     };
-                    cell.arm(index, slot.deadline, &shared.timers);
+                    shared.arm(index, slot.deadline);
                 }
             }
             Next::Close | Next::Drop => {
                 self.release(shared, index, place, next);
                 // Still there: lingering until its deadline.
                 if let Some(slot) = place.as_ref() {
-                    cell.arm(index, slot.deadline, &shared.timers);
+                    shared.arm(index, slot.deadline);
                 }
             }
         }
@@ -1319,5 +1401,57 @@ pub fn raise_fd_limit(want: u64) -> u64 {
     match setrlimit(Resource::Nofile, raised) {
         Ok(()) => target,
         Err(_) => current,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The monitor's look at `ms` (as [`Turns::monitor`] passes it), handing off after 10.
+    fn look(turns: &Turns, ms: u64) -> bool {
+        turns.hand_off(ms + 1, 10)
+    }
+
+    fn free(turns: &Turns) -> usize {
+        *lock(&turns.free)
+    }
+
+    #[test]
+    fn a_turn_is_handed_off_once_and_only_while_its_thread_is_inside_an_application() {
+        let turns = Turns::new(3, 1);
+        assert!(!look(&turns, 1000), "nobody is inside an application");
+
+        // Thread 0 enters at 100: its turn goes at 110, once.
+        turns.enter(0, Instant::from_millis(100));
+        assert!(look(&turns, 109));
+        assert_eq!(free(&turns), 0);
+        assert!(look(&turns, 110));
+        assert_eq!(free(&turns), 1);
+        assert!(look(&turns, 500), "still inside");
+        assert_eq!(free(&turns), 1, "not handed off twice");
+        assert!(!turns.lost_turn(0), "it learns when it leaves");
+        turns.leave(0);
+        assert!(turns.lost_turn(0));
+        assert!(!turns.lost_turn(0));
+        assert!(!look(&turns, 1000));
+
+        // Thread 1 leaves before the monitor looks: it keeps its turn, none is freed.
+        turns.enter(1, Instant::from_millis(100));
+        turns.leave(1);
+        assert!(!look(&turns, 1000));
+        assert_eq!(free(&turns), 1);
+        assert!(!turns.lost_turn(1));
+
+        // Thread 2 left and entered another application: timed from the new one.
+        turns.enter(2, Instant::from_millis(100));
+        turns.leave(2);
+        turns.enter(2, Instant::from_millis(200));
+        assert!(look(&turns, 205));
+        assert_eq!(free(&turns), 1);
+        assert!(look(&turns, 210));
+        assert_eq!(free(&turns), 2);
+        turns.leave(2);
+        assert!(turns.lost_turn(2));
     }
 }
