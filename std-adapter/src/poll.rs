@@ -70,7 +70,7 @@ use wsgiref::app::Application;
 use wsgiref::state::TimerKind;
 use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
 
-use crate::server::{DefaultHandler, RequestHandler, Service, set_wall_clock};
+use crate::server::{DefaultHandler, RequestHandler, Service, hook, set_wall_clock};
 use crate::transport::{Clock, SocketTransport, write_all_vectored};
 
 /// Settings of a [`PollServer`].
@@ -1087,7 +1087,13 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 lock(&shared.free).push((index, rx, tx));
                 continue;
             }
-            self.handler.connection_opened(&stream, peer);
+            let handler = &self.handler;
+            if !hook(handler, "connection_opened", || {
+                handler.connection_opened(&stream, peer);
+            }) {
+                lock(&shared.free).push((index, rx, tx));
+                continue;
+            }
             let mut conn = Connection::new(shared.config, rx, tx);
             conn.set_remote(peer);
             // The first-byte deadline runs from now: the core anchors a deadline when it is
@@ -1296,11 +1302,15 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         if let Some(cell) = shared.cells.get(index) {
             cell.armed.store(0, Ordering::Release);
         }
-        self.handler
-            .connection_closed(slot.peer, slot.conn.requests_served());
-        // Closing the socket (when `slot` drops) takes it out of the epoll set.
+        let (peer, served) = (slot.peer, slot.conn.requests_served());
+        // Closing the socket takes it out of the epoll set.
+        drop(slot.stream);
         let (rx, tx) = slot.conn.into_buffers();
         lock(&shared.free).push((index, rx, tx));
+        let handler = &self.handler;
+        hook(handler, "connection_closed", || {
+            handler.connection_closed(peer, served);
+        });
     }
 }
 

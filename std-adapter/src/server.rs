@@ -67,9 +67,14 @@ impl Default for ServerConfig {
 }
 
 /// `WSGIRequestHandler`'s overridable parts (all have defaults).
+///
+/// A panic in any of them is caught and logged ([`hook`]) and the server goes on serving:
+/// a panic in `get_environ` is answered `500` like an application's, one in
+/// `connection_opened` or `handle` drops that connection.
 pub trait RequestHandler: Sync {
     /// `get_environ`: adjust the environ of each request before the application sees it
-    /// (the base environ: add keys, override `SERVER_NAME`, …).
+    /// (the base environ: add keys, override `SERVER_NAME`, …). The access log shows the
+    /// request as it came, whatever this changes.
     fn get_environ(&self, environ: &mut Environ<'_>) {
         let _ = environ;
     }
@@ -412,10 +417,27 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         tx: &mut [u8],
         max_requests: Option<u32>,
     ) -> u32 {
-        self.handler.connection_opened(stream, peer);
-        let mut serve = || self.request_loop(stream, peer, config, rx, tx, max_requests);
-        let served = self.handler.handle(stream, peer, &mut serve);
-        self.handler.connection_closed(peer, served);
+        let handler = &self.handler;
+        if !hook(handler, "connection_opened", || {
+            handler.connection_opened(stream, peer);
+        }) {
+            return 0;
+        }
+        // What the request loop counted, if `handle` panics after it.
+        let counted = Cell::new(0);
+        let mut serve = || {
+            let served = self.request_loop(stream, peer, config, rx, tx, max_requests);
+            counted.set(served);
+            served
+        };
+        let mut served = None;
+        hook(handler, "handle", || {
+            served = Some(handler.handle(stream, peer, &mut serve));
+        });
+        let served = served.unwrap_or(counted.get());
+        hook(handler, "connection_closed", || {
+            handler.connection_closed(peer, served);
+        });
         served
     }
 
@@ -569,10 +591,11 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
             return false;
         };
-        self.handler.get_environ(&mut environ);
         if last {
             exchange.close_after();
         }
+        // The request as it came, before `get_environ` may change the environ (Python's
+        // `log_request` logs the request line as received).
         let mut line = LineBuf::new();
         if !self.quiet {
             request_line(&environ, &mut line);
@@ -585,10 +608,12 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
 }
 
 /// Runs `app` for one request through the gateway `io`, as every server here does (the std
-/// engines, and the tokio adapter): `wsgi.errors` goes to the handler's `get_stderr`; a
-/// panic is caught, logged and answered like an application error (`500` before the head,
-/// close after); the application's error is logged; and, unless `access_line` is `None`
-/// (quiet) or the client went away, one access-log line is written.
+/// engines, and the tokio adapter): first the handler's `get_environ`, then the
+/// application, with `wsgi.errors` going to the handler's `get_stderr`. A panic in either
+/// is caught, logged and answered like an application error (`500` before the head, close
+/// after); the application's error is logged; and, unless `access_line` is `None` (quiet)
+/// or the client went away, one access-log line is written. A panic in a logging hook is
+/// caught too (see [`hook`]).
 pub fn run_logged<A, H, I>(
     app: &A,
     handler: &H,
@@ -603,10 +628,22 @@ where
     I: Io,
 {
     let mut errors = ErrorsSink(handler);
-    let outcome = catch_unwind(AssertUnwindSafe(|| run(app, environ, &mut errors, io)));
+    let mut in_app = false;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        handler.get_environ(environ);
+        in_app = true;
+        run(app, environ, &mut errors, io)
+    }));
     let outcome = outcome.unwrap_or_else(|panic| {
         let message = panic_message(&*panic);
-        handler.get_stderr(format_args!("application panicked: {message}\n"));
+        let who = if in_app {
+            "application"
+        } else {
+            "request handler (get_environ)"
+        };
+        hook(handler, "get_stderr", || {
+            handler.get_stderr(format_args!("{who} panicked: {message}\n"));
+        });
         // The same as an application error: 500 before the head, close after.
         let _ = io.fail(500);
         let (status, body_sent) = io.progress();
@@ -618,17 +655,46 @@ where
         }
     });
     if let Some(error) = outcome.error {
-        handler.get_stderr(format_args!("{error}\n"));
+        hook(handler, "get_stderr", || {
+            handler.get_stderr(format_args!("{error}\n"));
+        });
     }
     if let Some(line) = access_line.filter(|_| !outcome.disconnected) {
-        handler.log_request(&AccessLog {
-            peer,
-            request_line: line,
-            status: outcome.status,
-            bytes: outcome.body_sent,
+        hook(handler, "log_request", || {
+            handler.log_request(&AccessLog {
+                peer,
+                request_line: line,
+                status: outcome.status,
+                bytes: outcome.body_sent,
+            });
         });
     }
     outcome
+}
+
+/// Calls the [`RequestHandler`] hook `name` (`f`); returns false if it panicked. The panic
+/// is caught and reported through the handler's `get_stderr` (through the process's stderr
+/// if that panics too), and the server goes on serving, as Python's `socketserver` reports
+/// an exception raised in a request handler and serves the next request. The servers drop
+/// the connection a failed `connection_opened` or `handle` was for; every other hook runs
+/// inside [`run_logged`] or after the connection is closed.
+pub fn hook<H: RequestHandler + ?Sized>(handler: &H, name: &str, f: impl FnOnce()) -> bool {
+    let Err(panic) = catch_unwind(AssertUnwindSafe(f)) else {
+        return true;
+    };
+    let message = panic_message(&*panic);
+    let reported = catch_unwind(AssertUnwindSafe(|| {
+        handler.get_stderr(format_args!(
+            "request handler panicked in {name}: {message}\n"
+        ));
+    }));
+    if reported.is_err() {
+        let _ = writeln!(
+            io::stderr(),
+            "request handler panicked in {name}: {message}"
+        );
+    }
+    false
 }
 
 /// The `503` the servers answer over their connection limit, then close.

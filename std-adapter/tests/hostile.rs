@@ -22,6 +22,7 @@
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ use wsgiref::app::{AppError, Application, Body, Request, StartResponse};
 use wsgiref::{Limits, Timeouts};
 use wsgiref_std::apps::{EchoBody, echo};
 use wsgiref_std::poll::{PollConfig, PollServer, raise_fd_limit};
-use wsgiref_std::server::{RequestHandler, ServerConfig, WsgiServer};
+use wsgiref_std::server::{AccessLog, RequestHandler, ServerConfig, WsgiServer};
 
 // ---------------------------------------------------------------------------------------
 // The application: one route per behaviour.
@@ -212,18 +213,49 @@ struct Recorder {
     changed: Condvar,
     /// SO_SNDBUF for accepted sockets.
     send_buffer: Option<usize>,
+    /// The next this many `connection_opened` calls panic.
+    panicking_opens: AtomicUsize,
+    /// The next this many `connection_closed` calls panic (after recording).
+    panicking_closes: AtomicUsize,
+}
+
+/// Takes one from `count` if it is not zero: whether it did.
+fn take_one(count: &AtomicUsize) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 /// The request handler given to the server: the recorder, shared with the test.
 struct Recording(Arc<Recorder>);
 
+/// Requests for these paths make the handler's hooks panic ([`Recording`]).
+const BOOM_ENVIRON: &str = "/boom-environ";
+const BOOM_LOG: &str = "/boom-log";
+
 impl RequestHandler for Recording {
+    fn get_environ(&self, environ: &mut wsgiref::Environ<'_>) {
+        if environ.get("PATH_INFO") == Some(BOOM_ENVIRON.as_bytes()) {
+            panic!("boom in get_environ");
+        }
+    }
+
     fn get_stderr(&self, text: fmt::Arguments<'_>) {
         let mut log = self.0.log.lock().unwrap();
         fmt::Write::write_fmt(&mut *log, text).unwrap();
     }
 
+    fn log_request(&self, line: &AccessLog<'_>) {
+        if line.request_line.contains(BOOM_LOG) {
+            panic!("boom in log_request");
+        }
+        self.get_stderr(format_args!("{line}\n"));
+    }
+
     fn connection_opened(&self, stream: &TcpStream, _: SocketAddr) {
+        if take_one(&self.0.panicking_opens) {
+            panic!("boom in connection_opened");
+        }
         if let Some(size) = self.0.send_buffer {
             rustix::net::sockopt::set_socket_send_buffer_size(stream, size).unwrap();
         }
@@ -232,6 +264,9 @@ impl RequestHandler for Recording {
     fn connection_closed(&self, _: SocketAddr, served: u32) {
         self.0.finished.lock().unwrap().push(served);
         self.0.changed.notify_all();
+        if take_one(&self.0.panicking_closes) {
+            panic!("boom in connection_closed");
+        }
     }
 }
 
@@ -854,6 +889,68 @@ fn application_failures_are_answered_logged_and_survived(engine: Engine) {
     server.assert_serves();
 }
 
+/// The request handler's hooks panic: in `get_environ` the request is answered `500` like
+/// an application's panic, in `log_request` the response has already gone out, in
+/// `connection_opened` the connection is closed unserved, in `connection_closed` it was
+/// closed already. Each panic is logged, nothing is leaked (more connections than the
+/// limit of 32 go through the panicking hooks, then a fresh client is served) and the
+/// server still shuts down cleanly (the harness joins it), as Python's `socketserver`
+/// reports an exception in a request handler and goes on serving.
+fn a_panicking_request_handler_is_logged_and_survived(engine: Engine) {
+    let server = start(engine, config(2));
+    let recorder = &server.recorder;
+
+    let response = server.get(BOOM_ENVIRON);
+    assert_eq!(response.status, 500, "{response:?}");
+    assert_eq!(response.header("Connection"), Some("close"));
+    server.wait_for_log("request handler (get_environ) panicked: boom in get_environ\n");
+    server.wait_for_log("\"GET /boom-environ HTTP/1.1\" 500 59\n");
+
+    let response = server.get(BOOM_LOG);
+    assert_eq!(
+        (response.status, &response.body[..]),
+        (404, &b"not found"[..])
+    );
+    server.wait_for_log("request handler panicked in log_request: boom in log_request\n");
+
+    // Over the connection limit, one after the other: none is served, none leaks a slot.
+    recorder.panicking_opens.store(40, Ordering::SeqCst);
+    for _ in 0..40 {
+        let mut c = server.connect();
+        let _ = c.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            read_to_close(&mut c),
+            b"",
+            "a connection whose opening failed"
+        );
+    }
+    assert_eq!(recorder.panicking_opens.load(Ordering::SeqCst), 0);
+    let log = server.wait_for_log("request handler panicked in connection_opened");
+    assert_eq!(
+        lines_containing(
+            &log,
+            "panicked in connection_opened: boom in connection_opened"
+        ),
+        40
+    );
+
+    let finished = server.wait_finished(2).len();
+    recorder.panicking_closes.store(40, Ordering::SeqCst);
+    for _ in 0..40 {
+        let response = server.get("/hello");
+        assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
+    }
+    // Each was recorded before its hook panicked: one request on each.
+    assert_eq!(server.wait_finished(finished + 40)[finished..], [1; 40]);
+    let log = server.wait_for_log("request handler panicked in connection_closed");
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while lines_containing(&server.log(), "boom in connection_closed") < 40 {
+        assert!(Instant::now() < deadline, "{log}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    server.assert_serves();
+}
+
 // ---------------------------------------------------------------------------------------
 // Slow, idle and too many clients.
 
@@ -1319,6 +1416,7 @@ on_every_engine!(
     a_client_that_never_reads_is_cut_off_by_the_write_deadline,
     sendfile_through_a_tiny_send_buffer_loses_nothing,
     application_failures_are_answered_logged_and_survived,
+    a_panicking_request_handler_is_logged_and_survived,
     slowloris_is_cut_off_by_the_head_deadline_while_others_are_served,
     idle_connections_are_closed_by_their_deadlines,
     over_the_connection_limit_is_503_never_a_crash,

@@ -177,7 +177,7 @@ where
     let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
         return false;
     };
-    shared.handler.get_environ(&mut environ);
+    // The request as it came (`run_logged` runs `get_environ`).
     let line = RequestLine::new(&environ);
     let mut transport = BlockingSocket {
         stream,
