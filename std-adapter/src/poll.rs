@@ -294,8 +294,10 @@ impl Shared<'_> {
     /// Wakes one thread waiting on the epoll set, if any (for queued connections, or to
     /// wait again until an earlier deadline). Threads count themselves as sleepers before
     /// they look at the queue and the timers, so one that looked too early is counted.
+    /// One nudge at a time: while one is written and not yet taken, the thread it wakes
+    /// (or the next to wait) looks at the queue anyway.
     fn nudge_sleeper(&self) {
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
+        if self.sleepers.load(Ordering::SeqCst) > 0 && !self.nudged.swap(true, Ordering::SeqCst) {
             let _ = rustix::io::write(&self.nudge, &1u64.to_ne_bytes());
         }
     }
@@ -345,6 +347,8 @@ struct Shared<'a> {
     sleepers: AtomicUsize,
     /// Wakes a sleeping thread for queued work (an eventfd in the set, edge-triggered).
     nudge: OwnedFd,
+    /// A nudge was written and no thread has taken it from the set yet.
+    nudged: AtomicBool,
 }
 
 /// Which threads wait on the epoll set: `loops` turns among the threads, and the hand-off
@@ -698,6 +702,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             queue: Mutex::new(VecDeque::with_capacity(slots)),
             sleepers: AtomicUsize::new(0),
             nudge,
+            nudged: AtomicBool::new(false),
         };
         let result = run(&shared);
         lock(&self.wake.wakers).retain(|w| !Arc::ptr_eq(w, &waker));
@@ -916,6 +921,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 NUDGE => {
                     let mut count = [0u8; 8];
                     let _ = rustix::io::read(&shared.nudge, &mut count);
+                    // Taken (a swap: a nudge skipped meanwhile queued before it).
+                    shared.nudged.swap(false, Ordering::SeqCst);
                     nudged = true;
                 }
                 // Accepted after the batch is dealt out (below).
