@@ -164,15 +164,24 @@ impl<'s> SocketTransport<'s> {
 
 impl SendFile for SocketTransport<'_> {
     /// `sendfile(2)` from the file to the socket; on a non-blocking socket (the poll server)
-    /// a full send buffer is waited for, at most the write timeout each time.
+    /// a full send buffer is waited for, at most the write timeout each time. On a blocking
+    /// socket (the thread pool) `EAGAIN` means that its send timeout (`SO_SNDTIMEO`, the
+    /// write timeout) passed with no room: [`TransportError::TimedOut`], as for any write.
     fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
         let stream = self.stream;
+        let blocking = self.waits.is_none();
         send_file_with(
             len,
             |offset, count| {
                 rustix::fs::sendfile(stream, file, Some(offset), count).map_err(io::Error::from)
             },
-            || self.wait_writable(),
+            || {
+                if blocking {
+                    Err(TransportError::TimedOut)
+                } else {
+                    self.wait_writable()
+                }
+            },
         )
     }
 }

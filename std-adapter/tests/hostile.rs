@@ -822,6 +822,40 @@ fn sendfile_through_a_tiny_send_buffer_loses_nothing(engine: Engine) {
     server.wait_for_log("\"GET /f.bin HTTP/1.1\" 200 1000003\n");
 }
 
+/// The files application (`sendfile(2)`) to a client that never reads (4 KiB buffers on
+/// both sides), one worker: the write deadline (1 s here) frees the worker, as for any
+/// other body; the next client is served.
+fn a_client_that_never_reads_a_file_is_cut_off_by_the_write_deadline(engine: Engine) {
+    let dir = std::env::temp_dir().join(format!(
+        "wsgiref-hostile-stuck-{}-{engine:?}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f.bin"), vec![7u8; 8 << 20]).unwrap();
+    std::fs::write(dir.join("hello"), b"hello").unwrap();
+    let files = wsgiref_std::apps::FileApp::new(&dir).unwrap();
+    let recorder = Recorder {
+        send_buffer: Some(4096),
+        ..Recorder::default()
+    };
+    let server = start_with(engine, files, config(1), recorder);
+    let stuck = server.connect();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&stuck, 4096).unwrap();
+    (&stuck)
+        .write_all(b"GET /f.bin HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let asked = Instant::now();
+    let finished = server.wait_finished(1);
+    let freed = asked.elapsed();
+    assert_eq!(finished, [0]);
+    assert!(
+        freed >= Duration::from_millis(900) && freed < Duration::from_secs(3),
+        "freed after {freed:?}"
+    );
+    server.assert_serves();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // Applications that fail.
 
@@ -1415,6 +1449,7 @@ on_every_engine!(
     short_writes_through_a_tiny_send_buffer_lose_nothing,
     a_client_that_never_reads_is_cut_off_by_the_write_deadline,
     sendfile_through_a_tiny_send_buffer_loses_nothing,
+    a_client_that_never_reads_a_file_is_cut_off_by_the_write_deadline,
     application_failures_are_answered_logged_and_survived,
     a_panicking_request_handler_is_logged_and_survived,
     slowloris_is_cut_off_by_the_head_deadline_while_others_are_served,
