@@ -9,7 +9,8 @@
 #   once, all answered; a malformed request answered 400 and the server still serving;
 #   wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors; a graceful stop;
 #   then, with 1 KiB buffers and header filtering (as firmware), a browser request with a
-#   2 KiB cookie served.
+#   2 KiB cookie served; and SYNs whose handshake never completes, holding every socket
+#   until the handshake deadline (the first-byte deadline), then a client served.
 # The namespace (and the device in it) is removed when done, also on failure. Only the
 # processes this script started are ended, by pid.
 #
@@ -23,7 +24,7 @@ fail() { printf 'tap-test FAILED: %s\n' "$*" >&2; exit 1; }
 pass() { printf 'ok   %s\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || fail "must run as root (network namespace and TAP device)"
-for tool in ip curl wrk; do
+for tool in ip curl wrk python3; do
   command -v "$tool" >/dev/null || fail "$tool is not installed"
 done
 [ -c /dev/net/tun ] || fail "/dev/net/tun is missing"
@@ -229,7 +230,9 @@ pass "graceful stop: idle connection closed, exit status 0"
 
 # 8. As on firmware: 1 KiB buffers and header filtering. A browser request with a 2 KiB
 # cookie is served; the cookie never reaches the environ.
-ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" --small >"$work/server.log" 2>&1 &
+first_byte_ms=2000
+ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" --small \
+  --first-byte-ms "$first_byte_ms" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 50); do
   if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then break; fi
@@ -258,6 +261,43 @@ in_ns curl -sS -m 5 -o "$work/cut" "$url/write?n=4000" 2>/dev/null || rc=$?
 code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/hello")
 [ "$code" = 200 ] || fail "not serving after a staging overflow: $code"
 pass "imperative write over the staging room: cut short (curl exit $rc), still serving"
+
+# 9. Half-open handshakes: SYNs from an address that never answers (nobody owns it) put
+# every listening socket in SYN-RECEIVED, so a client is refused; smoltcp only gives up on
+# them through the socket timeout the adapter sets (the first-byte deadline, 2 s here),
+# after which the sockets listen again and a client is served.
+cat >"$work/syn.py" <<'PY'
+import random, socket, struct, sys
+src, dst, dport, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def checksum(b):
+    b += b"\0" * (len(b) % 2)
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    return ~(s + (s >> 16)) & 0xFFFF
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for i in range(count):
+    tcp = struct.pack("!HHIIBBHHH", 40000 + i, dport, random.getrandbits(32), 0, 5 << 4, 0x02, 64240, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    raw.sendto(ip + tcp, (dst, 0))
+PY
+in_ns python3 "$work/syn.py" 10.213.0.99 "$dev_ip" "$port" 16 || fail "could not send the SYNs"
+flooded=$(date +%s%N)
+sleep 0.3
+code=$(in_ns curl -sS -m 2 -o /dev/null -w '%{http_code}' "$url/hello" 2>/dev/null || true)
+[ "$code" != 200 ] || fail "half-open handshakes: a client was served at once (the SYNs did not take every socket)"
+code=""
+for _ in $(seq 1 40); do
+  code=$(in_ns curl -sS -m 1 -o /dev/null -w '%{http_code}' "$url/hello" 2>/dev/null || true)
+  [ "$code" = 200 ] && break
+  sleep 0.2
+done
+waited=$(( ($(date +%s%N) - flooded) / 1000000 ))
+[ "$code" = 200 ] || fail "half-open handshakes: still refusing clients after $waited ms"
+[ "$waited" -ge "$first_byte_ms" ] || fail "half-open handshakes: served after $waited ms, before the deadline"
+pass "half-open handshakes: every socket held, listening again after $waited ms (deadline $first_byte_ms ms)"
 kill -TERM "$server_pid"
 rc=0
 wait "$server_pid" || rc=$?

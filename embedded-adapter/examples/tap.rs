@@ -18,7 +18,8 @@
 //! ```
 //!
 //! `--small` serves with the default slot (1 KiB buffers, as firmware does) and header
-//! filtering instead of the large host buffers.
+//! filtering instead of the large host buffers; `--first-byte-ms N` sets the first-byte
+//! deadline (also the longest a TCP handshake may take) for tests.
 //!
 //! SIGINT or SIGTERM stops the server gracefully ([`Server::stop`]) and the process exits 0.
 //!
@@ -193,6 +194,9 @@ struct Args {
     addr: Ipv4Cidr,
     port: u16,
     small: bool,
+    /// `--first-byte-ms`: the core's first-byte deadline (also how long a handshake may
+    /// take), for tests.
+    first_byte: Option<core::time::Duration>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -201,6 +205,7 @@ fn parse_args() -> Result<Args, String> {
         addr: Ipv4Cidr::new(Ipv4Address::new(10, 213, 0, 2), 24),
         port: 8080,
         small: false,
+        first_byte: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -218,6 +223,10 @@ fn parse_args() -> Result<Args, String> {
                 args.addr = Ipv4Cidr::new(ip, prefix);
             }
             "--port" => args.port = value.parse().map_err(|e| format!("--port: {e}"))?,
+            "--first-byte-ms" => {
+                let ms = value.parse().map_err(|e| format!("--first-byte-ms: {e}"))?;
+                args.first_byte = Some(core::time::Duration::from_millis(ms));
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -299,6 +308,9 @@ fn start(spawner: Spawner, args: Args) {
 
     let mut server_config = ServerConfig::new(args.port);
     server_config.server_name = "wsgiref-tap";
+    if let Some(first_byte) = args.first_byte {
+        server_config.timeouts.first_byte = first_byte;
+    }
     if args.small {
         // What firmware does: only these fields (and Host, Content-Type, Content-Length) reach
         // the environ, so cookies never have to fit the 1 KiB request buffer.

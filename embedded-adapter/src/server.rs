@@ -378,6 +378,10 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
         } = slot;
         let mut socket = TcpSocket::new(self.stack, socket_rx, socket_tx);
         while !self.stop.is_set() {
+            // smoltcp gives up on a handshake only through the socket's timeout: without it
+            // a SYN whose final ACK never comes (a client gone, a spoofed address) holds the
+            // socket in SYN-RECEIVED for good, and a few of them every socket of the pool.
+            socket.set_timeout(Some(duration(self.config.timeouts.first_byte)));
             match select(socket.accept(self.config.port), self.stop.wait()).await {
                 Either::First(Ok(())) => {}
                 Either::First(Err(_)) => {
@@ -388,6 +392,15 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                     continue;
                 }
                 Either::Second(()) => break,
+            }
+            // The core's deadlines take over from here.
+            socket.set_timeout(None);
+            if !matches!(socket.state(), State::Established | State::CloseWait) {
+                // The handshake timed out (accept returns once the socket left SYN-RECEIVED):
+                // listen again.
+                log_debug!("handshake timed out");
+                socket.abort();
+                continue;
             }
             socket.set_nagle_enabled(false);
             let peer = socket.remote_endpoint();
