@@ -85,4 +85,4 @@ mod stop;
 
 pub use app::{AsyncApplication, AsyncRequest};
 pub use server::{Closed, Server, ServerConfig, Slot};
-pub use stop::Stop;
+pub use stop::{MAX_WAITING_TASKS, Stop};

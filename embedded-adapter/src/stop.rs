@@ -3,16 +3,49 @@
 use core::cell::RefCell;
 use core::future::poll_fn;
 use core::sync::atomic::{AtomicBool, Ordering};
-use core::task::Poll;
+use core::task::{Poll, Waker};
 
 use embassy_sync::blocking_mutex::Mutex;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embassy_sync::waitqueue::MultiWakerRegistration;
+use embassy_time::{Duration, Timer};
+
+/// Tasks [`Stop`] wakes when it is set (its waiters: tasks, not futures; [`Server::run`] is
+/// one task for all its slots, [`Server::run_slot`] one per slot); more look every 100 ms.
+///
+/// [`Server::run`]: crate::Server::run
+/// [`Server::run_slot`]: crate::Server::run_slot
+pub const MAX_WAITING_TASKS: usize = 8;
+
+/// How often a task beyond [`MAX_WAITING_TASKS`] looks at the signal.
+const OVERFLOW_LOOK: Duration = Duration::from_millis(100);
+
+/// The wakers of the tasks waiting, one per task: a task that waits again (its accept
+/// returned, then it listens again) finds its own. Kept until the signal is set.
+struct Waiters {
+    wakers: heapless::Vec<Waker, MAX_WAITING_TASKS>,
+}
+
+impl Waiters {
+    /// Registers `waker` unless its task is in already; false if there is no room. (Not
+    /// `MultiWakerRegistration`, which wakes every task when full: each of them registers
+    /// again when polled, the next one to find it full wakes them all again, and with more
+    /// tasks than room they never settle.)
+    fn register(&mut self, waker: &Waker) -> bool {
+        self.wakers.iter().any(|w| w.will_wake(waker)) || self.wakers.push(waker.clone()).is_ok()
+    }
+
+    fn wake_all(&mut self) {
+        while let Some(waker) = self.wakers.pop() {
+            waker.wake();
+        }
+    }
+}
 
 /// A one-way stop signal that any number of tasks can wait for. Setting it is safe from an
 /// interrupt or another thread.
 ///
 /// ```
+/// # use embassy_executor as _; // the timer queue of `wait`'s fallback
 /// use wsgiref_embassy::Stop;
 ///
 /// let stop = Stop::new();
@@ -24,9 +57,7 @@ use embassy_sync::waitqueue::MultiWakerRegistration;
 /// ```
 pub struct Stop {
     set: AtomicBool,
-    // More waiters than slots is fine: the registration then wakes them all, and each
-    // registers again.
-    wakers: Mutex<CriticalSectionRawMutex, RefCell<MultiWakerRegistration<4>>>,
+    waiters: Mutex<CriticalSectionRawMutex, RefCell<Waiters>>,
 }
 
 impl core::fmt::Debug for Stop {
@@ -49,14 +80,16 @@ impl Stop {
     pub const fn new() -> Self {
         Self {
             set: AtomicBool::new(false),
-            wakers: Mutex::new(RefCell::new(MultiWakerRegistration::new())),
+            waiters: Mutex::new(RefCell::new(Waiters {
+                wakers: heapless::Vec::new(),
+            })),
         }
     }
 
     /// Sets the signal and wakes every waiter.
     pub fn set(&self) {
         self.set.store(true, Ordering::SeqCst);
-        self.wakers.lock(|w| w.borrow_mut().wake());
+        self.waiters.lock(|w| w.borrow_mut().wake_all());
     }
 
     /// Has the signal been set?
@@ -65,20 +98,29 @@ impl Stop {
         self.set.load(Ordering::SeqCst)
     }
 
-    /// Waits until the signal is set.
+    /// Waits until the signal is set. Up to [`MAX_WAITING_TASKS`] tasks are woken when it
+    /// is; any more look every 100 ms.
     pub async fn wait(&self) {
-        poll_fn(|cx| {
-            if self.is_set() {
-                return Poll::Ready(());
+        loop {
+            let done = poll_fn(|cx| {
+                if self.is_set() {
+                    return Poll::Ready(true);
+                }
+                let registered = self.waiters.lock(|w| w.borrow_mut().register(cx.waker()));
+                // Set between the check and the registration: do not sleep through it.
+                if self.is_set() {
+                    Poll::Ready(true)
+                } else if registered {
+                    Poll::Pending
+                } else {
+                    Poll::Ready(false)
+                }
+            })
+            .await;
+            if done {
+                return;
             }
-            self.wakers.lock(|w| w.borrow_mut().register(cx.waker()));
-            // Set between the check and the registration: do not sleep through it.
-            if self.is_set() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+            Timer::after(OVERFLOW_LOOK).await;
+        }
     }
 }
