@@ -193,6 +193,20 @@ code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "
 [ "$code" = 431 ] || fail "oversized head: $code"
 pass "head larger than the request buffer: 431"
 
+# An application that drops its body read midway (a 200 ms timeout around it) while the
+# body is still coming: its second read fails and the connection is dropped, so the rest
+# of the body is never taken for the next request on the connection.
+in_ns timeout 10 bash -c '
+  exec 3<>"/dev/tcp/$1/$2"
+  printf "POST /guarded?impatient HTTP/1.1\r\nHost: a\r\nContent-Length: 32\r\n\r\n" >&3
+  sleep 0.6
+  printf "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" >&3
+  cat <&3 >"$3/impatient"' _ "$dev_ip" "$port" "$work" || true
+grep -q 'HTTP/1.1' "$work/impatient" && fail "a body read dropped midway was answered: $(cat "$work/impatient")"
+code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/hello")
+[ "$code" = 200 ] || fail "not serving after a dropped body read: $code"
+pass "a body read dropped midway: the connection is dropped, nothing answered from the body"
+
 # 6. wrk: 5 s, 6 connections, no errors. smoltcp has no accept backlog: a SYN is refused
 # unless a socket is listening when it arrives. wrk opens (and closes) one connection to
 # probe the server before its 6, so at its start 7 SYNs can be in flight while the probe's

@@ -7,6 +7,7 @@
 //! | `/echo...` | [`echo_with`] (the request body back, `X-Method`, `X-Path`, …) |
 //! | `/write?n=N` | [`writer`]: `N` bytes through the imperative `write()`, then a returned body |
 //! | `/guarded` | [`Site`]'s own handler, an [`AsyncApplication`]: `403` without reading the body unless `X-Token: secret`, else the body's length (a lazy `100 Continue`) |
+//! | `/guarded?impatient` | the same handler giving the body 200 ms ([`AsyncRequest::read_body`] under a timeout), then reading it again |
 //! | anything else | [`demo_app`] |
 //!
 //! Run as root (or with CAP_NET_ADMIN) after creating the device:
@@ -153,6 +154,29 @@ impl AsyncApplication for Site {
                 .map(SiteBody::Routes);
         }
         let text = [("Content-Type", "text/plain")];
+        if req.environ().get("QUERY_STRING") == Some(b"impatient") {
+            // Gives the body 200 ms, then asks again: the first read was dropped midway, so
+            // the second fails and the connection is dropped (the rest of the body must never
+            // be read as a request).
+            let first = embassy_time::with_timeout(
+                embassy_time::Duration::from_millis(200),
+                req.read_body(),
+            )
+            .await;
+            let first = match first {
+                Ok(Ok(body)) => format!("read {} bytes", body.len()),
+                Ok(Err(e)) => format!("failed: {e}"),
+                Err(_) => "timed out".into(),
+            };
+            let second = match req.read_body().await {
+                Ok(body) => format!("read {} bytes", body.len()),
+                Err(e) => format!("failed: {e}"),
+            };
+            req.start_response().start("200 OK", &text)?;
+            return Ok(SiteBody::Text(Bytes::new(format!(
+                "first {first}, then {second}\n"
+            ))));
+        }
         if req.environ().get("HTTP_X_TOKEN") != Some(b"secret") {
             // The body is never read: a client waiting for `100 Continue` never sends it.
             req.start_response().start("403 Forbidden", &text)?;

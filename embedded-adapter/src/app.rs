@@ -125,22 +125,30 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
     /// call returns the same bytes). A client waiting for `100 Continue` gets it now. Output
     /// the application staged with `write` is sent first.
     ///
+    /// Dropping the future before it completes (a timeout or a `select` around it) leaves
+    /// output half-sent or the body half-read: the connection is then dropped when the call
+    /// returns, and a second `read_body` fails.
+    ///
     /// # Errors
     /// The body is malformed, larger than the body buffer, too slow or cut short
     /// ([`InputError::Remote`]: the response becomes the error output with its status), or
     /// the client is gone ([`InputError::Io`]).
     pub async fn read_body(&mut self) -> Result<&[u8], InputError> {
+        let gone = || InputError::Io(embedded_io_async::ErrorKind::ConnectionReset);
         if self.body_done {
             return if self.body_failed {
                 Err(InputError::Invalid("the request body could not be read"))
+            } else if self.gone {
+                Err(gone())
             } else {
                 Ok(self.read)
             };
         }
         self.body_done = true;
+        // Until this call completes, the connection counts as gone.
+        self.gone = true;
         // One loop, without nested futures beyond the socket's, and few locals kept across
         // its awaits: this future lives in every slot's state.
-        let gone = || InputError::Io(embedded_io_async::ErrorKind::ConnectionReset);
         let out = &mut self.out;
         let sent = out.staged == 0
             || send(
@@ -196,11 +204,15 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
         self.read = read;
         out.staging = staging;
         match result {
-            Ok(()) => Ok(self.read),
+            Ok(()) => {
+                self.gone = false;
+                Ok(self.read)
+            }
             Err(e) => {
-                match e {
-                    InputError::Remote(_) => self.body_failed = true,
-                    _ => self.gone = true,
+                if let InputError::Remote(_) = e {
+                    // Answered with the error output's status.
+                    self.body_failed = true;
+                    self.gone = false;
                 }
                 Err(e)
             }
