@@ -169,6 +169,24 @@ impl AppError {
     pub const fn status(&self) -> Option<u16> {
         self.status
     }
+
+    /// The client went away: a `ConnectionResetError`, `BrokenPipeError` or
+    /// `ConnectionAbortedError`, which [`crate::handler::run`] ends the request on quietly
+    /// (no log, no error output), as Python's `BaseHandler.run` does, whoever raised it:
+    /// `wsgi.input` and `write` raise them when the transport fails.
+    ///
+    /// ```
+    /// use wsgiref::app::AppError;
+    /// assert!(AppError::with_kind("BrokenPipeError", "").is_disconnect());
+    /// assert!(!AppError::with_kind("OSError", "disk full").is_disconnect());
+    /// ```
+    #[must_use]
+    pub fn is_disconnect(&self) -> bool {
+        matches!(
+            self.kind,
+            "ConnectionResetError" | "BrokenPipeError" | "ConnectionAbortedError"
+        )
+    }
 }
 
 impl fmt::Display for AppError {
@@ -215,7 +233,18 @@ impl From<InputError> for AppError {
     fn from(e: InputError) -> Self {
         match e {
             InputError::Remote(r) => r.into(),
-            InputError::Io(_) => Self::with_kind("OSError", "transport failed"),
+            InputError::Io(kind) => match kind {
+                embedded_io::ErrorKind::ConnectionReset => {
+                    Self::with_kind("ConnectionResetError", "the client went away")
+                }
+                embedded_io::ErrorKind::BrokenPipe => {
+                    Self::with_kind("BrokenPipeError", "the client went away")
+                }
+                embedded_io::ErrorKind::ConnectionAborted => {
+                    Self::with_kind("ConnectionAbortedError", "the client went away")
+                }
+                _ => Self::with_kind("OSError", "transport failed"),
+            },
             InputError::Invalid(m) => Self::with_kind("AssertionError", m),
         }
     }

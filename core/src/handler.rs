@@ -1098,7 +1098,10 @@ enum Stage {
 
 /// `BaseHandler.run(application)`: calls the application, streams its body, finishes the
 /// response, and turns any error into the error output (before the head is sent) or the end
-/// of the connection (after). The body is dropped (closed) on every path before the
+/// of the connection (after). A client that went away ends it quietly
+/// ([`Outcome::disconnected`], no error): a transport failure, or an application error
+/// that [`AppError::is_disconnect`], as Python swallows `ConnectionResetError`,
+/// `BrokenPipeError` and `ConnectionAbortedError` wherever they come from. The body is dropped (closed) on every path before the
 /// response ends.
 pub fn run<A: Application + ?Sized>(
     app: &A,
@@ -1132,6 +1135,7 @@ pub fn run<A: Application + ?Sized>(
                         body = Some(b);
                         Stage::Stream { first: true }
                     }
+                    Err(e) if e.is_disconnect() => Stage::Gone,
                     Err(e) => Stage::Fail(e),
                 }
             }
@@ -1153,6 +1157,7 @@ pub fn run<A: Application + ?Sized>(
                             Some(Err(IoError::Local(e))) => Stage::Fail(e.into()),
                             None => match body.next_block(&mut req) {
                                 None => Stage::Finish,
+                                Some(Err(e)) if e.is_disconnect() => Stage::Gone,
                                 Some(Err(e)) => Stage::Fail(e),
                                 Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
                                     Ok(()) => Stage::Stream { first: false },
@@ -1241,9 +1246,10 @@ impl ResponseStart for StartHandle<'_, '_> {
         match io.write(data, false) {
             Ok(()) => Ok(()),
             Err(IoError::Local(e)) => Err(e.into()),
-            Err(IoError::Transport(_)) => {
-                Err(AppError::with_kind("OSError", "client disconnected"))
-            }
+            Err(IoError::Transport(_)) => Err(AppError::with_kind(
+                "BrokenPipeError",
+                "the client went away",
+            )),
         }
     }
 

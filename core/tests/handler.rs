@@ -311,6 +311,90 @@ fn client_disconnects_are_quiet() {
     assert!(errors.is_empty());
 }
 
+/// Client-disconnect errors are swallowed wherever they come from (CPython's `run`):
+/// raised by the application itself before or after the head, raised by its body, or
+/// raised by `wsgi.input` when the transport fails mid-body. Nothing is logged, no error
+/// output is written, the outcome says the client is gone. Any other kind is an error.
+#[test]
+fn disconnect_errors_from_the_application_are_quiet() {
+    #[derive(Clone, Copy)]
+    enum Raise {
+        Before,
+        AfterHead,
+        InBody,
+        ReadingInput,
+    }
+    struct Failing(Option<AppError>);
+    impl Body for Failing {
+        fn next_block<'b>(
+            &'b mut self,
+            _: &'b mut Request<'_, '_>,
+        ) -> Option<Result<&'b [u8], AppError>> {
+            self.0.take().map(Err)
+        }
+    }
+    /// Reads fail as a reset socket would.
+    struct Reset;
+    impl Transport for Reset {
+        fn read(&mut self, _: &mut [u8]) -> Result<usize, TransportError> {
+            Err(TransportError::Disconnected)
+        }
+        fn send(&mut self, _: &[&[u8]]) -> Result<(), TransportError> {
+            Ok(())
+        }
+    }
+    let kinds = [
+        "ConnectionResetError",
+        "BrokenPipeError",
+        "ConnectionAbortedError",
+        "OSError",
+    ];
+    for kind in kinds {
+        for raise in [
+            Raise::Before,
+            Raise::AfterHead,
+            Raise::InBody,
+            Raise::ReadingInput,
+        ] {
+            let error = AppError::with_kind(kind, "gone");
+            let app = wsgiref::app::from_fn(move |req, sr| {
+                match raise {
+                    Raise::Before => return Err(error),
+                    Raise::AfterHead => {
+                        sr.start("200 OK", &[])?;
+                        sr.write(b"partial")?;
+                        return Err(error);
+                    }
+                    Raise::InBody => {
+                        sr.start("200 OK", &[])?;
+                        return Ok(Failing(Some(error)));
+                    }
+                    Raise::ReadingInput => {
+                        let mut buf = [0u8; 8];
+                        embedded_io::Read::read(req.input, &mut buf)?;
+                    }
+                }
+                sr.start("200 OK", &[])?;
+                Ok(Failing(None))
+            });
+            let pairs: &[(&str, &[u8])] = &[("REQUEST_METHOD", b"POST"), ("CONTENT_LENGTH", b"5")];
+            let mut arena = [0u8; 64];
+            let mut env = Environ::from_pairs(pairs, &mut arena);
+            let mut tx = [0u8; 512];
+            let writer = ResponseWriter::new(&mut tx, OutputMode::Cgi, b"POST", b"HTTP/1.0");
+            let mut errors = String::new();
+            let mut transport = Reset;
+            let mut io = CgiIo::new(writer, &mut transport, 5);
+            let outcome = run(&app, &mut env, &mut errors, &mut io);
+            let quiet = matches!(raise, Raise::ReadingInput) || kind != "OSError";
+            let case = format!("{kind} {}", raise as u8);
+            assert_eq!(outcome.disconnected, quiet, "{case}");
+            assert_eq!(outcome.error.is_none(), quiet, "{case}");
+            assert!(errors.is_empty(), "{case}: {errors}");
+        }
+    }
+}
+
 /// testHeaderFormats: origin-server output, with and without server software, for both
 /// status-line versions (SimpleHandler does not manage the connection: no Connection
 /// header, no chunking).
