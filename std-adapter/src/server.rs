@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -326,16 +326,20 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         let live = &self.live;
         let (sender, receiver) = sync_channel::<(TcpStream, SocketAddr)>(limit);
         let receiver = Mutex::new(receiver);
+        // Rejected connections are closed gracefully by a thread of their own, so that
+        // one that goes on sending never holds up accepting.
+        let (rejected, to_close) = sync_channel::<TcpStream>(REJECTED_CLOSING);
         let config = self.core_config();
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| self.worker(&receiver, &config, live));
             }
+            scope.spawn(move || close_rejected(&to_close, &self.stop));
             while !self.stop.load(Ordering::SeqCst) {
                 match self.listener.accept() {
                     Ok(_) if self.stop.load(Ordering::SeqCst) => break,
                     Ok((stream, _)) if live.load(Ordering::SeqCst) >= limit => {
-                        reject_busy(&stream);
+                        reject_busy(stream, &rejected);
                     }
                     Ok((stream, peer)) => {
                         live.fetch_add(1, Ordering::SeqCst);
@@ -343,7 +347,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                             Ok(()) => {}
                             Err(TrySendError::Full((stream, _))) => {
                                 live.fetch_sub(1, Ordering::SeqCst);
-                                reject_busy(&stream);
+                                reject_busy(stream, &rejected);
                             }
                             Err(TrySendError::Disconnected(_)) => break,
                         }
@@ -353,6 +357,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 }
             }
             drop(sender);
+            drop(rejected);
         });
         Ok(())
     }
@@ -848,11 +853,111 @@ pub(crate) fn arm_read_timeout(
     }
 }
 
-/// Over the connection limit: a short `503` and close, without tying up a worker.
-fn reject_busy(stream: &TcpStream) {
+/// Rejected connections closing at once, gracefully; beyond them, closed abruptly.
+const REJECTED_CLOSING: usize = 64;
+
+/// Over the connection limit: a short `503` (it fits any send buffer: the write does not
+/// wait), no more writes, and what the client sent so far read. If it sent nothing more, the
+/// socket closes now; else the closing thread (`closing`) discards what it still sends for
+/// a while, so that the unread bytes do not turn the close into a reset that destroys the
+/// `503` (as [`linger_close`] does on a worker), without tying up a worker or the
+/// accepting thread.
+fn reject_busy(stream: TcpStream, closing: &SyncSender<TcpStream>) {
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let _ = (&mut &*stream).write_all(BUSY_RESPONSE);
-    linger_close(stream);
+    let _ = (&mut &stream).write_all(BUSY_RESPONSE);
+    let _ = stream.shutdown(Shutdown::Write);
+    if stream.set_nonblocking(true).is_err() || discard_pending(&stream) != Discarded::Waiting {
+        return;
+    }
+    // Full: closed now (a reset may cut its `503`).
+    let _ = closing.try_send(stream);
+}
+
+/// What [`discard_pending`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Discarded {
+    /// The client closed (or the socket failed).
+    Closed,
+    /// Nothing was pending.
+    Nothing,
+    /// Bytes were discarded; more may come.
+    Waiting,
+}
+
+/// Reads and discards what a non-blocking `stream` has pending (bounded).
+fn discard_pending(stream: &TcpStream) -> Discarded {
+    let mut sink = [0u8; 4096];
+    let mut found = Discarded::Nothing;
+    for _ in 0..16 {
+        match (&mut &*stream).read(&mut sink) {
+            Ok(0) => return Discarded::Closed,
+            Ok(_) => found = Discarded::Waiting,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return found,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Discarded::Closed,
+        }
+    }
+    found
+}
+
+/// The closing thread of the thread pool: watches every rejected connection it is given
+/// at once (`poll(2)`), discarding what each client still sends, and closes each when its
+/// client closes, after 100 ms without a byte, or after 1.6 s in all (the bounds of
+/// [`linger_close`]). Returns when the server stops.
+fn close_rejected(to_close: &Receiver<TcpStream>, stop: &AtomicBool) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use std::time::Instant as StdInstant;
+    const QUIET: Duration = Duration::from_millis(100);
+    const LONGEST: Duration = Duration::from_millis(1600);
+    // Each socket with when it must close: at the latest, and if it stays quiet.
+    let mut open: Vec<(TcpStream, StdInstant, StdInstant)> = Vec::new();
+    loop {
+        if open.is_empty() {
+            match to_close.recv() {
+                Ok(stream) => {
+                    let now = StdInstant::now();
+                    open.push((stream, now + LONGEST, now + QUIET));
+                }
+                Err(_) => return,
+            }
+        }
+        while let Ok(stream) = to_close.try_recv() {
+            // Beyond the bound, closed now.
+            if open.len() < REJECTED_CLOSING {
+                let now = StdInstant::now();
+                open.push((stream, now + LONGEST, now + QUIET));
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        // New sockets are taken between waits: a wait is short.
+        let spec = Timespec {
+            tv_sec: 0,
+            tv_nsec: 10_000_000,
+        };
+        let mut fds: Vec<PollFd<'_>> = open
+            .iter()
+            .map(|(stream, ..)| PollFd::new(stream, PollFlags::IN))
+            .collect();
+        let _ = poll(&mut fds, Some(&spec));
+        let readable: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        let now = StdInstant::now();
+        let mut index = 0;
+        open.retain_mut(|(stream, last, quiet)| {
+            let ready = readable.get(index).copied().unwrap_or(false);
+            index += 1;
+            if ready {
+                match discard_pending(stream) {
+                    Discarded::Closed => return false,
+                    Discarded::Waiting => *quiet = now + QUIET,
+                    Discarded::Nothing => {}
+                }
+            }
+            now < *last && now < *quiet
+        });
+    }
 }
 
 /// Closes gracefully: no more writes, then, if the client left bytes unread, discard what it

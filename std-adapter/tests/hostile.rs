@@ -1177,6 +1177,58 @@ fn over_the_connection_limit_is_503_never_a_crash(engine: Engine) {
     assert_eq!(server.wait_finished(3), [1, 1, 1]);
 }
 
+/// Over the connection limit (1, held by a keep-alive client), a rejected client that goes
+/// on trickling bytes after its `503` does not hold up the next one: that one gets its
+/// `503` at once (before, the accept thread of the thread pool lingered over the first
+/// for up to 1.6 s, accepting nothing).
+fn a_rejected_client_that_keeps_sending_does_not_hold_up_the_next(engine: Engine) {
+    let server = start(
+        engine,
+        ServerConfig {
+            max_connections: 1,
+            ..config(1)
+        },
+    );
+    let mut held = server.connect();
+    held.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = held.read(&mut buf).unwrap();
+    assert_eq!(expect_one(&buf[..n]).status, 200);
+
+    let mut trickler = server.connect();
+    trickler
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    let n = trickler.read(&mut buf).unwrap();
+    assert_eq!(expect_one(&buf[..n]).status, 503);
+    let trickling = thread::spawn(move || {
+        for _ in 0..30 {
+            if trickler.write_all(b"x").is_err() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    });
+
+    thread::sleep(Duration::from_millis(100));
+    let asked = Instant::now();
+    let mut next = server.connect();
+    next.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let response = expect_one(&read_to_close(&mut next));
+    let took = asked.elapsed();
+    assert_eq!(response.status, 503);
+    assert!(
+        took < Duration::from_millis(300),
+        "the next 503 took {took:?}"
+    );
+    trickling.join().unwrap();
+    drop(held);
+    assert_eq!(server.wait_finished(1), [1]);
+    server.assert_serves();
+}
+
 // ---------------------------------------------------------------------------------------
 // Oversized input.
 
@@ -1460,6 +1512,7 @@ on_every_engine!(
     slowloris_is_cut_off_by_the_head_deadline_while_others_are_served,
     idle_connections_are_closed_by_their_deadlines,
     over_the_connection_limit_is_503_never_a_crash,
+    a_rejected_client_that_keeps_sending_does_not_hold_up_the_next,
     oversized_parts_get_their_status,
     an_endless_header_is_refused_without_reading_it_all,
     a_burst_up_to_the_connection_limit_is_never_refused,
