@@ -518,7 +518,10 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     // as it keeps sending; while accepted connections wait for a worker
                     // (or the server stops), each response is the connection's last.
                     let waiting = self.live.load(Ordering::SeqCst) > self.config.threads.max(1);
-                    let last = waiting || self.stop.load(Ordering::SeqCst);
+                    // `handle_request`: the one request's response says it closes.
+                    let limit =
+                        max_requests.is_some_and(|m| conn.requests_served().saturating_add(1) >= m);
+                    let last = waiting || limit || self.stop.load(Ordering::SeqCst);
                     if !service.serve_request(&mut conn, transport, peer, last) {
                         return conn.requests_served();
                     }

@@ -247,3 +247,32 @@ fn shutdown_finishes_in_flight_requests_and_is_bounded() {
         })
     );
 }
+
+/// `handle_request` serves one request and closes: its response says so (`Connection:
+/// close`), so a client that pipelined a second request knows it will not be answered
+/// (before, the response promised keep-alive and the connection then closed).
+#[test]
+fn handle_request_answers_one_request_and_says_it_closes() {
+    let server = WsgiServer::bind(
+        "127.0.0.1:0",
+        app,
+        ServerConfig {
+            quiet: true,
+            ..ServerConfig::default()
+        },
+        Captured::default(),
+    )
+    .unwrap();
+    let addr = server.server_address();
+    thread::scope(|scope| {
+        scope.spawn(|| server.handle_request().unwrap());
+        let out = exchange(
+            addr,
+            b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n",
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 1, "{text}");
+        assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+        assert!(text.ends_with("4\r\nfine\r\n0\r\n\r\n"), "{text}");
+    });
+}
