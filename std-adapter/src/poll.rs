@@ -71,7 +71,7 @@ use wsgiref::state::TimerKind;
 use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
 
 use crate::server::{DefaultHandler, RequestHandler, Service, hook, set_wall_clock};
-use crate::transport::{Clock, SocketTransport, write_all_vectored};
+use crate::transport::{Clock, CutOff, SocketTransport, write_all_vectored};
 
 /// Settings of a [`PollServer`].
 #[derive(Clone, Debug)]
@@ -104,6 +104,11 @@ pub struct PollConfig {
     /// How long a closed connection may go on sending bytes that will be discarded (so
     /// that unread bytes do not turn the close into a reset that destroys the response).
     pub linger: Duration,
+    /// After [`PollServer::shutdown`], how long requests in flight may take to finish; then
+    /// their connections are closed (a client trickling its body holds a request for as
+    /// long as every read stays under the body deadline). An application that does not
+    /// return is not interrupted. Default 10 s.
+    pub shutdown_timeout: Duration,
     /// `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
     /// No access log.
@@ -122,6 +127,7 @@ impl Default for PollConfig {
             timeouts: Timeouts::DEFAULT,
             write_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(10),
             server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
             quiet: false,
         }
@@ -168,14 +174,19 @@ pub struct PollServer<A, H = DefaultHandler> {
 }
 
 /// The stop flag and the stop signal (an eventfd in the epoll set) of every running server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct WakeSet {
     stop: AtomicBool,
     wakers: Mutex<Vec<Arc<OwnedFd>>>,
+    /// Set by the stop to the end of [`PollConfig::shutdown_timeout`]: then the requests
+    /// still in flight are cut.
+    cut_off: CutOff,
+    shutdown_timeout: Duration,
 }
 
 impl WakeSet {
     fn stop(&self) {
+        self.cut_off.set(self.shutdown_timeout);
         self.stop.store(true, Ordering::SeqCst);
         for waker in lock(&self.wakers).iter() {
             let _ = rustix::io::write(&**waker, &1u64.to_ne_bytes());
@@ -550,6 +561,12 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let listener = crate::server::listen(addr, config.max_connections)?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
+        let wake = Arc::new(WakeSet {
+            stop: AtomicBool::new(false),
+            wakers: Mutex::new(Vec::new()),
+            cut_off: CutOff::new(),
+            shutdown_timeout: config.shutdown_timeout,
+        });
         Ok(Self {
             listener,
             local,
@@ -558,7 +575,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             handler,
             config,
             clock: Clock::new(),
-            wake: Arc::new(WakeSet::default()),
+            wake,
         })
     }
 
@@ -591,7 +608,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     }
 
     /// Stop accepting; idle keep-alive connections close at once, requests in flight
-    /// finish (bounded by the core's deadlines), then `serve_forever` returns.
+    /// finish (within [`PollConfig::shutdown_timeout`], then their connections are cut),
+    /// then `serve_forever` returns.
     pub fn shutdown(&self) {
         self.shutdown_handle().shutdown();
     }
@@ -766,6 +784,15 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     }
                 }
             }
+            if last && self.wake.cut_off.passed() {
+                // The shutdown timeout passed: what is still open is cut.
+                for index in 0..shared.cells.len() {
+                    if let Some(cell) = shared.cells.get(index) {
+                        let mut place = lock(&cell.slot);
+                        self.release(shared, index, &mut place, Next::Drop);
+                    }
+                }
+            }
             if last && lock(&shared.free).len() == shared.cells.len() {
                 return Ok(());
             }
@@ -888,6 +915,11 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)))
         } else {
             timeout
+        };
+        // The last thread after a stop: until the shutdown timeout at most.
+        let timeout = match (last, self.wake.cut_off.left()) {
+            (true, Some(left)) => Some(timeout.map_or(left, |t| t.min(left))),
+            _ => timeout,
         };
         // At most an hour: the seconds fit.
         let timeout = timeout.map(|t| {
@@ -1212,7 +1244,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.clock,
                         Duration::ZERO,
                         self.config.write_timeout,
-                    );
+                    )
+                    .with_cut_off(&self.wake.cut_off);
                     // A write that waits for the client is a wait like an application's.
                     worker.turns.enter(worker.id, *now);
                     let sent = wsgiref::handler::Transport::send(&mut transport, &[bytes]);
@@ -1228,7 +1261,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         self.clock,
                         self.config.timeouts.body,
                         self.config.write_timeout,
-                    );
+                    )
+                    .with_cut_off(&self.wake.cut_off);
                     worker.turns.enter(worker.id, *now);
                     let served = worker.service.serve_request(
                         &mut slot.conn,

@@ -44,6 +44,11 @@ pub struct ServerConfig {
     pub timeouts: Timeouts,
     /// Longest a single socket write may block.
     pub write_timeout: Duration,
+    /// After [`WsgiServer::shutdown`], how long requests in flight may take to finish;
+    /// then their connections are cut (a client trickling its body holds a request for as
+    /// long as every read stays under the body deadline). An application that does not
+    /// return is not interrupted. Default 10 s.
+    pub shutdown_timeout: Duration,
     /// `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
     /// No access log.
@@ -60,6 +65,7 @@ impl Default for ServerConfig {
             limits: Limits::DEFAULT,
             timeouts: Timeouts::DEFAULT,
             write_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
             server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
             quiet: false,
         }
@@ -281,8 +287,9 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         self.server_name = name.into();
     }
 
-    /// `shutdown`: stop accepting; requests in flight finish, idle keep-alive connections
-    /// close within a quarter of a second, then `serve_forever` returns.
+    /// `shutdown`: stop accepting; requests in flight finish (within
+    /// [`ServerConfig::shutdown_timeout`], then their connections are cut), idle keep-alive
+    /// connections close within a quarter of a second, then `serve_forever` returns.
     pub fn shutdown(&self) {
         self.shutdown_handle().shutdown();
     }
@@ -330,9 +337,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         // one that goes on sending never holds up accepting.
         let (rejected, to_close) = sync_channel::<TcpStream>(REJECTED_CLOSING);
         let config = self.core_config();
+        // Each worker's connection (a second handle), for the shutdown to cut.
+        let serving: Vec<Mutex<Option<TcpStream>>> =
+            (0..threads).map(|_| Mutex::new(None)).collect();
         std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| self.worker(&receiver, &config, live));
+            for serving in &serving {
+                scope.spawn(|| self.worker(&receiver, &config, live, serving));
             }
             scope.spawn(move || close_rejected(&to_close, &self.stop));
             while !self.stop.load(Ordering::SeqCst) {
@@ -358,6 +368,21 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             }
             drop(sender);
             drop(rejected);
+            // Requests in flight finish, for `shutdown_timeout` at most; then the sockets
+            // still open are cut, so that reads and writes waiting on them fail at once.
+            let deadline = std::time::Instant::now() + self.config.shutdown_timeout;
+            while live.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            for serving in &serving {
+                if let Some(stream) = serving
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .as_ref()
+                {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+            }
         });
         Ok(())
     }
@@ -393,6 +418,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>,
         config: &Config<'_>,
         live: &AtomicUsize,
+        serving: &Mutex<Option<TcpStream>>,
     ) {
         // Allocated once per worker, reused for every connection and request.
         let mut rx = vec![0u8; self.config.rx_buffer];
@@ -405,7 +431,9 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             let Ok((stream, peer)) = next else {
                 return;
             };
+            *serving.lock().unwrap_or_else(PoisonError::into_inner) = stream.try_clone().ok();
             let _ = self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
+            *serving.lock().unwrap_or_else(PoisonError::into_inner) = None;
             drop(stream);
             live.fetch_sub(1, Ordering::SeqCst);
         }

@@ -100,6 +100,41 @@ pub struct SocketTransport<'s> {
     read_timeout: Option<(&'s Cell<Option<Duration>>, Duration)>,
     /// Non-blocking socket: the longest wait for readability and for writability.
     waits: Option<(Duration, Duration)>,
+    /// Non-blocking socket: waits give up once this passed (a server's shutdown timeout).
+    cut_off: Option<&'s CutOff>,
+}
+
+/// When the waits of non-blocking transports give up, whatever their own timeouts: set
+/// when a server stops, to the end of its shutdown timeout, so that a request still in
+/// flight then (a client trickling its body into an application) ends.
+#[derive(Debug, Default)]
+pub struct CutOff(std::sync::OnceLock<StdInstant>);
+
+impl CutOff {
+    /// Not set.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self(std::sync::OnceLock::new())
+    }
+
+    /// Waits give up `after` from now (only the first call counts).
+    pub fn set(&self, after: Duration) {
+        let _ = self.0.set(StdInstant::now() + after);
+    }
+
+    /// Has the cut-off passed?
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.0.get().is_some_and(|at| StdInstant::now() >= *at)
+    }
+
+    /// How long until it passes, if it is set.
+    #[must_use]
+    pub fn left(&self) -> Option<Duration> {
+        self.0
+            .get()
+            .map(|at| at.saturating_duration_since(StdInstant::now()))
+    }
 }
 
 impl<'s> SocketTransport<'s> {
@@ -111,6 +146,7 @@ impl<'s> SocketTransport<'s> {
             clock,
             read_timeout: None,
             waits: None,
+            cut_off: None,
         }
     }
 
@@ -129,7 +165,15 @@ impl<'s> SocketTransport<'s> {
             clock,
             read_timeout: None,
             waits: Some((read, write)),
+            cut_off: None,
         }
+    }
+
+    /// Waits (of a [`SocketTransport::nonblocking`] transport) give up once `cut_off` passed.
+    #[must_use]
+    pub fn with_cut_off(mut self, cut_off: &'s CutOff) -> Self {
+        self.cut_off = Some(cut_off);
+        self
     }
 
     /// Waits until the socket can take more bytes (non-blocking mode; at once otherwise).
@@ -138,7 +182,7 @@ impl<'s> SocketTransport<'s> {
     /// The wait timed out or failed.
     pub fn wait_writable(&self) -> Result<(), TransportError> {
         match self.waits {
-            Some((_, write)) => wait_ready(self.stream, false, write),
+            Some((_, write)) => wait_ready_until(self.stream, false, write, self.cut_off),
             None => Ok(()),
         }
     }
@@ -197,7 +241,7 @@ impl Transport for SocketTransport<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.waits.is_some() => {
                     let wait = self.waits.map_or(Duration::ZERO, |w| w.0);
-                    wait_ready(self.stream, true, wait)?;
+                    wait_ready_until(self.stream, true, wait, self.cut_off)?;
                 }
                 Err(e) => return Err(transport_error(&e)),
             }
@@ -211,6 +255,7 @@ impl Transport for SocketTransport<'_> {
                 let mut out = WaitingWriter {
                     stream: self.stream,
                     wait,
+                    cut_off: self.cut_off,
                 };
                 write_all_vectored(&mut out, pieces).map_err(|e| transport_error(&e))
             }
@@ -233,7 +278,19 @@ pub fn wait_ready(
     readable: bool,
     timeout: Duration,
 ) -> Result<(), TransportError> {
+    wait_ready_until(stream, readable, timeout, None)
+}
+
+/// [`wait_ready`], giving up ([`TransportError::TimedOut`]) once `cut_off` passed: it is
+/// looked at before the wait and every 100 ms during it.
+fn wait_ready_until(
+    stream: &TcpStream,
+    readable: bool,
+    timeout: Duration,
+    cut_off: Option<&CutOff>,
+) -> Result<(), TransportError> {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    const LOOK: Duration = Duration::from_millis(100);
     let flags = if readable {
         PollFlags::IN
     } else {
@@ -241,10 +298,18 @@ pub fn wait_ready(
     };
     let deadline = StdInstant::now() + timeout;
     loop {
+        if cut_off.is_some_and(CutOff::passed) {
+            return Err(TransportError::TimedOut);
+        }
         let left = deadline.saturating_duration_since(StdInstant::now());
+        let slice = if cut_off.is_some() {
+            left.min(LOOK)
+        } else {
+            left
+        };
         let spec = Timespec {
-            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(left.subsec_nanos()),
+            tv_sec: i64::try_from(slice.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(slice.subsec_nanos()),
         };
         let mut fds = [PollFd::new(stream, flags)];
         match poll(&mut fds, Some(&spec)) {
@@ -261,6 +326,7 @@ pub fn wait_ready(
 struct WaitingWriter<'s> {
     stream: &'s TcpStream,
     wait: Duration,
+    cut_off: Option<&'s CutOff>,
 }
 
 impl WaitingWriter<'_> {
@@ -268,7 +334,7 @@ impl WaitingWriter<'_> {
         loop {
             match op(self.stream) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_ready(self.stream, false, self.wait)
+                    wait_ready_until(self.stream, false, self.wait, self.cut_off)
                         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
                 }
                 other => return other,

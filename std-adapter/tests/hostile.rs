@@ -356,6 +356,7 @@ fn bind<A: Application + Send + Sync + 'static>(
                 limits: config.limits,
                 timeouts: config.timeouts,
                 write_timeout: config.write_timeout,
+                shutdown_timeout: config.shutdown_timeout,
                 quiet: config.quiet,
                 ..PollConfig::default()
             };
@@ -1229,6 +1230,50 @@ fn a_rejected_client_that_keeps_sending_does_not_hold_up_the_next(engine: Engine
     server.assert_serves();
 }
 
+/// A shutdown while two clients trickle request bodies (a byte every 100 ms: no read ever
+/// waits the 1 s body deadline), one into an application that reads it (`/echo`), one
+/// after its response, which the server drains (`/hello` does not read its body), ends
+/// within the shutdown timeout (1 s here): both connections are cut then, and the server
+/// returns (before, it waited for the bodies, 10 s).
+fn shutdown_is_bounded_by_its_timeout(engine: Engine) {
+    let server = start(
+        engine,
+        ServerConfig {
+            shutdown_timeout: Duration::from_secs(1),
+            ..config(2)
+        },
+    );
+    let trickle = |target: &str| {
+        let mut c = server.connect();
+        write!(
+            c,
+            "POST {target} HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n"
+        )
+        .unwrap();
+        thread::spawn(move || {
+            for _ in 0..100 {
+                if c.write_all(b"x").is_err() {
+                    return true;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+            false
+        })
+    };
+    let tricklers = [trickle("/echo"), trickle("/hello")];
+    thread::sleep(Duration::from_millis(300));
+    let stopping = Instant::now();
+    drop(server);
+    let took = stopping.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "the shutdown took {took:?}"
+    );
+    for trickler in tricklers {
+        assert!(trickler.join().unwrap(), "a connection was not cut");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Oversized input.
 
@@ -1513,6 +1558,7 @@ on_every_engine!(
     idle_connections_are_closed_by_their_deadlines,
     over_the_connection_limit_is_503_never_a_crash,
     a_rejected_client_that_keeps_sending_does_not_hold_up_the_next,
+    shutdown_is_bounded_by_its_timeout,
     oversized_parts_get_their_status,
     an_endless_header_is_refused_without_reading_it_all,
     a_burst_up_to_the_connection_limit_is_never_refused,
