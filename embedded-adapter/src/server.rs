@@ -688,7 +688,8 @@ pub(crate) async fn read_until(
     }
 }
 
-/// Sends every byte of `pieces`, each piece within `timeout`.
+/// Sends every byte of `pieces`, each wait for room in the transmit buffer within `timeout`
+/// (a client that reads slowly but steadily is not cut off in the middle of a large piece).
 ///
 /// `embedded_io_async`'s `write_all` over the socket's own `write`, written out: its future
 /// nests three (`write_all`, the trait's `write`, the socket's), each keeping the socket and
@@ -705,19 +706,12 @@ pub(crate) fn send(
 ) -> impl Future<Output = Result<(), ()>> {
     async move {
         for piece in pieces.iter().filter(|p| !p.is_empty()) {
-            let write_all = async {
-                let mut rest: &[u8] = piece;
-                while !rest.is_empty() {
-                    match socket.write(rest).await {
-                        Ok(n @ 1..) => rest = rest.get(n..).unwrap_or_default(),
-                        Ok(0) | Err(_) => return Err(()),
-                    }
+            let mut rest: &[u8] = piece;
+            while !rest.is_empty() {
+                match with_timeout(timeout, socket.write(rest)).await {
+                    Ok(Ok(n @ 1..)) => rest = rest.get(n..).unwrap_or_default(),
+                    Ok(Ok(0) | Err(_)) | Err(_) => return Err(()),
                 }
-                Ok(())
-            };
-            match with_timeout(timeout, write_all).await {
-                Ok(Ok(())) => {}
-                Ok(Err(())) | Err(_) => return Err(()),
             }
         }
         Ok(())
