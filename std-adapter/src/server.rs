@@ -370,8 +370,10 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             drop(rejected);
             // Requests in flight finish, for `shutdown_timeout` at most; then the sockets
             // still open are cut, so that reads and writes waiting on them fail at once.
-            let deadline = std::time::Instant::now() + self.config.shutdown_timeout;
-            while live.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            let deadline = std::time::Instant::now().checked_add(self.config.shutdown_timeout);
+            while live.load(Ordering::SeqCst) > 0
+                && deadline.is_none_or(|d| std::time::Instant::now() < d)
+            {
                 std::thread::sleep(Duration::from_millis(10));
             }
             for serving in &serving {

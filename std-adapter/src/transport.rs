@@ -119,7 +119,10 @@ impl CutOff {
 
     /// Waits give up `after` from now (only the first call counts).
     pub fn set(&self, after: Duration) {
-        let _ = self.0.set(StdInstant::now() + after);
+        // Too far to represent: never.
+        if let Some(at) = StdInstant::now().checked_add(after) {
+            let _ = self.0.set(at);
+        }
     }
 
     /// Has the cut-off passed?
@@ -296,12 +299,15 @@ fn wait_ready_until(
     } else {
         PollFlags::OUT
     };
-    let deadline = StdInstant::now() + timeout;
+    // A timeout too long to represent (`Duration::MAX` for "none") waits an hour at a time.
+    let deadline = StdInstant::now().checked_add(timeout);
     loop {
         if cut_off.is_some_and(CutOff::passed) {
             return Err(TransportError::TimedOut);
         }
-        let left = deadline.saturating_duration_since(StdInstant::now());
+        let left = deadline.map_or(Duration::from_secs(3600), |d| {
+            d.saturating_duration_since(StdInstant::now())
+        });
         let slice = if cut_off.is_some() {
             left.min(LOOK)
         } else {
@@ -313,7 +319,7 @@ fn wait_ready_until(
         };
         let mut fds = [PollFd::new(stream, flags)];
         match poll(&mut fds, Some(&spec)) {
-            Ok(0) if left.is_zero() => return Err(TransportError::TimedOut),
+            Ok(0) if left.is_zero() && deadline.is_some() => return Err(TransportError::TimedOut),
             Ok(0) => {}
             Ok(_) => return Ok(()),
             Err(rustix::io::Errno::INTR) => {}

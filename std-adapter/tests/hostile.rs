@@ -1274,6 +1274,46 @@ fn shutdown_is_bounded_by_its_timeout(engine: Engine) {
     }
 }
 
+/// Every timeout at `Duration::MAX` (a way to say "none"): requests are served (a body read
+/// through the waits, a response written through them) and the server stops; before, the
+/// event loop's waits overflowed an `Instant` (a panic, answered as the application's 500)
+/// and the thread pool's shutdown did.
+fn timeouts_of_duration_max_mean_none(engine: Engine) {
+    let server = start(
+        engine,
+        ServerConfig {
+            timeouts: Timeouts {
+                first_byte: Duration::MAX,
+                keep_alive: Duration::MAX,
+                head: Duration::MAX,
+                body: Duration::MAX,
+            },
+            write_timeout: Duration::MAX,
+            shutdown_timeout: Duration::MAX,
+            ..config(2)
+        },
+    );
+    let mut c = server.connect();
+    c.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(50));
+    c.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 1024];
+    let mut got = Vec::new();
+    while !got.ends_with(b"0\r\n\r\n") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\r\n5\r\nhello\r\n"), "{text}");
+    drop(c);
+    assert_eq!(server.wait_finished(1), [1]);
+    server.assert_serves();
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
 // ---------------------------------------------------------------------------------------
 // Oversized input.
 
@@ -1559,6 +1599,7 @@ on_every_engine!(
     over_the_connection_limit_is_503_never_a_crash,
     a_rejected_client_that_keeps_sending_does_not_hold_up_the_next,
     shutdown_is_bounded_by_its_timeout,
+    timeouts_of_duration_max_mean_none,
     oversized_parts_get_their_status,
     an_endless_header_is_refused_without_reading_it_all,
     a_burst_up_to_the_connection_limit_is_never_refused,

@@ -37,7 +37,10 @@ impl Clock {
 
     /// A core deadline as a tokio instant.
     pub(crate) fn deadline(&self, at: wsgiref::Instant) -> TokioInstant {
-        self.origin + Duration::from_millis(at.as_millis())
+        // A deadline too far to represent (a timeout of `Duration::MAX`): thirty years.
+        self.origin
+            .checked_add(Duration::from_millis(at.as_millis()))
+            .unwrap_or_else(|| TokioInstant::now() + Duration::from_secs(30 * 365 * 86_400))
     }
 }
 
@@ -219,7 +222,9 @@ impl Transport for BlockingSocket<'_> {
             Err(e) => return Err(transport_error(&e)),
         }
         let (stream, stall) = (self.stream, self.read_stall);
-        self.wait(async { read(stream, buf, Some(TokioInstant::now() + stall)).await })
+        // A stall too long to represent (`Duration::MAX` for "none"): no deadline.
+        let deadline = TokioInstant::now().checked_add(stall);
+        self.wait(async { read(stream, buf, deadline).await })
             .map_err(|e| transport_error(&e))
     }
 
