@@ -765,14 +765,14 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                 last = true;
                 let _ = epoll::delete(&shared.epoll, &self.listener);
                 let _ = epoll::delete(&shared.epoll, &*shared.waker);
-                // Idle connections close now; the others finish their request. (The other
-                // threads are gone: nobody holds a slot.)
+                // Idle connections close now, unless a request has arrived (it is answered,
+                // as the connection's last: `drive`); the others finish their request. (The
+                // other threads are gone: nobody holds a slot.)
                 for index in 0..shared.cells.len() {
                     let Some(cell) = shared.cells.get(index) else {
                         continue;
                     };
-                    let mut place = lock(&cell.slot);
-                    let idle = place.as_ref().is_some_and(|s| {
+                    let idle = lock(&cell.slot).as_ref().is_some_and(|s| {
                         s.lingering.is_none()
                             && matches!(
                                 s.conn.timer(),
@@ -780,7 +780,8 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                             )
                     });
                     if idle {
-                        self.release(shared, index, &mut place, Next::Drop);
+                        cell.ready.store(true, Ordering::SeqCst);
+                        self.run_cell(shared, index, worker, true, &mut now);
                     }
                 }
             }
@@ -1215,7 +1216,16 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         Some(TimerKind::KeepAlive | TimerKind::FirstByte)
                     );
                     if idle && stopping {
-                        return Next::Close;
+                        // A request that has already arrived is still answered (as the
+                        // connection's last); else the connection closes now.
+                        match (&slot.stream).read(slot.conn.receive_buf()) {
+                            Ok(n) if n > 0 => {
+                                set_wall_clock(&mut slot.conn);
+                                slot.conn.handle_received(n);
+                                continue;
+                            }
+                            _ => return Next::Close,
+                        }
                     }
                     if drained {
                         return Next::Wait;

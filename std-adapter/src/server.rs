@@ -500,7 +500,16 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                         Some(TimerKind::KeepAlive | TimerKind::FirstByte)
                     );
                     if idle && self.stop.load(Ordering::SeqCst) {
-                        break;
+                        // A request that has already arrived is still answered (as the
+                        // connection's last); else the connection closes now.
+                        match read_pending(stream, conn.receive_buf()) {
+                            Some(n) => {
+                                set_wall_clock(&mut conn);
+                                conn.handle_received(n);
+                                continue;
+                            }
+                            None => break,
+                        }
                     }
                     let mut timeout = conn.poll_timeout().map(|d| {
                         d.saturating_duration_since(now)
@@ -884,6 +893,15 @@ pub(crate) fn arm_read_timeout(
     if !close_enough && stream.set_read_timeout(want).is_ok() {
         armed.set(want);
     }
+}
+
+/// Reads what a blocking `stream` has already received, without waiting: `None` if
+/// nothing (or the client closed, or the read failed).
+fn read_pending(stream: &TcpStream, buf: &mut [u8]) -> Option<usize> {
+    stream.set_nonblocking(true).ok()?;
+    let read = (&mut &*stream).read(buf);
+    let _ = stream.set_nonblocking(false);
+    read.ok().filter(|&n| n > 0)
 }
 
 /// Rejected connections closing at once, gracefully; beyond them, closed abruptly.

@@ -1314,6 +1314,47 @@ fn timeouts_of_duration_max_mean_none(engine: Engine) {
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
 
+/// A request that has arrived when the server stops is still answered (as the
+/// connection's last) by a connection the server has accepted: before, one that had not
+/// been read yet was closed unanswered, as an idle one. One thread or worker, a slow
+/// upload to `/echo` holding it, and the order that leaves an accepted, unread request at
+/// the stop on each engine:
+/// * thread pool: the upload first; the other client connects and sends its request, which
+///   waits in the queue and is read after the stop (the response says `Connection: close`);
+/// * event loop: the other client connects first (accepted, idle), then the upload holds
+///   the thread, the request arrives, the stop; the last thread reads it (it closed idle
+///   connections without reading them). With two turns both are answered as they come.
+fn a_request_waiting_when_the_server_stops_is_answered(engine: Engine) {
+    let server = start(engine, config(1));
+    let pool = engine == Engine::Threads;
+    let mut waiting = (!pool).then(|| server.connect());
+    thread::sleep(Duration::from_millis(50));
+    let mut busy = server.connect();
+    busy.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+        .unwrap();
+    let uploading = thread::spawn(move || {
+        for _ in 0..5 {
+            thread::sleep(Duration::from_millis(100));
+            busy.write_all(b"x").unwrap();
+        }
+        read_to_close(&mut busy)
+    });
+    thread::sleep(Duration::from_millis(100));
+    let mut waiting = waiting.take().unwrap_or_else(|| server.connect());
+    waiting
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    (server.stop)();
+    let response = expect_one(&read_to_close(&mut waiting));
+    assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
+    if pool {
+        assert_eq!(response.header("Connection"), Some("close"));
+    }
+    let upload = expect_one(&uploading.join().unwrap());
+    assert_eq!((upload.status, &upload.body[..]), (200, &b"xxxxx"[..]));
+}
+
 // ---------------------------------------------------------------------------------------
 // Oversized input.
 
@@ -1600,6 +1641,7 @@ on_every_engine!(
     a_rejected_client_that_keeps_sending_does_not_hold_up_the_next,
     shutdown_is_bounded_by_its_timeout,
     timeouts_of_duration_max_mean_none,
+    a_request_waiting_when_the_server_stops_is_answered,
     oversized_parts_get_their_status,
     an_endless_header_is_refused_without_reading_it_all,
     a_burst_up_to_the_connection_limit_is_never_refused,
