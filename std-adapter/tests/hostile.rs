@@ -1328,23 +1328,23 @@ fn a_request_waiting_when_the_server_stops_is_answered(engine: Engine) {
     let server = start(engine, config(1));
     let pool = engine == Engine::Threads;
     let mut waiting = (!pool).then(|| server.connect());
-    thread::sleep(Duration::from_millis(50));
+    thread::sleep(Duration::from_millis(200));
     let mut busy = server.connect();
-    busy.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
+    busy.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
         .unwrap();
     let uploading = thread::spawn(move || {
-        for _ in 0..5 {
+        for _ in 0..10 {
             thread::sleep(Duration::from_millis(100));
             busy.write_all(b"x").unwrap();
         }
         read_to_close(&mut busy)
     });
-    thread::sleep(Duration::from_millis(100));
+    thread::sleep(Duration::from_millis(200));
     let mut waiting = waiting.take().unwrap_or_else(|| server.connect());
     waiting
         .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
-    thread::sleep(Duration::from_millis(100));
+    thread::sleep(Duration::from_millis(200));
     (server.stop)();
     let response = expect_one(&read_to_close(&mut waiting));
     assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
@@ -1352,7 +1352,7 @@ fn a_request_waiting_when_the_server_stops_is_answered(engine: Engine) {
         assert_eq!(response.header("Connection"), Some("close"));
     }
     let upload = expect_one(&uploading.join().unwrap());
-    assert_eq!((upload.status, &upload.body[..]), (200, &b"xxxxx"[..]));
+    assert_eq!((upload.status, &upload.body[..]), (200, &b"xxxxxxxxxx"[..]));
 }
 
 // ---------------------------------------------------------------------------------------
