@@ -1325,7 +1325,19 @@ fn timeouts_of_duration_max_mean_none(engine: Engine) {
 ///   the thread, the request arrives, the stop; the last thread reads it (it closed idle
 ///   connections without reading them). With two turns both are answered as they come.
 fn a_request_waiting_when_the_server_stops_is_answered(engine: Engine) {
-    let server = start(engine, config(1));
+    // Deadlines longer than the scenario: the waiting request is read after the upload's
+    // second (on one thread, a passed first-byte deadline would close it first).
+    let server = start(
+        engine,
+        ServerConfig {
+            timeouts: Timeouts {
+                first_byte: Duration::from_secs(5),
+                keep_alive: Duration::from_secs(5),
+                ..config(1).timeouts
+            },
+            ..config(1)
+        },
+    );
     let pool = engine == Engine::Threads;
     let mut waiting = (!pool).then(|| server.connect());
     thread::sleep(Duration::from_millis(200));
