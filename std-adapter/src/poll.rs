@@ -1080,7 +1080,17 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         Next::Drop
                     } else {
                         set_wall_clock(&mut slot.conn);
-                        slot.conn.handle_timeout(*now);
+                        // Between requests, a request that arrived while this thread was
+                        // busy elsewhere (its event not looked at yet) is read first: the
+                        // client was on time.
+                        let idle = matches!(
+                            slot.conn.timer(),
+                            Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                        );
+                        match idle.then(|| (&slot.stream).read(slot.conn.receive_buf())) {
+                            Some(Ok(n)) if n > 0 => slot.conn.handle_received(n),
+                            _ => slot.conn.handle_timeout(*now),
+                        }
                         self.drive(worker, slot, (stopping, closed), now)
                     });
                 }

@@ -1367,6 +1367,38 @@ fn a_request_waiting_when_the_server_stops_is_answered(engine: Engine) {
     assert_eq!((upload.status, &upload.body[..]), (200, &b"xxxxxxxxxx"[..]));
 }
 
+/// A request that arrived in time is answered even if the server reads it only after its
+/// deadline: one thread or worker, a client connects (idle; first-byte deadline 1 s), a
+/// slow upload holds the thread for about 1.5 s, and the client sends its request at
+/// 0.3 s. On the event loop with one thread, the first-byte deadline was looked at before
+/// the request and closed the connection unanswered. (The thread pool serves the first
+/// client first; with two turns it is answered at once.)
+fn a_request_that_arrived_in_time_is_answered_after_a_busy_spell(engine: Engine) {
+    let server = start(engine, config(1));
+    let mut early = server.connect();
+    thread::sleep(Duration::from_millis(100));
+    let mut busy = server.connect();
+    busy.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 15\r\n\r\n")
+        .unwrap();
+    let uploading = thread::spawn(move || {
+        for _ in 0..15 {
+            thread::sleep(Duration::from_millis(100));
+            busy.write_all(b"x").unwrap();
+        }
+        let mut buf = [0u8; 1024];
+        let n = busy.read(&mut buf).unwrap();
+        buf[..n].to_vec()
+    });
+    thread::sleep(Duration::from_millis(200));
+    early
+        .write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let response = expect_one(&read_to_close(&mut early));
+    assert_eq!((response.status, &response.body[..]), (200, &b"hello"[..]));
+    let upload = uploading.join().unwrap();
+    assert!(upload.starts_with(b"HTTP/1.1 200 OK\r\n"), "{upload:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Oversized input.
 
@@ -1654,6 +1686,7 @@ on_every_engine!(
     shutdown_is_bounded_by_its_timeout,
     timeouts_of_duration_max_mean_none,
     a_request_waiting_when_the_server_stops_is_answered,
+    a_request_that_arrived_in_time_is_answered_after_a_busy_spell,
     oversized_parts_get_their_status,
     an_endless_header_is_refused_without_reading_it_all,
     a_burst_up_to_the_connection_limit_is_never_refused,
