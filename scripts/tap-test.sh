@@ -221,6 +221,42 @@ pass "wrk: $requests requests in 5 s, 0 errors"
 still=$(in_ns curl -sS -m 5 "$url/hello")
 [ "$still" = "Hello World" ] || fail "after wrk: $still"
 
+# 7a. A stop while the executor is blocked (a 1.5 s synchronous application): a
+# keep-alive client's request that arrives meanwhile is answered after it, as the
+# connection's last (`Connection: close`), and the process exits 0.
+in_ns timeout 10 bash -c '
+  exec 3<>"/dev/tcp/$1/$2"
+  printf "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" >&3
+  sleep 0.4
+  printf "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" >&3
+  cat <&3 >"$3/during-stop"' _ "$dev_ip" "$port" "$work" &
+during_pid=$!
+sleep 0.2
+in_ns curl -sS -m 5 -o /dev/null "$url/guarded?block" &
+block_pid=$!
+sleep 0.5
+kill -TERM "$server_pid"
+wait "$block_pid" || fail "the blocking request was not answered"
+wait "$during_pid" || fail "the keep-alive client was not closed by the stop"
+[ "$(grep -c '^HTTP/1.1 200 OK' "$work/during-stop")" = 2 ] || fail "stop: $(cat "$work/during-stop")"
+[ "$(grep -c '^Connection: close' "$work/during-stop")" = 1 ] || fail "stop, no Connection: close: $(cat "$work/during-stop")"
+for _ in $(seq 1 50); do
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$server_pid" 2>/dev/null && fail "the server did not stop within 5 s"
+rc=0
+wait "$server_pid" || rc=$?
+[ "$rc" = 0 ] || fail "the server exited with $rc after SIGTERM"
+pass "a request that arrived while the executor was blocked is answered after a stop, as the connection's last"
+ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 50); do
+  if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then break; fi
+  kill -0 "$server_pid" 2>/dev/null || fail "the tap example exited: $(cat "$work/server.log")"
+  sleep 0.2
+done
+
 # 7. A graceful stop: an idle keep-alive connection is closed, the process exits 0.
 in_ns timeout 10 bash -c '
   exec 3<>"/dev/tcp/$1/$2"

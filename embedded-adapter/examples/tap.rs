@@ -8,6 +8,7 @@
 //! | `/write?n=N` | [`writer`]: `N` bytes through the imperative `write()`, then a returned body |
 //! | `/guarded` | [`Site`]'s own handler, an [`AsyncApplication`]: `403` without reading the body unless `X-Token: secret`, else the body's length (a lazy `100 Continue`) |
 //! | `/guarded?impatient` | the same handler giving the body 200 ms ([`AsyncRequest::read_body`] under a timeout), then reading it again |
+//! | `/guarded?block` | the same handler blocking the executor for 1.5 s (a long synchronous application) |
 //! | anything else | [`demo_app`] |
 //!
 //! Run as root (or with CAP_NET_ADMIN) after creating the device:
@@ -154,6 +155,12 @@ impl AsyncApplication for Site {
                 .map(SiteBody::Routes);
         }
         let text = [("Content-Type", "text/plain")];
+        if req.environ().get("QUERY_STRING") == Some(b"block") {
+            // A long synchronous application: the executor (every slot) waits 1.5 s.
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            req.start_response().start("200 OK", &text)?;
+            return Ok(SiteBody::Text(Bytes::new("blocked\n".into())));
+        }
         if req.environ().get("QUERY_STRING") == Some(b"impatient") {
             // Gives the body 200 ms, then asks again: the first read was dropped midway, so
             // the second fails and the connection is dropped (the rest of the body must never

@@ -450,7 +450,9 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                         conn.timer(),
                         Some(TimerKind::KeepAlive | TimerKind::FirstByte)
                     );
-                    if idle && self.stop.is_set() {
+                    // After a stop an idle connection closes, unless a request has already
+                    // arrived (it is answered, as the connection's last).
+                    if idle && self.stop.is_set() && link.socket.recv_queue() == 0 {
                         return Closed::Stopped;
                     }
                     let deadline = conn.poll_timeout().map(to_embassy);
@@ -508,6 +510,10 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
         let Ok((mut environ, mut exchange)) = conn.exchange(link.arena) else {
             return false;
         };
+        // After a stop, a request still served is its connection's last, and says so.
+        if self.stop.is_set() {
+            exchange.close_after();
+        }
         // The end of the response: the error output (`true`) or `finish`. One exit, so that
         // the firmware carries one copy of the last send and the access log.
         let fail = 'response: {
