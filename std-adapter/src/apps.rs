@@ -119,8 +119,10 @@ pub fn content_type(path: &Path) -> &'static str {
 ///   `sendfile(2)`);
 /// * `404 Not Found` (`text/plain`, `not found`) for everything that cannot be served.
 ///
-/// A path is checked, then opened: a symbolic link swapped in between those two steps is
-/// not detected.
+/// A path is checked, then opened without following a last symbolic link and without
+/// waiting (a FIFO is not waited on), and the file opened must be the one the path still
+/// leads to under the root ([`FileApp::open_resolved`]): a directory or file swapped for a
+/// symbolic link or a FIFO between the check and the open is refused, not served.
 #[derive(Clone, Debug)]
 pub struct FileApp {
     root: PathBuf,
@@ -205,6 +207,25 @@ impl FileApp {
         }
     }
 
+    /// Opens the file [`FileApp::resolve`] found at `path` (canonical, under the root), if
+    /// it is still there: opened without following a last symbolic link and without
+    /// waiting, it must be a regular file, and `path` resolved again must lead under the
+    /// root to that same file (device and inode). A component swapped for a symbolic link
+    /// to the outside (or a file for a FIFO) between the resolution and the open gives
+    /// `None`, as a missing file does.
+    #[must_use]
+    pub fn open_resolved(&self, path: &Path) -> Option<FileResponse> {
+        use rustix::fs::{Mode, OFlags};
+        use std::os::unix::fs::MetadataExt;
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = fs::File::from(rustix::fs::open(path, flags, Mode::empty()).ok()?);
+        let opened = file.metadata().ok()?;
+        let again = self.canonical(path).ok()?;
+        let seen = fs::metadata(again).ok()?;
+        let same = seen.dev() == opened.dev() && seen.ino() == opened.ino();
+        (opened.is_file() && same).then(|| FileResponse::new(file, opened.len()))
+    }
+
     /// `404 Not Found`.
     fn not_found(start_response: &mut StartResponse<'_>) -> Result<FilesBody, AppError> {
         start_response.start("404 Not Found", &[("Content-Type", "text/plain")])?;
@@ -246,7 +267,7 @@ impl Application for FileApp {
         }
         match self.resolve(env.get("PATH_INFO").unwrap_or_default()) {
             Resolution::File(path) => {
-                let Ok(file) = FileResponse::open(&path) else {
+                let Some(file) = self.open_resolved(&path) else {
                     return Self::not_found(start_response);
                 };
                 let length = file.len().to_string();
@@ -257,6 +278,10 @@ impl Application for FileApp {
                         ("Content-Length", &length),
                     ],
                 )?;
+                // HEAD: the same head, and no file read for a body nobody gets.
+                if method == b"HEAD" {
+                    return Ok(FilesBody::Text(Bytes::new(b"")));
+                }
                 Ok(FilesBody::File(file))
             }
             Resolution::AddSlash => {
@@ -498,6 +523,69 @@ mod tests {
         }
         let app = FileApp::new(&www).unwrap();
         (base, app)
+    }
+
+    /// A check-then-open race, played out: the path is resolved, then (as another process
+    /// could, between the two steps) its directory is swapped for a symbolic link to the
+    /// outside, or the file for a FIFO. The open refuses both, at once.
+    #[cfg(unix)]
+    #[test]
+    fn a_swap_between_resolution_and_open_is_refused() {
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        use std::os::unix::fs::symlink;
+        let (base, app) = site();
+        let root = app.root().to_path_buf();
+        fs::create_dir_all(root.join("d")).unwrap();
+        fs::write(root.join("d/f.txt"), "inside").unwrap();
+        fs::create_dir_all(base.0.join("outside")).unwrap();
+        fs::write(base.0.join("outside/f.txt"), "secret").unwrap();
+
+        let Resolution::File(path) = app.resolve(b"/d/f.txt") else {
+            panic!("not resolved");
+        };
+        assert!(app.open_resolved(&path).is_some(), "the file itself opens");
+        fs::rename(root.join("d"), root.join("d.old")).unwrap();
+        symlink(base.0.join("outside"), root.join("d")).unwrap();
+        assert!(
+            app.open_resolved(&path).is_none(),
+            "opened through a swapped link"
+        );
+
+        let Resolution::File(path) = app.resolve(b"/hello.txt") else {
+            panic!("not resolved");
+        };
+        fs::remove_file(&path).unwrap();
+        mknodat(CWD, &path, FileType::Fifo, Mode::from(0o600), 0).unwrap();
+        let started = std::time::Instant::now();
+        assert!(app.open_resolved(&path).is_none(), "a FIFO opened");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the open waited"
+        );
+    }
+
+    /// A file that grows while it is read (not sent with `sendfile`: CGI, the validator)
+    /// gives exactly the length declared when it was opened.
+    #[test]
+    fn a_growing_file_is_read_up_to_its_declared_length() {
+        let base = TempDir::new("grow");
+        let path = base.0.join("log.txt");
+        fs::write(&path, vec![b'a'; 20_000]).unwrap();
+        let mut file = FileResponse::open(&path).unwrap();
+        assert_eq!(file.len(), 20_000);
+        let mut appended = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut appended, &[b'b'; 5000]).unwrap();
+        let mut buf = [0u8; 16384];
+        let mut total = 0;
+        loop {
+            let n = FileSource::read_block(&mut file, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(buf[..n].iter().all(|&b| b == b'a'));
+            total += n;
+        }
+        assert_eq!(total, 20_000);
     }
 
     #[test]

@@ -29,21 +29,48 @@ impl embedded_io::Read for StdFile {
     }
 }
 
+/// At most the first `left` bytes of a file: a file that grows while it is sent is cut at
+/// the length the response declared.
+#[derive(Debug)]
+struct Limited {
+    file: StdFile,
+    left: u64,
+}
+
+impl embedded_io::ErrorType for Limited {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io::Read for Limited {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, embedded_io::ErrorKind> {
+        let most = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.file.read(buf.get_mut(..most).unwrap_or_default())?;
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(n)
+    }
+}
+
 /// A file response body of a known length: the server sends it with `sendfile(2)`;
-/// other gateways read it in blocks of 16 KiB.
+/// other gateways read it in blocks of 16 KiB. Either way exactly the first `len` bytes
+/// (fewer if the file shrank: the response is then cut short).
 #[derive(Debug)]
 pub struct FileResponse {
-    body: FileBody<StdFile, 16384>,
+    body: FileBody<Limited, 16384>,
     len: u64,
 }
 
 impl FileResponse {
-    /// Opens `path` for sending.
+    /// Opens `path` for sending. The open does not wait (a FIFO or a device is refused,
+    /// not waited on).
     ///
     /// # Errors
     /// The file cannot be opened or is not a regular file.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file = File::open(path)?;
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = File::from(rustix::fs::open(path, flags, Mode::empty())?);
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(io::ErrorKind::InvalidInput.into());
@@ -55,7 +82,10 @@ impl FileResponse {
     #[must_use]
     pub fn new(file: File, len: u64) -> Self {
         Self {
-            body: FileBody::new(StdFile(file)),
+            body: FileBody::new(Limited {
+                file: StdFile(file),
+                left: len,
+            }),
             len,
         }
     }
@@ -75,7 +105,7 @@ impl FileResponse {
     /// The open file.
     #[must_use]
     pub fn file(&self) -> &File {
-        &self.body.get_ref().0
+        &self.body.get_ref().file.0
     }
 }
 
