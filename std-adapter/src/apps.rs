@@ -292,13 +292,16 @@ impl Application for FileApp {
                 if written.is_none() {
                     return Self::not_found(start_response);
                 }
-                if let Some(query) = env.get_str("QUERY_STRING").filter(|q| !q.is_empty()) {
-                    location.push('?');
-                    location.push_str(query);
+                // The query as received, bytes that are not UTF-8 included (the request
+                // target admits no byte a header value refuses).
+                let mut location = location.into_bytes();
+                if let Some(query) = env.get("QUERY_STRING").filter(|q| !q.is_empty()) {
+                    location.push(b'?');
+                    location.extend_from_slice(query);
                 }
-                start_response.start(
+                start_response.start_bytes(
                     "301 Moved Permanently",
-                    &[("Content-Type", "text/plain"), ("Location", &location)],
+                    &[("Content-Type", b"text/plain"), ("Location", &location)],
                 )?;
                 Ok(FilesBody::Text(Bytes::new(b"moved")))
             }
@@ -823,6 +826,19 @@ mod tests {
             let r = request(addr, get("/sub?a=1").as_bytes());
             assert_eq!(r.status(), 301);
             assert_eq!(r.header("Location"), Some("http://example/sub/?a=1"));
+            // A query that is not UTF-8 is kept, byte for byte.
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.write_all(b"GET /sub?a=\xff HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = Vec::new();
+            c.read_to_end(&mut out).unwrap();
+            assert!(out.starts_with(b"HTTP/1.1 301 "));
+            let location = b"\r\nLocation: http://example/sub/?a=\xff\r\n";
+            assert!(
+                out.windows(location.len()).any(|w| w == location),
+                "{:?}",
+                String::from_utf8_lossy(&out)
+            );
 
             let r = request(
                 addr,
