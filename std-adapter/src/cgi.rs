@@ -467,6 +467,7 @@ impl<R: Read, W: Write, E: Write> SimpleHandler<R, W, E> {
             },
             skip_head: body_only,
             matched: 0,
+            failed: false,
         };
         let mut io = CgiIo::new(writer, &mut transport, content_length);
         let mut errors = ErrorStream(&mut self.stderr);
@@ -486,6 +487,10 @@ impl<R: Read, W: Write, E: Write> SimpleHandler<R, W, E> {
         };
         if let Some(error) = outcome.error.filter(|_| !logged) {
             let _ = writeln!(errors.0, "{error}");
+        }
+        // CPython is quiet only for a broken pipe, a reset or an abort.
+        if outcome.disconnected && transport.failed {
+            let _ = writeln!(errors.0, "OSError: writing the response failed");
         }
         let _ = errors.0.flush();
         outcome
@@ -536,6 +541,9 @@ struct HeadFilter<T> {
     skip_head: bool,
     /// How much of `\r\n\r\n` has been seen while skipping.
     matched: usize,
+    /// Writing the output failed otherwise than by the other end going away (a full disk,
+    /// an I/O error): the core ends the request as for a client gone, but it is logged.
+    failed: bool,
 }
 
 impl<T: Transport> Transport for HeadFilter<T> {
@@ -544,6 +552,14 @@ impl<T: Transport> Transport for HeadFilter<T> {
     }
 
     fn send(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError> {
+        let sent = self.send_filtered(pieces);
+        self.failed |= sent == Err(TransportError::Failed);
+        sent
+    }
+}
+
+impl<T: Transport> HeadFilter<T> {
+    fn send_filtered(&mut self, pieces: &[&[u8]]) -> Result<(), TransportError> {
         if !self.skip_head {
             return self.inner.send(pieces);
         }

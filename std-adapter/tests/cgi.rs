@@ -436,6 +436,17 @@ fn client_disconnects_are_quiet() {
         assert_eq!(outcome.error, None, "{kind:?}");
         assert!(h.stderr.is_empty(), "{kind:?}");
     }
+    // Any other failure of stdout (a full disk, an I/O error) is reported, as CPython's
+    // handle_error reports it.
+    for kind in [io::ErrorKind::StorageFull, io::ErrorKind::Other] {
+        let mut h = BaseCgiHandler::new(&b""[..], Gone(kind), Vec::new(), CgiEnviron::new());
+        let _ = h.run(&hello_app);
+        assert_eq!(
+            String::from_utf8_lossy(&h.stderr),
+            "OSError: writing the response failed\n",
+            "{kind:?}"
+        );
+    }
 }
 
 fn get<'a>(vars: &'a [(String, String)], key: &str) -> Option<&'a str> {
