@@ -70,17 +70,37 @@ in_ns ip tuntap add dev tap0 mode tap
 in_ns ip addr add "$host_ip/24" dev tap0
 in_ns ip link set tap0 up
 
-# Started directly (not through a shell function, which would fork a subshell): $! is the
-# server itself (`ip netns exec` execs it).
-ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" >"$work/server.log" 2>&1 &
-server_pid=$!
+# Starts the tap example (extra options: "$@") and waits until it answers (the first ARP
+# exchange included). The server is started directly, not in a backgrounded function
+# (a subshell): $! is the server itself (`ip netns exec` execs it).
+start_server() {
+  ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" "$@" \
+    >"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 50); do
+    if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then return 0; fi
+    kill -0 "$server_pid" 2>/dev/null || fail "the tap example exited: $(cat "$work/server.log")"
+    sleep 0.2
+  done
+  fail "the tap example did not answer within 10 s"
+}
 
-# Wait for the stack (the first ARP exchange included).
-for _ in $(seq 1 50); do
-  if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then break; fi
-  kill -0 "$server_pid" 2>/dev/null || fail "the tap example exited: $(cat "$work/server.log")"
-  sleep 0.2
-done
+# Stops the server with SIGTERM (again, if it was sent already): it must exit with status 0
+# within 5 s.
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$server_pid" 2>/dev/null && fail "the server did not stop within 5 s"
+  local rc=0
+  wait "$server_pid" || rc=$?
+  server_pid=""
+  [ "$rc" = 0 ] || fail "the server exited with $rc after SIGTERM"
+}
+
+start_server
 
 # Sends raw bytes on a new connection and prints the response (the server closes).
 raw() {
@@ -240,22 +260,9 @@ wait "$block_pid" || fail "the blocking request was not answered"
 wait "$during_pid" || fail "the keep-alive client was not closed by the stop"
 [ "$(grep -c '^HTTP/1.1 200 OK' "$work/during-stop")" = 2 ] || fail "stop: $(cat "$work/during-stop")"
 [ "$(grep -c '^Connection: close' "$work/during-stop")" = 1 ] || fail "stop, no Connection: close: $(cat "$work/during-stop")"
-for _ in $(seq 1 50); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$server_pid" 2>/dev/null && fail "the server did not stop within 5 s"
-rc=0
-wait "$server_pid" || rc=$?
-[ "$rc" = 0 ] || fail "the server exited with $rc after SIGTERM"
+stop_server
 pass "a request that arrived while the executor was blocked is answered after a stop, as the connection's last"
-ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 50); do
-  if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then break; fi
-  kill -0 "$server_pid" 2>/dev/null || fail "the tap example exited: $(cat "$work/server.log")"
-  sleep 0.2
-done
+start_server
 
 # 7. A graceful stop: an idle keep-alive connection is closed, the process exits 0.
 in_ns timeout 10 bash -c '
@@ -264,16 +271,7 @@ in_ns timeout 10 bash -c '
   cat <&3 >"$3/idle"' _ "$dev_ip" "$port" "$work" &
 idle_pid=$!
 sleep 0.5
-kill -TERM "$server_pid"
-for _ in $(seq 1 50); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-kill -0 "$server_pid" 2>/dev/null && fail "the server did not stop within 5 s"
-rc=0
-wait "$server_pid" || rc=$?
-server_pid=""
-[ "$rc" = 0 ] || fail "the server exited with $rc after SIGTERM"
+stop_server
 wait "$idle_pid" || fail "the idle connection was not closed by the stop"
 grep -q '^Hello World' "$work/idle" || fail "idle connection: $(cat "$work/idle")"
 pass "graceful stop: idle connection closed, exit status 0"
@@ -281,14 +279,7 @@ pass "graceful stop: idle connection closed, exit status 0"
 # 8. As on firmware: 1 KiB buffers and header filtering. A browser request with a 2 KiB
 # cookie is served; the cookie never reaches the environ.
 first_byte_ms=2000
-ip netns exec "$ns" "$bin" --tap tap0 --addr "$dev_ip/24" --port "$port" --small \
-  --first-byte-ms "$first_byte_ms" >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 50); do
-  if in_ns curl -s -m 1 -o /dev/null "$url/hello"; then break; fi
-  kill -0 "$server_pid" 2>/dev/null || fail "the tap example (--small) exited: $(cat "$work/server.log")"
-  sleep 0.2
-done
+start_server --small --first-byte-ms "$first_byte_ms"
 cookie="session=$(head -c 2048 /dev/zero | tr '\0' 'c')"
 body=$(in_ns curl -sS -m 5 -H "Cookie: $cookie" \
   -H 'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' \
@@ -348,10 +339,6 @@ waited=$(( ($(date +%s%N) - flooded) / 1000000 ))
 [ "$code" = 200 ] || fail "half-open handshakes: still refusing clients after $waited ms"
 [ "$waited" -ge "$first_byte_ms" ] || fail "half-open handshakes: served after $waited ms, before the deadline"
 pass "half-open handshakes: every socket held, listening again after $waited ms (deadline $first_byte_ms ms)"
-kill -TERM "$server_pid"
-rc=0
-wait "$server_pid" || rc=$?
-server_pid=""
-[ "$rc" = 0 ] || fail "the --small server exited with $rc after SIGTERM"
+stop_server
 
 echo "tap-test: all checks passed"
