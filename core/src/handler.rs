@@ -1101,8 +1101,8 @@ enum Stage {
 /// of the connection (after). A client that went away ends it quietly
 /// ([`Outcome::disconnected`], no error): a transport failure, or an application error
 /// that [`AppError::is_disconnect`], as Python swallows `ConnectionResetError`,
-/// `BrokenPipeError` and `ConnectionAbortedError` wherever they come from. The body is dropped (closed) on every path before the
-/// response ends.
+/// `BrokenPipeError` and `ConnectionAbortedError` wherever they come from. The body is
+/// dropped (closed) on every path before the response ends.
 pub fn run<A: Application + ?Sized>(
     app: &A,
     environ: &mut Environ<'_>,
