@@ -1135,7 +1135,6 @@ pub fn run<A: Application + ?Sized>(
                         body = Some(b);
                         Stage::Stream { first: true }
                     }
-                    Err(e) if e.is_disconnect() => Stage::Gone,
                     Err(e) => Stage::Fail(e),
                 }
             }
@@ -1157,7 +1156,6 @@ pub fn run<A: Application + ?Sized>(
                             Some(Err(IoError::Local(e))) => Stage::Fail(e.into()),
                             None => match body.next_block(&mut req) {
                                 None => Stage::Finish,
-                                Some(Err(e)) if e.is_disconnect() => Stage::Gone,
                                 Some(Err(e)) => Stage::Fail(e),
                                 Some(Ok(block)) => match cell.borrow_mut().write(block, single) {
                                     Ok(()) => Stage::Stream { first: false },
@@ -1180,6 +1178,11 @@ pub fn run<A: Application + ?Sized>(
                 Err(IoError::Transport(_)) => Stage::Gone,
                 Err(IoError::Local(e)) => Stage::Fail(e.into()),
             },
+            // The client went away, whoever raised it: quiet.
+            Stage::Fail(e) if e.is_disconnect() => {
+                body = None;
+                Stage::Gone
+            }
             Stage::Fail(e) => {
                 body = None;
                 error = Some(e);

@@ -67,10 +67,12 @@ use std::time::Duration;
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 use wsgiref::app::Application;
-use wsgiref::state::TimerKind;
 use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
 
-use crate::server::{DefaultHandler, RequestHandler, Service, hook, set_wall_clock};
+use crate::server::{
+    DefaultHandler, Discarded, RequestHandler, Service, between_requests, discard_pending, hook,
+    set_wall_clock,
+};
 use crate::transport::{Clock, CutOff, SocketTransport, write_all_vectored};
 
 /// Settings of a [`PollServer`].
@@ -236,6 +238,22 @@ struct Slot<'a> {
     deadline: Option<Instant>,
     /// Closed for sending, discarding what the client still sends, until then.
     lingering: Option<Instant>,
+}
+
+impl Slot<'_> {
+    /// Reads what the socket has received into the connection, without waiting: whether
+    /// there was anything (for a connection between requests whose request may have
+    /// arrived while no thread looked).
+    fn take_arrived(&mut self) -> bool {
+        match (&self.stream).read(self.conn.receive_buf()) {
+            Ok(n) if n > 0 => {
+                set_wall_clock(&mut self.conn);
+                self.conn.handle_received(n);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A slot and what the threads tell each other about it. The thread holding `slot`'s lock
@@ -772,13 +790,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     let Some(cell) = shared.cells.get(index) else {
                         continue;
                     };
-                    let idle = lock(&cell.slot).as_ref().is_some_and(|s| {
-                        s.lingering.is_none()
-                            && matches!(
-                                s.conn.timer(),
-                                Some(TimerKind::KeepAlive | TimerKind::FirstByte)
-                            )
-                    });
+                    let idle = lock(&cell.slot)
+                        .as_ref()
+                        .is_some_and(|s| s.lingering.is_none() && between_requests(&s.conn));
                     if idle {
                         cell.ready.store(true, Ordering::SeqCst);
                         self.run_cell(shared, index, worker, true, &mut now);
@@ -1079,17 +1093,12 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     next = Some(if slot.lingering.is_some() {
                         Next::Drop
                     } else {
-                        set_wall_clock(&mut slot.conn);
                         // Between requests, a request that arrived while this thread was
                         // busy elsewhere (its event not looked at yet) is read first: the
                         // client was on time.
-                        let idle = matches!(
-                            slot.conn.timer(),
-                            Some(TimerKind::KeepAlive | TimerKind::FirstByte)
-                        );
-                        match idle.then(|| (&slot.stream).read(slot.conn.receive_buf())) {
-                            Some(Ok(n)) if n > 0 => slot.conn.handle_received(n),
-                            _ => slot.conn.handle_timeout(*now),
+                        if !(between_requests(&slot.conn) && slot.take_arrived()) {
+                            set_wall_clock(&mut slot.conn);
+                            slot.conn.handle_timeout(*now);
                         }
                         self.drive(worker, slot, (stopping, closed), now)
                     });
@@ -1221,21 +1230,14 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         loop {
             match slot.conn.poll_event(*now) {
                 Event::NeedData => {
-                    let idle = matches!(
-                        slot.conn.timer(),
-                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
-                    );
+                    let idle = between_requests(&slot.conn);
                     if idle && stopping {
                         // A request that has already arrived is still answered (as the
                         // connection's last); else the connection closes now.
-                        match (&slot.stream).read(slot.conn.receive_buf()) {
-                            Ok(n) if n > 0 => {
-                                set_wall_clock(&mut slot.conn);
-                                slot.conn.handle_received(n);
-                                continue;
-                            }
-                            _ => return Next::Close,
+                        if slot.take_arrived() {
+                            continue;
                         }
+                        return Next::Close;
                     }
                     if drained {
                         return Next::Wait;
@@ -1424,20 +1426,10 @@ impl<A: Application + Sync, H: RequestHandler + Sync> PollServer<A, H> {
 /// Reads and discards what a closing client still sends: `Wait` while it may send more,
 /// `Drop` once it is done (end of stream, an error) or sent nothing unread at all.
 fn discard(stream: &TcpStream) -> Next {
-    let mut sink = [0u8; 4096];
-    let mut read_any = false;
-    for _ in 0..64 {
-        match (&mut &*stream).read(&mut sink) {
-            Ok(0) => return Next::Drop,
-            Ok(_) => read_any = true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return if read_any { Next::Wait } else { Next::Drop };
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Next::Drop,
-        }
+    match discard_pending(stream) {
+        Discarded::Waiting => Next::Wait,
+        Discarded::Closed | Discarded::Nothing => Next::Drop,
     }
-    Next::Wait
 }
 
 /// Over the connection limit: what the client already sent is read, a short `503` is

@@ -495,10 +495,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             match conn.poll_event(now) {
                 Event::NeedData => {
                     // Between requests, wake up now and then to notice a shutdown.
-                    let idle = matches!(
-                        conn.timer(),
-                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
-                    );
+                    let idle = between_requests(&conn);
                     if idle && self.stop.load(Ordering::SeqCst) {
                         // A request that has already arrived is still answered (as the
                         // connection's last); else the connection closes now.
@@ -895,6 +892,14 @@ pub(crate) fn arm_read_timeout(
     }
 }
 
+/// Is `conn` between requests (waiting for a first byte, or idle after a response)?
+pub(crate) fn between_requests(conn: &Connection<'_>) -> bool {
+    matches!(
+        conn.timer(),
+        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+    )
+}
+
 /// Reads what a blocking `stream` has already received, without waiting: `None` if
 /// nothing (or the client closed, or the read failed).
 fn read_pending(stream: &TcpStream, buf: &mut [u8]) -> Option<usize> {
@@ -926,7 +931,7 @@ fn reject_busy(stream: TcpStream, closing: &SyncSender<TcpStream>) {
 
 /// What [`discard_pending`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Discarded {
+pub(crate) enum Discarded {
     /// The client closed (or the socket failed).
     Closed,
     /// Nothing was pending.
@@ -935,11 +940,11 @@ enum Discarded {
     Waiting,
 }
 
-/// Reads and discards what a non-blocking `stream` has pending (bounded).
-fn discard_pending(stream: &TcpStream) -> Discarded {
+/// Reads and discards what a non-blocking `stream` has pending (at most 256 KiB).
+pub(crate) fn discard_pending(stream: &TcpStream) -> Discarded {
     let mut sink = [0u8; 4096];
     let mut found = Discarded::Nothing;
-    for _ in 0..16 {
+    for _ in 0..64 {
         match (&mut &*stream).read(&mut sink) {
             Ok(0) => return Discarded::Closed,
             Ok(_) => found = Discarded::Waiting,
@@ -1016,15 +1021,11 @@ fn close_rejected(to_close: &Receiver<TcpStream>, stop: &AtomicBool) {
 /// destroys the response. With nothing unread, the socket closes at once.
 fn linger_close(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
-    let mut sink = [0u8; 4096];
-    if stream.set_nonblocking(true).is_err() {
+    // Nothing pending (or the client already closed): a clean close.
+    if stream.set_nonblocking(true).is_err() || discard_pending(stream) != Discarded::Waiting {
         return;
     }
-    match (&mut &*stream).read(&mut sink) {
-        // Nothing pending (or the client already closed): a clean close.
-        Ok(0) | Err(_) => return,
-        Ok(_) => {}
-    }
+    let mut sink = [0u8; 4096];
     if stream.set_nonblocking(false).is_err() {
         return;
     }
