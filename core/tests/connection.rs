@@ -306,6 +306,38 @@ fn limits_have_their_status() {
     assert_eq!(t.statuses(), [200]);
 }
 
+/// Around the receive buffer's size: a request with a body is either refused with 431 (its
+/// head leaves no room to read the body through) or served with its body intact, for every
+/// buffer size, read split and keep list; never stuck with a body it cannot read. Past the
+/// smallest size that serves it, every larger one does too.
+#[test]
+fn a_head_near_the_receive_buffer_size_is_served_or_refused_431() {
+    let cl = &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX: vvvvvvvvvv\r\n\r\nabc"[..];
+    let te = &b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX: vvvvvvvvvv\r\n\r\n3\r\nabc\r\n0\r\n\r\n"[..];
+    for keep in [None, Some(&["HTTP_HOST"][..]), Some(&[][..])] {
+        let config = Config {
+            keep_headers: keep,
+            ..Config::DEFAULT
+        };
+        for input in [cl, te] {
+            let mut served_from = None;
+            for rx in 24..input.len() + 4 {
+                let t = run_all_splits(&config, input, rx);
+                let case = format!("{keep:?}, {} bytes, rx {rx}", input.len());
+                match (t.statuses().as_slice(), served_from) {
+                    ([431], None) => assert!(t.bodies.is_empty(), "{case}"),
+                    ([200], _) => {
+                        assert_eq!(t.bodies, [b"abc".to_vec()], "{case}");
+                        served_from.get_or_insert(rx);
+                    }
+                    (other, _) => panic!("{case}: {other:?} after serving from {served_from:?}"),
+                }
+            }
+            assert!(served_from.is_some_and(|rx| rx <= input.len()), "{keep:?}");
+        }
+    }
+}
+
 #[test]
 fn eight_thousand_octet_targets_are_accepted_by_default() {
     let input = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(7999));
