@@ -521,6 +521,51 @@ fn stalled_body_read_gets_408() {
     assert_eq!((r.status, r.body.as_slice()), (200, &b"10"[..]));
 }
 
+/// Every timeout at `Duration::MAX` (a way to say "none"), under both executions: a body
+/// read through the waits, the response written, the server stops without a panic. (Before
+/// session 6's fix, the deadline of the body read overflowed tokio's `Instant`.)
+#[test]
+fn timeouts_of_duration_max_mean_none() {
+    for execution in [Execution::BlockInPlace, Execution::Inline] {
+        let mut config = ServerConfig {
+            execution,
+            write_timeout: Duration::MAX,
+            shutdown_timeout: Duration::MAX,
+            ..ServerConfig::default()
+        };
+        config.timeouts.first_byte = Duration::MAX;
+        config.timeouts.keep_alive = Duration::MAX;
+        config.timeouts.head = Duration::MAX;
+        config.timeouts.body = Duration::MAX;
+        let mut server = Server::start(read_all_then_answer, config);
+        let mut s = server.connect();
+        s.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            .unwrap();
+        thread::sleep(Duration::from_millis(50));
+        s.write_all(b"defghij").unwrap();
+        let r = read_response(&mut s, &mut Vec::new(), "POST");
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, &b"10"[..]),
+            "{execution:?}"
+        );
+        // A second request on the same connection: the keep-alive wait had no deadline.
+        s.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+            .unwrap();
+        let r = read_response(&mut s, &mut Vec::new(), "POST");
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (200, &b"2"[..]),
+            "{execution:?}"
+        );
+        drop(s);
+        server.assert_running();
+        assert_eq!(server.shutdown(), Ok(()), "{execution:?}");
+        let log = server.log.text();
+        assert!(!log.contains("panicked"), "{execution:?}: {log}");
+    }
+}
+
 /// An 8 MiB response (`/small`: 5 bytes), more than the socket buffers hold when the
 /// client's receive buffer is small.
 fn huge(
