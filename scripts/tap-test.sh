@@ -8,7 +8,7 @@
 #   `Expect: 100-continue`; a body over the limit answered 413; six connections open at
 #   once, all answered; a malformed request answered 400 and the server still serving;
 #   wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors; a graceful stop;
-#   then, with 1 KiB buffers and header filtering (as firmware), a browser request with a
+#   a slow but steady reader not cut off by the write timeout; then, with 1 KiB buffers and header filtering (as firmware), a browser request with a
 #   2 KiB cookie served; and SYNs whose handshake never completes, holding every socket
 #   until the handshake deadline (the first-byte deadline), then a client served.
 # The namespace (and the device in it) is removed when done, also on failure. Only the
@@ -275,6 +275,36 @@ stop_server
 wait "$idle_pid" || fail "the idle connection was not closed by the stop"
 grep -q '^Hello World' "$work/idle" || fail "idle connection: $(cat "$work/idle")"
 pass "graceful stop: idle connection closed, exit status 0"
+
+# 7b. A client that reads slowly but steadily is not cut off by the write timeout (400 ms
+# here): it bounds each wait for room in the socket's transmit buffer, not a whole piece.
+# 32 KiB written during the call go out as one piece, to a client whose small receive
+# buffer is read 1 KiB every 50 ms: well over a second in all, each wait far shorter.
+start_server --write-timeout-ms 400
+cat >"$work/slow.py" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.settimeout(5)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /write?n=32768 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+start, data = time.monotonic(), b""
+while True:
+    time.sleep(0.05)
+    chunk = s.recv(1024)
+    if not chunk:
+        break
+    data += chunk
+took = time.monotonic() - start
+head, _, body = data.partition(b"\r\n\r\n")
+# The body is chunked (written during the call): count the payload's w's.
+print(len(data), body.count(b"w"), body.rstrip().endswith(b"0"), round(took, 2))
+PY
+read -r got ws ended took < <(in_ns python3 "$work/slow.py" "$dev_ip" "$port") || fail "slow reader: no result"
+[ "$ws" = 32768 ] && [ "$ended" = True ] || fail "slow reader cut off: $got bytes, $ws w's, ended $ended, after ${took}s"
+awk -v t="$took" 'BEGIN { exit !(t > 0.8) }' || fail "the slow read took ${took}s: not slower than the write timeout"
+stop_server
+pass "a slow but steady reader of 32 KiB gets all of it (${took}s, write timeout 400 ms)"
 
 # 8. As on firmware: 1 KiB buffers and header filtering. A browser request with a 2 KiB
 # cookie is served; the cookie never reaches the environ.

@@ -21,7 +21,8 @@
 //!
 //! `--small` serves with the default slot (1 KiB buffers, as firmware does) and header
 //! filtering instead of the large host buffers; `--first-byte-ms N` sets the first-byte
-//! deadline (also the longest a TCP handshake may take) for tests.
+//! deadline (also the longest a TCP handshake may take) and `--write-timeout-ms N` the
+//! longest wait for room in the socket's transmit buffer, for tests.
 //!
 //! SIGINT or SIGTERM stops the server gracefully ([`Server::stop`]) and the process exits 0.
 //!
@@ -228,6 +229,8 @@ struct Args {
     /// `--first-byte-ms`: the core's first-byte deadline (also how long a handshake may
     /// take), for tests.
     first_byte: Option<core::time::Duration>,
+    /// `--write-timeout-ms`: [`ServerConfig::write_timeout`], for tests.
+    write_timeout: Option<embassy_time::Duration>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -237,6 +240,7 @@ fn parse_args() -> Result<Args, String> {
         port: 8080,
         small: false,
         first_byte: None,
+        write_timeout: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -257,6 +261,10 @@ fn parse_args() -> Result<Args, String> {
             "--first-byte-ms" => {
                 let ms = value.parse().map_err(|e| format!("--first-byte-ms: {e}"))?;
                 args.first_byte = Some(core::time::Duration::from_millis(ms));
+            }
+            "--write-timeout-ms" => {
+                let ms = value.parse().map_err(|e| format!("--write-timeout-ms: {e}"))?;
+                args.write_timeout = Some(embassy_time::Duration::from_millis(ms));
             }
             _ => return Err(format!("unknown option {flag}")),
         }
@@ -341,6 +349,9 @@ fn start(spawner: Spawner, args: Args) {
     server_config.server_name = "wsgiref-tap";
     if let Some(first_byte) = args.first_byte {
         server_config.timeouts.first_byte = first_byte;
+    }
+    if let Some(write_timeout) = args.write_timeout {
+        server_config.write_timeout = write_timeout;
     }
     if args.small {
         // What firmware does: only these fields (and Host, Content-Type, Content-Length) reach
