@@ -263,7 +263,9 @@ fn parse_args() -> Result<Args, String> {
                 args.first_byte = Some(core::time::Duration::from_millis(ms));
             }
             "--write-timeout-ms" => {
-                let ms = value.parse().map_err(|e| format!("--write-timeout-ms: {e}"))?;
+                let ms = value
+                    .parse()
+                    .map_err(|e| format!("--write-timeout-ms: {e}"))?;
                 args.write_timeout = Some(embassy_time::Duration::from_millis(ms));
             }
             _ => return Err(format!("unknown option {flag}")),
