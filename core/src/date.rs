@@ -4,12 +4,15 @@
 pub const DATE_LEN: usize = 29;
 
 /// Formats Unix seconds as an IMF-fixdate, as Python's
-/// `wsgiref.handlers.format_date_time(timestamp)` does.
+/// `wsgiref.handlers.format_date_time(timestamp)` does. The format's year has four digits:
+/// a time after the year 9999 is written as its last second (Python writes a fifth digit,
+/// which no IMF-fixdate parser reads).
 ///
 /// ```
 /// use wsgiref::format_date_time;
 /// assert_eq!(&format_date_time(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
 /// assert_eq!(&format_date_time(1_149_533_394), b"Mon, 05 Jun 2006 18:49:54 GMT");
+/// assert_eq!(&format_date_time(u64::MAX), b"Fri, 31 Dec 9999 23:59:59 GMT");
 /// ```
 #[must_use]
 pub fn format_date_time(unix_secs: u64) -> [u8; DATE_LEN] {
@@ -18,6 +21,8 @@ pub fn format_date_time(unix_secs: u64) -> [u8; DATE_LEN] {
         b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
         b"Dec",
     ];
+    // 9999-12-31 23:59:59 UTC.
+    let unix_secs = unix_secs.min(253_402_300_799);
     let days = unix_secs / 86_400;
     let secs = unix_secs % 86_400;
     let (year, month, day) = civil_from_days(days);

@@ -161,7 +161,8 @@ pub enum LocalError {
     /// The call is not allowed in the current state (for example a body write before
     /// `start_response`, or a call after the connection closed).
     InvalidState,
-    /// The status is not three digits, a space and a reason phrase without control bytes.
+    /// The status is not three digits, a space and a reason phrase without control bytes,
+    /// or (as a response's status) its code is not a final one, 200 to 599.
     BadStatus,
     /// A response header name is not a token.
     BadHeaderName,
@@ -190,7 +191,9 @@ impl fmt::Display for LocalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidState => f.write_str("call not allowed in the current state"),
-            Self::BadStatus => f.write_str("status must be 3 digits, a space and a reason"),
+            Self::BadStatus => {
+                f.write_str("status must be a final code (200 to 599), a space and a reason")
+            }
             Self::BadHeaderName => f.write_str("header name is not a token"),
             Self::BadHeaderValue => f.write_str("control characters not allowed in headers"),
             Self::HopByHopHeader => f.write_str("hop-by-hop headers not allowed"),

@@ -14,7 +14,7 @@ use crate::app::{
     AppError, Application, Body, FileSource, InputError, Request, ResponseHeaders, ResponseStart,
     StartResponse,
 };
-use crate::date::Clock;
+use crate::date::{Clock, DATE_LEN};
 use crate::environ::Environ;
 use crate::framing::Version;
 use crate::time::Instant;
@@ -263,9 +263,22 @@ impl Response {
             }
         }
         let code = check_status(status)?;
-        // Validate everything before writing anything (unlike CPython, gh-150726).
+        // A final status (RFC 9110 §15): a 1xx is interim (WSGI has no interim responses;
+        // the gateway sends the `100 Continue` itself), and an exchange that ended on one
+        // would leave the client waiting for the real answer, taking the next response on
+        // the connection for it. Codes outside 100..=599 are not HTTP's.
+        if !(200..=599).contains(&code) {
+            return Err(LocalError::BadStatus);
+        }
+        // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
+        // framing, so an application's is dropped rather than sent.
+        let no_length = code == 204;
+        // Validate everything, and measure it, before writing anything (unlike CPython,
+        // gh-150726): a replacement head (`restart_response`) that does not fit leaves the
+        // one it would replace intact.
         let mut declared = None;
         let (mut has_date, mut has_server) = (false, false);
+        let mut fields_len = 0usize;
         headers.each(&mut |name, value| {
             if !abnf::is_token(name.as_bytes()) {
                 return Err(LocalError::BadHeaderName);
@@ -273,9 +286,18 @@ impl Response {
             if !abnf::is_field_value(value) {
                 return Err(LocalError::BadHeaderValue);
             }
-            match ResponseName::of(name) {
+            let kind = ResponseName::of(name);
+            if !(no_length && kind == ResponseName::ContentLength) {
+                fields_len = fields_len.saturating_add(field_len(name.as_bytes(), value));
+            }
+            match kind {
                 ResponseName::HopByHop => return Err(LocalError::HopByHopHeader),
                 ResponseName::ContentLength => {
+                    // `1*DIGIT` as it will be sent (the list form a recipient may accept,
+                    // `5, 5`, is not for a sender to generate).
+                    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                        return Err(LocalError::BadHeaderValue);
+                    }
                     let n = crate::framing::parse_content_length(value)
                         .map_err(|_| LocalError::BadHeaderValue)?;
                     if declared.is_some_and(|d| d != n) {
@@ -289,6 +311,23 @@ impl Response {
             }
             Ok(())
         })?;
+        let date = (!has_date && cfg.mode == OutputMode::Origin)
+            .then_some(unix_time)
+            .flatten();
+        let server = (!has_server && cfg.mode == OutputMode::Origin)
+            .then_some(cfg.server_software.as_bytes())
+            .filter(|s| !s.is_empty());
+        let needed = match cfg.mode {
+            // `HTTP/1.x ` + status + CRLF.
+            OutputMode::Origin => 9 + status.len() + 2,
+            // `Status: ` + status + CRLF.
+            OutputMode::Cgi => 8 + status.len() + 2,
+        } + date.map_or(0, |_| field_len(b"Date", &[0; DATE_LEN]))
+            + server.map_or(0, |s| field_len(b"Server", s))
+            + fields_len;
+        if needed > tx.len() {
+            return Err(LocalError::BufferTooSmall { needed });
+        }
         let mut out = Cursor::new(tx, 0);
         match cfg.mode {
             OutputMode::Origin => {
@@ -298,26 +337,26 @@ impl Response {
                     b"HTTP/1.0 "
                 };
                 out.put_all(&[version, status, b"\r\n"])?;
-                if !has_date {
-                    if let Some(t) = unix_time {
-                        out.put_field(b"Date", &t.date())?;
-                    }
-                }
-                if !has_server && !cfg.server_software.is_empty() {
-                    out.put_field(b"Server", cfg.server_software.as_bytes())?;
-                }
             }
             OutputMode::Cgi => out.put_all(&[b"Status: ", status, b"\r\n"])?,
         }
-        // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
-        // framing, so an application's is dropped rather than sent.
-        let no_length = matches!(code, 100..=199 | 204);
+        if let Some(t) = date {
+            out.put_field(b"Date", &t.date())?;
+        }
+        if let Some(server) = server {
+            out.put_field(b"Server", server)?;
+        }
         headers.each(&mut |name, value| {
             if no_length && name.eq_ignore_ascii_case("content-length") {
                 return Ok(());
             }
             out.put_field(name.as_bytes(), value)
         })?;
+        debug_assert_eq!(
+            out.pos(),
+            needed,
+            "the head's measure and its writing agree"
+        );
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
@@ -369,8 +408,11 @@ impl Response {
             OutFraming::NoBody
         } else if cfg.manage_connection
             && cfg.mode == OutputMode::Origin
+            && cfg.http11
             && req.version == Version::Http11
         {
+            // Never under an `HTTP/1.0` status line (RFC 9112 §6.1: a 1.0 message with
+            // Transfer-Encoding has faulty framing), whatever the client's version.
             out.put_field(b"Transfer-Encoding", b"chunked")?;
             OutFraming::Chunked
         } else {
@@ -380,7 +422,8 @@ impl Response {
         if cfg.manage_connection && cfg.mode == OutputMode::Origin {
             if close {
                 out.put_field(b"Connection", b"close")?;
-            } else if req.version == Version::Http10 {
+            } else if req.version == Version::Http10 || !cfg.http11 {
+                // An HTTP/1.0 message persists only if it says so (either side is 1.0).
                 out.put_field(b"Connection", b"keep-alive")?;
             }
         }
@@ -445,7 +488,21 @@ impl Response {
                 self.must_close = true;
                 return Err(LocalError::BodyTooLong);
             }
-            ResponsePhase::Started => self.commit(tx, cfg, req, whole.then_some(len))?,
+            ResponsePhase::Started => {
+                let before = *self;
+                let framing = self.commit(tx, cfg, req, whole.then_some(len))?;
+                if framing == OutFraming::Chunked && len > 0 {
+                    // The chunk's size line must fit beside the head, or nothing counts as
+                    // committed: no byte is handed out, and the error output may still
+                    // replace this response.
+                    let mut out = Cursor::new(tx, self.pending);
+                    if let Err(e) = out.put_hex(len).and_then(|()| out.put(b"\r\n")) {
+                        *self = before;
+                        return Err(e);
+                    }
+                }
+                framing
+            }
             ResponsePhase::Committed(f) => f,
         };
         let (send, tail): (bool, &'static [u8]) = match framing {
@@ -1277,6 +1334,11 @@ pub(crate) fn status_text<'b>(status: u16, reason: &[u8], buf: &'b mut [u8; 64])
 
 /// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
 /// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the code. Checked in every build (CPython's are asserts).
+/// The length of a header field line as [`Cursor::put_field`] writes it.
+fn field_len(name: &[u8], value: &[u8]) -> usize {
+    name.len() + 2 + value.len() + 2
+}
+
 pub(crate) fn check_status(bytes: &[u8]) -> Result<u16, LocalError> {
     let Some((code, rest)) = bytes.split_at_checked(3) else {
         return Err(LocalError::BadStatus);

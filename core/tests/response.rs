@@ -1,0 +1,197 @@
+//! The response writer's edges (found in review): what a failed call leaves behind, the
+//! framing an HTTP/1.0 status line allows, final statuses only, `Content-Length` as sent,
+//! and when the head counts as sent.
+
+use wsgiref::handler::Transmit;
+use wsgiref::{Config, Connection, Event, Exchange, Instant, LocalError, Version};
+
+const T0: Instant = Instant::from_millis(0);
+const GET11: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/// Feeds `request` to a fresh connection with a transmit buffer of `tx_len`, serves its
+/// first request with `serve`, and returns every byte handed out plus the next event.
+fn serve_one(
+    config: &Config<'_>,
+    tx_len: usize,
+    request: &[u8],
+    serve: impl FnOnce(&mut Exchange<'_>, &mut Vec<u8>),
+) -> (String, Event<'static>) {
+    let mut rx = vec![0u8; 4096];
+    let mut tx = vec![0u8; tx_len];
+    let mut conn: Connection<'_> = Connection::new(config, &mut rx, &mut tx);
+    conn.receive_buf()[..request.len()].copy_from_slice(request);
+    conn.handle_received(request.len());
+    assert_eq!(conn.poll_event(T0), Event::Request);
+    let mut out = Vec::new();
+    {
+        let mut arena = [0u8; 128];
+        let (_env, mut ex) = conn.exchange(&mut arena).unwrap();
+        serve(&mut ex, &mut out);
+    }
+    let next = match conn.poll_event(T0) {
+        Event::NextCycle => Event::NextCycle,
+        Event::Close => Event::Close,
+        Event::Request => Event::Request,
+        other => panic!("unexpected {other:?}"),
+    };
+    (String::from_utf8_lossy(&out).into_owned(), next)
+}
+
+fn push(out: &mut Vec<u8>, t: Transmit<'_>) {
+    for p in t.pieces() {
+        out.extend_from_slice(p);
+    }
+}
+
+/// `Config::http_version = Http10` (`BaseHandler.http_version = "1.0"`): an HTTP/1.1 client
+/// never gets `Transfer-Encoding` under the HTTP/1.0 status line (RFC 9112 §6.1), a body of
+/// unknown length is close-delimited, and a known length persists only with `Connection:
+/// keep-alive` (RFC 9112 §9.3).
+#[test]
+fn an_http10_status_line_is_never_chunked() {
+    let config = Config {
+        http_version: Version::Http10,
+        ..Config::DEFAULT
+    };
+    let (out, next) = serve_one(&config, 512, GET11, |ex, out| {
+        ex.start_response("200 OK", &[("Content-Type", "text/plain")])
+            .unwrap();
+        push(out, ex.write(b"hello").unwrap());
+        push(out, ex.finish().unwrap());
+    });
+    assert!(out.starts_with("HTTP/1.0 200 OK\r\n"), "{out:?}");
+    assert!(
+        !out.to_ascii_lowercase().contains("transfer-encoding"),
+        "{out:?}"
+    );
+    assert!(out.ends_with("Connection: close\r\n\r\nhello"), "{out:?}");
+    assert_eq!(next, Event::Close);
+
+    let (out, next) = serve_one(&config, 512, GET11, |ex, out| {
+        ex.start_response("200 OK", &[("Content-Type", "text/plain")])
+            .unwrap();
+        push(out, ex.write_whole(b"hello").unwrap());
+        push(out, ex.finish().unwrap());
+    });
+    assert!(
+        out.ends_with("Content-Length: 5\r\nConnection: keep-alive\r\n\r\nhello"),
+        "{out:?}"
+    );
+    assert_eq!(next, Event::NextCycle);
+}
+
+/// Only final statuses (RFC 9110 §15): a 1xx is interim (an exchange ending on one leaves
+/// the client waiting and misattributes the next response), and codes outside 100..=599
+/// are not HTTP's. `start_response` refuses them; nothing is stored.
+#[test]
+fn only_final_statuses_are_accepted() {
+    let table: &[(&str, Result<(), LocalError>)] = &[
+        ("100 Continue", Err(LocalError::BadStatus)),
+        ("101 Switching Protocols", Err(LocalError::BadStatus)),
+        ("103 Early Hints", Err(LocalError::BadStatus)),
+        ("000 Zero", Err(LocalError::BadStatus)),
+        ("099 X", Err(LocalError::BadStatus)),
+        ("600 Beyond", Err(LocalError::BadStatus)),
+        ("999 X", Err(LocalError::BadStatus)),
+        ("200 OK", Ok(())),
+        ("204 No Content", Ok(())),
+        ("599 Last", Ok(())),
+    ];
+    for (status, want) in table {
+        let (out, _) = serve_one(&Config::DEFAULT, 512, GET11, |ex, out| {
+            let got = ex.start_response(status, &[("X-A", "1")]);
+            assert_eq!(&got, want, "{status}");
+            if got.is_err() {
+                // Nothing stored: a valid status can still be started.
+                ex.start_response("200 OK", &[] as &[(&str, &str)]).unwrap();
+            }
+            push(out, ex.finish().unwrap());
+        });
+        let expect = if want.is_ok() { *status } else { "200 OK" };
+        assert!(
+            out.starts_with(&format!("HTTP/1.1 {expect}\r\n")),
+            "{status}: {out:?}"
+        );
+    }
+}
+
+/// A replacement head (`restart_response`, the exc_info form) that does not fit the
+/// transmit buffer leaves the pending head intact ("nothing is stored then"): before, its
+/// first lines had overwritten the old head and the framing field was merged into a
+/// header name (`ServeContent-Length`).
+#[test]
+fn a_failed_restart_leaves_the_pending_head_intact() {
+    let big = "a".repeat(200);
+    let (out, next) = serve_one(&Config::DEFAULT, 160, GET11, |ex, out| {
+        ex.start_response("200 OK", &[] as &[(&str, &str)]).unwrap();
+        let r = ex.restart_response("500 Internal Server Error", &[("X-Big", big.as_str())]);
+        assert!(matches!(r, Err(LocalError::BufferTooSmall { .. })), "{r:?}");
+        push(out, ex.write_whole(b"hello").unwrap());
+        push(out, ex.finish().unwrap());
+    });
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out:?}");
+    assert!(
+        out.ends_with("\r\nContent-Length: 5\r\n\r\nhello"),
+        "{out:?}"
+    );
+    assert_eq!(next, Event::NextCycle);
+    // A replacement that fits replaces it.
+    let (out, _) = serve_one(&Config::DEFAULT, 160, GET11, |ex, out| {
+        ex.start_response("200 OK", &[("X-Old", "1")]).unwrap();
+        ex.restart_response("404 Not Found", &[("X-New", "2")])
+            .unwrap();
+        push(out, ex.write_whole(b"gone").unwrap());
+        push(out, ex.finish().unwrap());
+    });
+    assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out:?}");
+    assert!(
+        out.contains("\r\nX-New: 2\r\n") && !out.contains("X-Old"),
+        "{out:?}"
+    );
+}
+
+/// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. The list form a recipient may accept is not
+/// for a sender to generate: an application's is refused, not sent as it is.
+#[test]
+fn an_application_content_length_is_digits_only() {
+    for value in ["5, 5", ",5", "5,", " 5", "+5", "", "0x5", "5 "] {
+        let (_, _) = serve_one(&Config::DEFAULT, 512, GET11, |ex, _| {
+            let got = ex.start_response("200 OK", &[("Content-Length", value)]);
+            assert_eq!(got, Err(LocalError::BadHeaderValue), "{value:?}");
+        });
+    }
+    let (out, _) = serve_one(&Config::DEFAULT, 512, GET11, |ex, out| {
+        ex.start_response("200 OK", &[("Content-Length", "005")])
+            .unwrap();
+        push(out, ex.write(b"hello").unwrap());
+        push(out, ex.finish().unwrap());
+    });
+    assert!(out.ends_with("Content-Length: 005\r\n\r\nhello"), "{out:?}");
+}
+
+/// When the chunk's size line does not fit beside the committed head, the write fails and
+/// nothing is handed out: the head does not count as sent, so the error output still
+/// answers (before, `headers_sent()` was true and the 500 was lost).
+#[test]
+fn a_head_not_handed_out_is_not_sent() {
+    let pad = "p".repeat(300);
+    let headers = [("X-Pad", pad.as_str())];
+    // The head of the chunked response, measured on a large buffer.
+    let mut head_len = 0;
+    let _ = serve_one(&Config::DEFAULT, 1024, GET11, |ex, _| {
+        ex.start_response("200 OK", &headers).unwrap();
+        head_len = ex.write(b"hello").unwrap().head.len() - b"5\r\n".len();
+    });
+    // A transmit buffer that holds exactly that head.
+    let (out, next) = serve_one(&Config::DEFAULT, head_len, GET11, |ex, out| {
+        ex.start_response("200 OK", &headers).unwrap();
+        assert!(matches!(
+            ex.write(b"hello"),
+            Err(LocalError::BufferTooSmall { .. })
+        ));
+        assert!(!ex.headers_sent());
+        push(out, ex.fail());
+    });
+    assert!(out.starts_with("HTTP/1.1 500 "), "{out:?}");
+    assert_eq!(next, Event::Close);
+}
