@@ -162,7 +162,7 @@ pub enum LocalError {
     /// `start_response`, or a call after the connection closed).
     InvalidState,
     /// The status is not three digits, a space and a reason phrase without control bytes,
-    /// or (as a response's status) its code is not a final one, 200 to 599.
+    /// or (as the status of a response on HTTP) its code is not a final one, 200 to 599.
     BadStatus,
     /// A response header name is not a token.
     BadHeaderName,

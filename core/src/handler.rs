@@ -263,16 +263,17 @@ impl Response {
             }
         }
         let code = check_status(status)?;
-        // A final status (RFC 9110 §15): a 1xx is interim (WSGI has no interim responses;
-        // the gateway sends the `100 Continue` itself), and an exchange that ended on one
-        // would leave the client waiting for the real answer, taking the next response on
-        // the connection for it. Codes outside 100..=599 are not HTTP's.
-        if !(200..=599).contains(&code) {
+        // On the wire, a final status (RFC 9110 §15): a 1xx is interim (WSGI has no
+        // interim responses; the gateway sends the `100 Continue` itself), and an exchange
+        // that ended on one would leave the client waiting for the real answer, taking the
+        // next response on the connection for it. Codes outside 100..=599 are not HTTP's.
+        // A CGI script's `Status:` is the web server's to judge: any code, as CPython.
+        if cfg.mode == OutputMode::Origin && !(200..=599).contains(&code) {
             return Err(LocalError::BadStatus);
         }
         // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
         // framing, so an application's is dropped rather than sent.
-        let no_length = code == 204;
+        let no_length = matches!(code, 100..=199 | 204);
         // Validate everything, and measure it, before writing anything (unlike CPython,
         // gh-150726): a replacement head (`restart_response`) that does not fit leaves the
         // one it would replace intact.
