@@ -32,8 +32,10 @@ pub struct Limits {
     pub max_chunk_line: usize,
     /// Largest trailer section (431).
     pub max_trailers: usize,
-    /// Most unread body octets discarded after a response to keep the connection; beyond
-    /// this the connection is closed instead.
+    /// Most unread body octets (chunk framing included) read and discarded after a response
+    /// to keep the connection; beyond this the connection is closed instead (and a
+    /// response whose head goes out at its end, with more than this left of a declared
+    /// length, says `Connection: close`).
     pub max_drain: u64,
     /// Most empty lines accepted before a request line (RFC 9112 §2.2 says at least one).
     pub max_empty_lines: usize,
@@ -447,13 +449,14 @@ impl<'b, const H: usize> Connection<'b, H> {
                 }
                 Ok((n, step)) => {
                     self.body_pos += n;
-                    if let Step::Data { len, .. } = step {
-                        self.state.drained += len as u64;
+                    // Every octet read counts, chunk framing included.
+                    self.state.drained += n as u64;
+                    if step != Step::Done && self.state.drained > self.config.limits.max_drain {
+                        self.state.close();
+                        return Ev::Close;
+                    }
+                    if let Step::Data { .. } = step {
                         self.state.body_progress(false);
-                        if self.state.drained > self.config.limits.max_drain {
-                            self.state.close();
-                            return Ev::Close;
-                        }
                         continue;
                     }
                     if step == Step::Done {
@@ -484,7 +487,8 @@ impl<'b, const H: usize> Connection<'b, H> {
     /// Answers a protocol error with its status and closes. Nothing after it is processed.
     fn reject(&mut self, error: RemoteError) {
         let facts = RequestFacts {
-            head_method: false,
+            // The method is known once the request line was parsed (an empty span before).
+            head_method: self.head.method.of(self.rx) == b"HEAD",
             version: Version::Http11,
             keep_alive: false,
         };
@@ -839,6 +843,11 @@ impl Exchange<'_> {
     /// [`LocalError::InvalidState`] before `start_response` or after the end.
     pub fn finish(&mut self) -> Result<Transmit<'_>, LocalError> {
         self.live()?;
+        if !self.response.headers_sent() && self.body.unread_exceeds(self.config.limits.max_drain) {
+            // The application can no longer read the body, and draining it would stop at
+            // max_drain: the connection will close, and this head is the last chance to say so.
+            self.response.must_close = true;
+        }
         let facts = self.facts();
         let cfg = self.config.response_config();
         let t = self.response.finish(self.tx, &cfg, &facts)?;

@@ -34,8 +34,10 @@ pub(crate) enum Step {
 pub(crate) enum Chunk {
     /// In `chunk-size`; `digits` seen so far.
     Size { digits: u16 },
-    /// After the size or an extension, before `;` or CRLF (BWS allowed).
+    /// After a quoted extension value, before `;` or CRLF.
     ExtSpace,
+    /// After whitespace that must be followed by `;` (BWS of RFC 9112 §7.1.1).
+    ExtBws,
     /// After `;`, before the extension name.
     ExtNameStart,
     /// In an extension name.
@@ -109,6 +111,11 @@ impl BodyReader {
         }
     }
 
+    /// Are more than `limit` body octets known to be still unread (Content-Length)?
+    pub(crate) fn unread_exceeds(&self, limit: u64) -> bool {
+        matches!(self, Self::Length { remaining } if *remaining > limit)
+    }
+
     /// Is the body complete?
     pub(crate) fn is_done(&self) -> bool {
         matches!(self, Self::Done)
@@ -161,6 +168,7 @@ impl BodyReader {
                     match *state {
                         Chunk::Size { .. }
                         | Chunk::ExtSpace
+                        | Chunk::ExtBws
                         | Chunk::ExtNameStart
                         | Chunk::ExtName
                         | Chunk::ExtNameEnd
@@ -235,13 +243,18 @@ fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, Remote
             _ if digits == 0 => return bad,
             b';' => ExtNameStart,
             b'\r' => SizeLf,
-            _ if is_ows(b) => ExtSpace,
+            _ if is_ows(b) => ExtBws,
             _ => return bad,
         },
         ExtSpace => match b {
             b';' => ExtNameStart,
             b'\r' => SizeLf,
-            _ if is_ows(b) => ExtSpace,
+            _ if is_ows(b) => ExtBws,
+            _ => return bad,
+        },
+        ExtBws => match b {
+            b';' => ExtNameStart,
+            _ if is_ows(b) => ExtBws,
             _ => return bad,
         },
         ExtNameStart => match b {
@@ -260,7 +273,6 @@ fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, Remote
         ExtNameEnd => match b {
             b'=' => ExtValueStart,
             b';' => ExtNameStart,
-            b'\r' => SizeLf,
             _ if is_ows(b) => ExtNameEnd,
             _ => return bad,
         },
@@ -274,7 +286,7 @@ fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, Remote
             b';' => ExtNameStart,
             b'\r' => SizeLf,
             _ if is_tchar(b) => ExtToken,
-            _ if is_ows(b) => ExtSpace,
+            _ if is_ows(b) => ExtBws,
             _ => return bad,
         },
         ExtQuoted => match b {

@@ -760,12 +760,22 @@ impl HeadParser {
         let value = line.get(field.value_start..field.value_end).unwrap_or(&[]);
         // Framing and persistence fields are interpreted whether kept or not.
         let kind = FieldKind::of(name);
+        let mut field = field;
         match kind {
             FieldKind::Host => {
                 if head.flags.host || !is_valid_host(value) {
                     return Err(RemoteError::BadHost);
                 }
                 head.flags.host = true;
+            }
+            FieldKind::ContentLength if value.contains(&b',') => {
+                head.flags.content_length(value)?;
+                // RFC 9110 §8.6: `5, 5` is replaced by one `5` (CONTENT_LENGTH is 1*digit).
+                let first = value.iter().position(u8::is_ascii_digit).unwrap_or(0);
+                let digits = value.get(first..).unwrap_or(&[]);
+                field.value_start += first;
+                field.value_end =
+                    field.value_start + digits.iter().take_while(|b| b.is_ascii_digit()).count();
             }
             FieldKind::ContentLength => head.flags.content_length(value)?,
             FieldKind::TransferEncoding => head.flags.transfer_encoding(value)?,
@@ -1461,7 +1471,9 @@ fn split_target(
             .iter()
             .position(|&b| b == b'/' || b == b'?')
             .unwrap_or(after.len());
-        if !is_valid_host(after.get(..authority_len).unwrap_or(&[])) {
+        let authority = after.get(..authority_len).unwrap_or(&[]);
+        // RFC 9110 §4.2.1/§4.2.2: an http(s) URI with an empty host is invalid.
+        if matches!(authority.first(), None | Some(b':')) || !is_valid_host(authority) {
             return Err(RemoteError::BadTarget);
         }
         let path_at = authority_at + authority_len;
