@@ -387,11 +387,15 @@ impl<'s> StartResponse<'s> {
         Self { inner }
     }
 
-    /// `start_response(status, headers)`: `status` like `"200 OK"`, headers as text.
+    /// `start_response(status, headers)`: `status` like `"200 OK"`, headers as text. Text
+    /// goes out as its UTF-8 bytes: a reason or value beyond ASCII is sent as `obs-text`
+    /// (CPython encodes latin-1 and refuses characters above U+00FF); for latin-1 bytes, use
+    /// [`StartResponse::start_bytes`].
     ///
     /// # Errors
-    /// Status not `NNN reason`, control characters, a hop-by-hop header, or a second call
-    /// (use [`StartResponse::restart`] for the `exc_info` form).
+    /// Status not `NNN reason` (on HTTP, a final code: 200 to 599), control characters, a
+    /// `Content-Length` that is not digits, a hop-by-hop header, or a second call (use
+    /// [`StartResponse::restart`] for the `exc_info` form).
     pub fn start(&mut self, status: &str, headers: &[(&str, &str)]) -> Result<(), AppError> {
         self.inner
             .start(status, ResponseHeaders::Text(headers), false)
