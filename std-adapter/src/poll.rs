@@ -67,7 +67,8 @@ use std::time::Duration;
 use rustix::buffer::spare_capacity;
 use rustix::event::{EventfdFlags, Timespec, epoll, eventfd};
 use wsgiref::app::Application;
-use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts};
+use wsgiref::handler::ErrorOutput;
+use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts, Version};
 
 use crate::server::{
     DefaultHandler, Discarded, RequestHandler, Service, between_requests, discard_pending, hook,
@@ -113,6 +114,11 @@ pub struct PollConfig {
     pub shutdown_timeout: Duration,
     /// `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
+    /// The version of the status lines, as [`crate::server::ServerConfig::http_version`].
+    pub http_version: Version,
+    /// The answer to an application that fails before its head is sent, as
+    /// [`crate::server::ServerConfig::error_output`].
+    pub error_output: ErrorOutput<'static>,
     /// No access log.
     pub quiet: bool,
 }
@@ -131,6 +137,8 @@ impl Default for PollConfig {
             linger: Duration::from_secs(1),
             shutdown_timeout: Duration::from_secs(10),
             server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            http_version: Version::Http11,
+            error_output: ErrorOutput::DEFAULT,
             quiet: false,
         }
     }
@@ -588,7 +596,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         Ok(Self {
             listener,
             local,
-            server_name: local.ip().to_string(),
+            server_name: crate::server::default_server_name(local),
             app,
             handler,
             config,
@@ -646,6 +654,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
             self.local,
             &self.config.server_software,
             (self.config.limits, self.config.timeouts),
+            (self.config.http_version, self.config.error_output),
             false,
         )
     }

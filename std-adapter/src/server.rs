@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wsgiref::app::Application;
-use wsgiref::handler::{HttpIo, Io, Outcome, run};
+use wsgiref::handler::{ErrorOutput, HttpIo, Io, Outcome, run};
 use wsgiref::state::{Phase, TimerKind};
-use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, Timeouts};
+use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, Timeouts, Version};
 
 use crate::file::FileIo;
 use crate::transport::{Clock, SocketTransport, write_all_vectored};
@@ -51,6 +51,13 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
+    /// The version of the status lines (`BaseHandler.http_version`): HTTP/1.1 by default
+    /// (keep-alive, chunked bodies); [`Version::Http10`] answers every client in HTTP/1.0,
+    /// closing after a body of unknown length, as Python's `simple_server`.
+    pub http_version: Version,
+    /// What an application that fails before its head is sent is answered with
+    /// (`BaseHandler.error_status`, `error_headers`, `error_body`).
+    pub error_output: ErrorOutput<'static>,
     /// No access log.
     pub quiet: bool,
 }
@@ -67,6 +74,8 @@ impl Default for ServerConfig {
             write_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
             server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            http_version: Version::Http11,
+            error_output: ErrorOutput::DEFAULT,
             quiet: false,
         }
     }
@@ -214,7 +223,8 @@ impl<A, H> fmt::Debug for WsgiServer<A, H> {
 }
 
 /// `make_server(host, port, app)`: a server bound to `host:port` (port 0 picks a free one),
-/// with the default configuration and handler.
+/// with the default configuration and handler. As in Python, an empty `host` is every
+/// interface (`0.0.0.0`), and `SERVER_NAME` is then the machine's name.
 ///
 /// # Errors
 /// The address does not resolve or cannot be bound.
@@ -223,7 +233,32 @@ pub fn make_server<A: Application + Sync>(
     port: u16,
     app: A,
 ) -> io::Result<WsgiServer<A>> {
-    WsgiServer::bind((host, port), app, ServerConfig::default(), DefaultHandler)
+    WsgiServer::bind(
+        (bind_host(host), port),
+        app,
+        ServerConfig::default(),
+        DefaultHandler,
+    )
+}
+
+/// The address to bind for a `host` given as Python's socket servers take it: `""` is
+/// every interface (`INADDR_ANY`).
+pub(crate) fn bind_host(host: &str) -> &str {
+    if host.is_empty() { "0.0.0.0" } else { host }
+}
+
+/// `SERVER_NAME` of a server listening on `local` (`socket.getfqdn` of the bound address in
+/// Python): the address itself, or the machine's name when the address is every interface's
+/// (where Python's `getfqdn` gives the host name too).
+pub(crate) fn default_server_name(local: SocketAddr) -> String {
+    if local.ip().is_unspecified() {
+        let uname = rustix::system::uname();
+        let name = uname.nodename().to_string_lossy();
+        if !name.is_empty() {
+            return name.into_owned();
+        }
+    }
+    local.ip().to_string()
 }
 
 impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
@@ -242,7 +277,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         Ok(Self {
             listener,
             local,
-            server_name: local.ip().to_string(),
+            server_name: default_server_name(local),
             app,
             handler,
             config,
@@ -314,6 +349,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             self.local,
             &self.config.server_software,
             (self.config.limits, self.config.timeouts),
+            (self.config.http_version, self.config.error_output),
             self.config.threads > 1,
         )
     }
@@ -582,11 +618,14 @@ pub(crate) fn core_config<'a>(
     local: SocketAddr,
     server_software: &'a str,
     (limits, timeouts): (Limits, Timeouts),
+    (http_version, error_output): (Version, ErrorOutput<'a>),
     multithread: bool,
 ) -> Config<'a> {
     Config {
         limits,
         timeouts,
+        http_version,
+        error_output,
         gateway: Gateway {
             server_name,
             server_port: local.port(),
@@ -1035,5 +1074,29 @@ fn linger_close(stream: &TcpStream) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Python's socket servers take `""` for every interface; `SERVER_NAME` of a server
+    /// there is the machine's name (Python's `getfqdn`), elsewhere the bound address.
+    /// (Nothing is bound: the tests listen on loopback only.)
+    #[test]
+    fn an_empty_host_is_every_interface() {
+        assert_eq!(bind_host(""), "0.0.0.0");
+        assert_eq!(bind_host("127.0.0.1"), "127.0.0.1");
+        assert_eq!(bind_host("localhost"), "localhost");
+        let any: SocketAddr = "0.0.0.0:8000".parse().unwrap();
+        let name = default_server_name(any);
+        assert!(!name.is_empty() && name != "0.0.0.0", "{name}");
+        let node = rustix::system::uname();
+        assert_eq!(name, node.nodename().to_string_lossy());
+        let local: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        assert_eq!(default_server_name(local), "127.0.0.1");
+        let v6: SocketAddr = "[::1]:8000".parse().unwrap();
+        assert_eq!(default_server_name(v6), "::1");
     }
 }

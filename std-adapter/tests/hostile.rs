@@ -28,7 +28,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use wsgiref::app::{AppError, Application, Body, Request, StartResponse};
-use wsgiref::{Limits, Timeouts};
+use wsgiref::handler::ErrorOutput;
+use wsgiref::{Limits, Timeouts, Version};
 use wsgiref_std::apps::{EchoBody, echo};
 use wsgiref_std::poll::{PollConfig, PollServer, raise_fd_limit};
 use wsgiref_std::server::{AccessLog, RequestHandler, ServerConfig, WsgiServer};
@@ -357,6 +358,8 @@ fn bind<A: Application + Send + Sync + 'static>(
                 timeouts: config.timeouts,
                 write_timeout: config.write_timeout,
                 shutdown_timeout: config.shutdown_timeout,
+                http_version: config.http_version,
+                error_output: config.error_output,
                 quiet: config.quiet,
                 ..PollConfig::default()
             };
@@ -1314,6 +1317,66 @@ fn timeouts_of_duration_max_mean_none(engine: Engine) {
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
 
+/// The server's `http_version` and `error_output` (`BaseHandler.http_version`,
+/// `error_status`, `error_headers`, `error_body`) reach the responses: HTTP/1.0 status
+/// lines, a body of unknown length ended by the close (never chunked, even for an HTTP/1.1
+/// client), and the configured page for an application that fails before its head.
+fn http_version_and_error_output_are_settings(engine: Engine) {
+    let server = start(
+        engine,
+        ServerConfig {
+            http_version: Version::Http10,
+            error_output: ErrorOutput {
+                status: "503 Try Later",
+                headers: &[("Content-Type", "text/html")],
+                body: b"<p>later</p>",
+            },
+            ..config(2)
+        },
+    );
+    // A known length persists, saying so (HTTP/1.0); then an unknown one ends with the close.
+    let mut c = server.connect();
+    c.write_all(
+        b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\nGET /big-chunked?1 HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .unwrap();
+    let all = read_to_close(&mut c);
+    let (first, rest) = parse_response(&all).expect("a first response");
+    assert!(
+        first.head.starts_with("HTTP/1.0 200 OK\r\n"),
+        "{}",
+        first.head
+    );
+    assert_eq!(
+        first.header("Connection"),
+        Some("keep-alive"),
+        "{}",
+        first.head
+    );
+    assert_eq!(first.body, b"hello");
+    let at = rest
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a second response");
+    let (head, body) = (String::from_utf8_lossy(&rest[..at]), &rest[at + 4..]);
+    assert!(head.starts_with("HTTP/1.0 200 OK\r\n"), "{head}");
+    assert!(head.contains("\r\nConnection: close"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding"),
+        "{head}"
+    );
+    assert_eq!(body.len(), BLOCK, "{head}");
+
+    let mut c = server.connect();
+    c.write_all(b"GET /error-before HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let text = String::from_utf8(read_to_close(&mut c)).unwrap();
+    assert!(text.starts_with("HTTP/1.0 503 Try Later\r\n"), "{text}");
+    assert!(text.contains("\r\nContent-Type: text/html\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n<p>later</p>"), "{text}");
+    server.assert_serves();
+}
+
 /// A request that has arrived when the server stops is still answered (as the
 /// connection's last) by a connection the server has accepted: before, one that had not
 /// been read yet was closed unanswered, as an idle one. One thread or worker, a slow
@@ -1669,6 +1732,7 @@ macro_rules! on_every_engine {
 
 on_every_engine!(
     disconnect_mid_head_frees_the_worker_quietly,
+    http_version_and_error_output_are_settings,
     half_close_mid_head_is_answered_400,
     disconnect_mid_body_ends_the_request_and_frees_the_worker,
     disconnect_mid_response_is_quiet_and_frees_the_worker,

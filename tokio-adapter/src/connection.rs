@@ -36,6 +36,8 @@ impl<A, H> Shared<A, H> {
         Config {
             limits: self.config.limits,
             timeouts: self.config.timeouts,
+            http_version: self.config.http_version,
+            error_output: self.config.error_output,
             gateway: Gateway {
                 server_name: &self.server_name,
                 server_port: self.port,

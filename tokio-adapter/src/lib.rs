@@ -127,7 +127,8 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use wsgiref::app::Application;
-use wsgiref::{Limits, Timeouts};
+use wsgiref::handler::ErrorOutput;
+use wsgiref::{Limits, Timeouts, Version};
 pub use wsgiref_std::server::{AccessLog, DefaultHandler, RequestHandler};
 
 use crate::connection::Shared;
@@ -190,6 +191,12 @@ pub struct ServerConfig {
     pub server_name: Option<String>,
     /// `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
+    /// The version of the status lines (`BaseHandler.http_version`): HTTP/1.1 by default;
+    /// [`Version::Http10`] answers every client in HTTP/1.0.
+    pub http_version: Version,
+    /// What an application that fails before its head is sent is answered with
+    /// (`BaseHandler.error_status`, `error_headers`, `error_body`).
+    pub error_output: ErrorOutput<'static>,
     /// No access log (errors are still written). Default false.
     pub quiet: bool,
 }
@@ -208,6 +215,8 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(10),
             server_name: None,
             server_software: concat!("wsgiref.rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            http_version: Version::Http11,
+            error_output: ErrorOutput::DEFAULT,
             quiet: false,
         }
     }
