@@ -206,7 +206,7 @@ impl Default for Gateway<'_> {
 /// The string-valued variables `Environ::cgi_str` knows, by their index in its table: the
 /// fixed variables of an HTTP request in iteration order ([`CGI_KEYS`]), then
 /// `wsgi.url_scheme` (listed with [`WSGI_KEYS`]).
-const CGI_STR_NAMES: [&str; 14] = [
+const CGI_STR_NAMES: [&str; 15] = [
     "REQUEST_METHOD",
     "SCRIPT_NAME",
     "PATH_INFO",
@@ -220,13 +220,14 @@ const CGI_STR_NAMES: [&str; 14] = [
     "GATEWAY_INTERFACE",
     "REMOTE_ADDR",
     "REMOTE_PORT",
+    "REMOTE_HOST",
     "wsgi.url_scheme",
 ];
 
 /// The fixed variables of an HTTP request, in iteration order.
-const CGI_KEYS: &[&str] = CGI_STR_NAMES.split_at(13).0;
+const CGI_KEYS: &[&str] = CGI_STR_NAMES.split_at(14).0;
 
-/// Where `key` is in [`CGI_STR_NAMES`]: one dispatch on the length first (at most three
+/// Where `key` is in [`CGI_STR_NAMES`]: one dispatch on the length first (at most six
 /// names share one).
 #[cfg(not(feature = "small"))]
 #[inline(always)]
@@ -245,7 +246,8 @@ fn cgi_str_index(key: &str) -> Option<usize> {
         (17, "GATEWAY_INTERFACE") => 10,
         (11, "REMOTE_ADDR") => 11,
         (11, "REMOTE_PORT") => 12,
-        (15, "wsgi.url_scheme") => 13,
+        (11, "REMOTE_HOST") => 13,
+        (15, "wsgi.url_scheme") => 14,
         _ => return None,
     })
 }
@@ -801,7 +803,9 @@ impl<'a> Environ<'a> {
             10 => Some(b"CGI/1.1"),
             11 => self.numbers(h).map(|n| n.get(n.remote_addr)),
             12 => self.numbers(h).map(|n| n.get(n.remote_port)),
-            13 => Some(g.url_scheme.as_bytes()),
+            // simple_server's base environ: never resolved (CPython since 3.3).
+            13 => Some(b""),
+            14 => Some(g.url_scheme.as_bytes()),
             _ => None,
         }
     }

@@ -45,6 +45,8 @@ fn valid_requests_give_their_environ() {
                 ("GATEWAY_INTERFACE", b"CGI/1.1"),
                 ("SERVER_NAME", b"localhost"),
                 ("SERVER_PORT", b"80"),
+                // simple_server's base environ (wsgiref-behaviour §4.3).
+                ("REMOTE_HOST", b""),
                 ("wsgi.url_scheme", b"http"),
                 ("wsgi.multithread", b"False"),
                 ("wsgi.version", b"(1, 0)"),
