@@ -818,10 +818,25 @@ impl Exchange<'_> {
         whole: bool,
     ) -> Result<(Transmit<'_>, bool), LocalError> {
         self.live()?;
+        self.announce_undrainable(whole, len);
         let facts = self.facts();
         let cfg = self.config.response_config();
         self.response
             .write_external(self.tx, &cfg, &facts, len, whole)
+    }
+
+    /// Before a head that goes out with the whole response body (`whole`, or `len` bytes
+    /// that are all the application declared: it is done with the request): if more of the
+    /// request's declared body is left unread than draining it may take, the connection
+    /// will close after the response, and this head is the last chance to say so (RFC 9112
+    /// §9.6).
+    fn announce_undrainable(&mut self, whole: bool, len: u64) {
+        if !self.response.headers_sent()
+            && (whole || self.response.declared() == Some(len))
+            && self.body.unread_exceeds(self.config.limits.max_drain)
+        {
+            self.response.must_close = true;
+        }
     }
 
     fn write_block<'a>(
@@ -830,6 +845,7 @@ impl Exchange<'_> {
         whole: bool,
     ) -> Result<Transmit<'a>, LocalError> {
         self.live()?;
+        self.announce_undrainable(whole, data.len() as u64);
         let facts = self.facts();
         let cfg = self.config.response_config();
         self.response.write(self.tx, &cfg, &facts, data, whole)
@@ -843,11 +859,7 @@ impl Exchange<'_> {
     /// [`LocalError::InvalidState`] before `start_response` or after the end.
     pub fn finish(&mut self) -> Result<Transmit<'_>, LocalError> {
         self.live()?;
-        if !self.response.headers_sent() && self.body.unread_exceeds(self.config.limits.max_drain) {
-            // The application can no longer read the body, and draining it would stop at
-            // max_drain: the connection will close, and this head is the last chance to say so.
-            self.response.must_close = true;
-        }
+        self.announce_undrainable(true, 0);
         let facts = self.facts();
         let cfg = self.config.response_config();
         let t = self.response.finish(self.tx, &cfg, &facts)?;

@@ -192,7 +192,7 @@ impl Response {
     }
 
     /// The Content-Length the application declared, if it did.
-    fn declared(&self) -> Option<u64> {
+    pub(crate) fn declared(&self) -> Option<u64> {
         self.has_declared.then_some(self.declared)
     }
 

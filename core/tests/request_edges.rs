@@ -89,41 +89,77 @@ fn a_repeated_content_length_list_gives_one_decimal_content_length() {
 /// will close after draining 64 KiB: the head must say so. It does not.
 #[test]
 fn a_body_too_large_to_drain_announces_close() {
-    let config = Config::DEFAULT;
-    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-    let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
-    feed(
-        &mut conn,
-        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n",
-    );
-    assert_eq!(conn.poll_event(ms(0)), Event::Request);
-    let head = {
-        let mut arena = [0u8; 64];
-        let (_env, mut ex) = conn.exchange(&mut arena).unwrap();
-        ex.start_response("204 No Content", &[] as &[(&str, &str)])
-            .unwrap();
-        ex.finish().unwrap().head.to_vec()
-    };
-    // What the connection then does: drain up to max_drain, then close.
-    let mut fed = 0;
-    let outcome = loop {
-        match conn.poll_event(ms(0)) {
-            Event::NeedData => {
-                let buf = conn.receive_buf();
-                let n = buf.len().min(100_000 - fed);
-                buf[..n].fill(b'z');
-                fed += n;
-                conn.handle_received(n);
+    // How the application ends its response: `finish` alone (no body), one whole block
+    // (`write_whole`, the single-block path of `handler::run`), a file sent whole by the
+    // caller (`write_external`), a first block that is all of a declared Content-Length,
+    // and, for contrast, a streamed block of unknown length (the application may still read
+    // the body after it: nothing is announced, the drain decides later).
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum End {
+        Finish,
+        Whole,
+        External,
+        Declared,
+        Streamed,
+    }
+    for end in [
+        End::Finish,
+        End::Whole,
+        End::External,
+        End::Declared,
+        End::Streamed,
+    ] {
+        let config = Config::DEFAULT;
+        let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+        let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+        feed(
+            &mut conn,
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n",
+        );
+        assert_eq!(conn.poll_event(ms(0)), Event::Request);
+        let head = {
+            let mut arena = [0u8; 64];
+            let (_env, mut ex) = conn.exchange(&mut arena).unwrap();
+            if end == End::Declared {
+                ex.start_response("200 OK", &[("Content-Length", "2")])
+                    .unwrap();
+            } else {
+                ex.start_response("200 OK", &[] as &[(&str, &str)]).unwrap();
             }
-            other => break format!("{other:?}"),
-        }
-    };
-    assert_eq!(outcome, "Close");
-    assert!(
-        head.windows(19).any(|w| w == b"Connection: close\r\n"),
-        "closed after {fed} octets without announcing it: {:?}",
-        String::from_utf8_lossy(&head)
-    );
+            let head = match end {
+                End::Finish => ex.finish().unwrap().head.to_vec(),
+                End::Whole => ex.write_whole(b"hi").unwrap().head.to_vec(),
+                End::External => ex.write_external(2, true).unwrap().0.head.to_vec(),
+                End::Declared | End::Streamed => ex.write(b"hi").unwrap().head.to_vec(),
+            };
+            if end != End::Finish {
+                let _ = ex.finish().unwrap();
+            }
+            head
+        };
+        // What the connection then does: drain up to max_drain, then close.
+        let mut fed = 0;
+        let outcome = loop {
+            match conn.poll_event(ms(0)) {
+                Event::NeedData => {
+                    let buf = conn.receive_buf();
+                    let n = buf.len().min(100_000 - fed);
+                    buf[..n].fill(b'z');
+                    fed += n;
+                    conn.handle_received(n);
+                }
+                other => break format!("{other:?}"),
+            }
+        };
+        assert_eq!(outcome, "Close", "{end:?}");
+        let announced = head.windows(19).any(|w| w == b"Connection: close\r\n");
+        assert_eq!(
+            announced,
+            end != End::Streamed,
+            "{end:?}: closed after {fed} octets; head {:?}",
+            String::from_utf8_lossy(&head)
+        );
+    }
 }
 
 /// `max_drain` ("most unread body octets discarded after a response") counts chunk data
