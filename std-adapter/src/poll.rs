@@ -71,8 +71,8 @@ use wsgiref::handler::ErrorOutput;
 use wsgiref::{Config, Connection, Event, Instant, Limits, Timeouts, Version};
 
 use crate::server::{
-    DefaultHandler, Discarded, RequestHandler, Service, between_requests, discard_pending, hook,
-    set_wall_clock,
+    DefaultHandler, Discarded, RequestHandler, Service, StdConnection, between_requests,
+    discard_pending, hook, set_wall_clock,
 };
 use crate::transport::{Clock, CutOff, SocketTransport, write_all_vectored};
 
@@ -98,7 +98,8 @@ pub struct PollConfig {
     /// Transmit buffer per slot: the largest response head. Default 16 KiB, as the thread
     /// pool's.
     pub tx_buffer: usize,
-    /// Core limits.
+    /// Core limits (`max_headers` counts up to [`crate::server::MAX_FIELDS`] distinct field names: more
+    /// are `431` whatever it says).
     pub limits: Limits,
     /// Core deadlines.
     pub timeouts: Timeouts,
@@ -240,7 +241,7 @@ impl PollShutdown {
 struct Slot<'a> {
     stream: TcpStream,
     peer: SocketAddr,
-    conn: Connection<'a>,
+    conn: StdConnection<'a>,
     /// When the connection must be looked at next (the core's deadline, or the end of
     /// lingering), if ever.
     deadline: Option<Instant>,

@@ -25,6 +25,16 @@ use wsgiref::{Config, Connection, Environ, Event, Gateway, Limits, Timeouts, Ver
 use crate::file::FileIo;
 use crate::transport::{Clock, SocketTransport, write_all_vectored};
 
+/// Header fields a request's head may keep on the std servers (distinct names: repeated
+/// fields are joined into one), as many as [`Limits::max_headers`] allows by default (100,
+/// Python's `http.client` and hyper's limit). More distinct names than this are answered
+/// `431`, as more fields than `max_headers` are.
+pub const MAX_FIELDS: usize = 100;
+
+/// The core connection of the std servers (and the tokio adapter): room for
+/// [`MAX_FIELDS`] header fields.
+pub type StdConnection<'a> = Connection<'a, MAX_FIELDS>;
+
 /// Settings of a [`WsgiServer`].
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -38,7 +48,8 @@ pub struct ServerConfig {
     /// Transmit buffer per worker: the largest response head. Default 16 KiB (the `echo`
     /// application sends the path back in a header, so it must hold the longest target).
     pub tx_buffer: usize,
-    /// Core limits.
+    /// Core limits (`max_headers` counts up to [`MAX_FIELDS`] distinct field names: more
+    /// are `431` whatever it says).
     pub limits: Limits,
     /// Core deadlines.
     pub timeouts: Timeouts,
@@ -523,7 +534,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
     ) -> u32 {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(self.config.write_timeout));
-        let mut conn: Connection<'_> = Connection::new(config, rx, tx);
+        let mut conn: StdConnection<'_> = Connection::new(config, rx, tx);
         conn.set_remote(peer);
         let armed = Cell::new(None);
         loop {
@@ -651,7 +662,7 @@ pub(crate) struct Service<'s, A: ?Sized, H: ?Sized> {
 /// it writes: the application's, and those the core writes by itself (a 400 for a malformed
 /// request, a 408 for one that timed out), which RFC 9110 §6.6.1 requires to carry a Date
 /// as much as any 2xx. Adapters call it after every read and before every application call.
-pub fn set_wall_clock(conn: &mut Connection<'_>) {
+pub fn set_wall_clock(conn: &mut StdConnection<'_>) {
     if let Ok(d) = SystemTime::now().duration_since(UNIX_EPOCH) {
         conn.set_unix_time(d.as_secs());
     }
@@ -664,7 +675,7 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
     /// With `last`, the response closes the connection (`Connection: close`).
     pub(crate) fn serve_request(
         &self,
-        conn: &mut Connection<'_>,
+        conn: &mut StdConnection<'_>,
         mut transport: SocketTransport<'_>,
         peer: SocketAddr,
         last: bool,
@@ -932,7 +943,7 @@ pub(crate) fn arm_read_timeout(
 }
 
 /// Is `conn` between requests (waiting for a first byte, or idle after a response)?
-pub(crate) fn between_requests(conn: &Connection<'_>) -> bool {
+pub(crate) fn between_requests(conn: &StdConnection<'_>) -> bool {
     matches!(
         conn.timer(),
         Some(TimerKind::KeepAlive | TimerKind::FirstByte)

@@ -1377,6 +1377,30 @@ fn http_version_and_error_output_are_settings(engine: Engine) {
     server.assert_serves();
 }
 
+/// As many distinct header fields as `Limits::max_headers` (100, with Host) are served: the
+/// std servers keep `MAX_FIELDS` of them (the core's default room is 32, and 33 distinct
+/// names were refused with 431); one more is 431.
+fn a_hundred_distinct_header_fields_are_served(engine: Engine) {
+    let server = start(engine, config(2));
+    let head = |n: usize| {
+        let mut h = String::from("GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n");
+        for i in 0..n {
+            h.push_str(&format!("X-Field-{i}: {i}\r\n"));
+        }
+        h + "\r\n"
+    };
+    // Host, Connection and 98 more: 100.
+    let mut c = server.connect();
+    c.write_all(head(98).as_bytes()).unwrap();
+    let r = expect_one(&read_to_close(&mut c));
+    assert_eq!(r.status, 200, "{}", r.head);
+    let mut c = server.connect();
+    c.write_all(head(99).as_bytes()).unwrap();
+    let r = expect_one(&read_to_close(&mut c));
+    assert_eq!(r.status, 431, "{}", r.head);
+    server.assert_serves();
+}
+
 /// A request that has arrived when the server stops is still answered (as the
 /// connection's last) by a connection the server has accepted: before, one that had not
 /// been read yet was closed unanswered, as an idle one. One thread or worker, a slow
@@ -1731,6 +1755,7 @@ macro_rules! on_every_engine {
 }
 
 on_every_engine!(
+    a_hundred_distinct_header_fields_are_served,
     disconnect_mid_head_frees_the_worker_quietly,
     http_version_and_error_output_are_settings,
     half_close_mid_head_is_answered_400,

@@ -12,7 +12,9 @@ use wsgiref::handler::HttpIo;
 use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Event, Gateway};
 use wsgiref_std::file::FileIo;
-use wsgiref_std::server::{BUSY_RESPONSE, RequestHandler, RequestLine, run_logged, set_wall_clock};
+use wsgiref_std::server::{
+    BUSY_RESPONSE, RequestHandler, RequestLine, StdConnection, run_logged, set_wall_clock,
+};
 
 use crate::socket::{self, BlockingSocket, Clock};
 use crate::{Execution, ServerConfig};
@@ -85,7 +87,7 @@ where
     // Allocated once per connection, reused by every request on it.
     let mut rx = vec![0u8; shared.config.rx_buffer];
     let mut tx = vec![0u8; shared.config.tx_buffer];
-    let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+    let mut conn: StdConnection<'_> = Connection::new(&config, &mut rx, &mut tx);
     conn.set_remote(peer);
     let mut stop = shared.stop.clone();
     let clock = shared.clock;
@@ -165,7 +167,7 @@ struct Gone;
 /// a runtime worker. Returns false if the connection must be dropped at once.
 fn serve_request<A, H>(
     shared: &Shared<A, H>,
-    conn: &mut Connection<'_>,
+    conn: &mut StdConnection<'_>,
     stream: &TcpStream,
     peer: SocketAddr,
     handle: &Handle,
