@@ -791,7 +791,12 @@ impl<'a> Environ<'a> {
         match at {
             0 => Some(method.of(h.head)),
             1 => Some(b""),
-            2 => Some(path.of(h.head)),
+            // An absolute-form target without a path (`http://h?q`) asks for `/` (RFC 9110
+            // §4.2.3), as its origin-form would (RFC 9112 §3.2.1).
+            2 => Some(match path.of(h.head) {
+                b"" if h.absolute_form => b"/",
+                path => path,
+            }),
             3 => Some(query.of(h.head)),
             // CPython's get_environ: text/plain when absent, '' for no length.
             4 => Some(field(h.content_type).unwrap_or(b"text/plain")),

@@ -128,7 +128,14 @@ fn valid_requests_give_their_environ() {
         (
             "absolute-form with an empty path",
             b"GET http://h.example?q HTTP/1.1\r\nHost: h.example\r\n\r\n",
-            &[("HTTP_HOST", b"h.example"), ("PATH_INFO", b""), ("QUERY_STRING", b"q")],
+            // RFC 9110 §4.2.3: an empty path is `/`, as the origin-form would send it.
+            &[("HTTP_HOST", b"h.example"), ("PATH_INFO", b"/"), ("QUERY_STRING", b"q")],
+            b"",
+        ),
+        (
+            "absolute-form with neither path nor query",
+            b"GET http://h.example HTTP/1.1\r\nHost: h.example\r\n\r\n",
+            &[("HTTP_HOST", b"h.example"), ("PATH_INFO", b"/"), ("QUERY_STRING", b"")],
             b"",
         ),
         (
