@@ -708,9 +708,9 @@ impl Exchange<'_> {
     /// `start_response(status, headers)`: validates and stores the response head; it is
     /// sent with the first non-empty body block. `status` is `"200 OK"`-shaped, with a
     /// final code on HTTP (200 to 599: WSGI has no interim responses, the gateway sends
-    /// `100 Continue` itself; CGI output takes any code, as CPython); header names must be tokens, values free of control characters
-    /// (HTAB allowed), `Content-Length` digits only, and hop-by-hop headers are refused: the
-    /// gateway owns them.
+    /// `100 Continue` itself; CGI output takes any code, as CPython); header names must be
+    /// tokens, values free of control characters (HTAB allowed), `Content-Length` digits
+    /// only, and hop-by-hop headers are refused: the gateway owns them.
     ///
     /// # Errors
     /// A [`LocalError`] naming the first problem; nothing is stored then. A second call is
