@@ -98,8 +98,8 @@ pub struct PollConfig {
     /// Transmit buffer per slot: the largest response head. Default 16 KiB, as the thread
     /// pool's.
     pub tx_buffer: usize,
-    /// Core limits (`max_headers` counts up to [`crate::server::MAX_FIELDS`] distinct field names: more
-    /// are `431` whatever it says).
+    /// Core limits (`max_headers` counts up to [`crate::server::MAX_FIELDS`] distinct field
+    /// names: more are `431` whatever it says).
     pub limits: Limits,
     /// Core deadlines.
     pub timeouts: Timeouts,
