@@ -521,6 +521,38 @@ fn stalled_body_read_gets_408() {
     assert_eq!((r.status, r.body.as_slice()), (200, &b"10"[..]));
 }
 
+/// An application that fails before its head is sent.
+fn fails(
+    _req: &mut Request<'_, '_>,
+    _start_response: &mut StartResponse<'_>,
+) -> Result<Bytes<&'static [u8]>, AppError> {
+    Err(AppError::new("failed before the head"))
+}
+
+/// `ServerConfig::http_version` and `error_output` (`BaseHandler.http_version`,
+/// `error_status`, `error_headers`, `error_body`) reach the responses.
+#[test]
+fn http_version_and_error_output_are_settings() {
+    let config = ServerConfig {
+        http_version: wsgiref::Version::Http10,
+        error_output: wsgiref::handler::ErrorOutput {
+            status: "503 Try Later",
+            headers: &[("Content-Type", "text/html")],
+            body: b"<p>later</p>",
+        },
+        ..quiet()
+    };
+    let server = Server::start(fails, config);
+    let mut s = server.connect();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (_, all) = wait_for_close(&mut s);
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.0 503 Try Later\r\n"), "{text}");
+    assert!(text.contains("\r\nContent-Type: text/html\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\n<p>later</p>"), "{text}");
+}
+
 /// Every timeout at `Duration::MAX` (a way to say "none"), under both executions: a body
 /// read through the waits, the response written, the server stops without a panic. (Before
 /// session 6's fix, the deadline of the body read overflowed tokio's `Instant`.)
