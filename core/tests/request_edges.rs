@@ -17,6 +17,24 @@ fn feed(conn: &mut Connection<'_>, bytes: &[u8]) {
     conn.handle_received(bytes.len());
 }
 
+/// Feeds `body` as the connection asks for it after a response, until it does something
+/// else: that event, and how many octets it took.
+fn drain(conn: &mut Connection<'_>, body: &[u8]) -> (String, usize) {
+    let mut fed = 0;
+    loop {
+        match conn.poll_event(ms(0)) {
+            Event::NeedData => {
+                let buf = conn.receive_buf();
+                let n = buf.len().min(body.len() - fed);
+                buf[..n].copy_from_slice(&body[fed..fed + n]);
+                fed += n;
+                conn.handle_received(n);
+            }
+            other => return (format!("{other:?}"), fed),
+        }
+    }
+}
+
 /// RFC 9110 §4.2.1: "A sender MUST NOT generate an "http" URI with an empty host
 /// identifier. A recipient that processes such a URI reference MUST reject it as invalid."
 /// (§4.2.2 the same for https.) Served today, with HTTP_HOST = "".
@@ -138,19 +156,7 @@ fn a_body_too_large_to_drain_announces_close() {
             head
         };
         // What the connection then does: drain up to max_drain, then close.
-        let mut fed = 0;
-        let outcome = loop {
-            match conn.poll_event(ms(0)) {
-                Event::NeedData => {
-                    let buf = conn.receive_buf();
-                    let n = buf.len().min(100_000 - fed);
-                    buf[..n].fill(b'z');
-                    fed += n;
-                    conn.handle_received(n);
-                }
-                other => break format!("{other:?}"),
-            }
-        };
+        let (outcome, fed) = drain(&mut conn, &[b'z'; 100_000]);
         assert_eq!(outcome, "Close", "{end:?}");
         let announced = head.windows(19).any(|w| w == b"Connection: close\r\n");
         assert_eq!(
@@ -195,19 +201,7 @@ fn draining_is_bounded_by_the_octets_read_not_only_chunk_data() {
             .unwrap();
         let _ = ex.finish().unwrap();
     }
-    let mut fed = 0;
-    let outcome = loop {
-        match conn.poll_event(ms(0)) {
-            Event::NeedData => {
-                let buf = conn.receive_buf();
-                let n = buf.len().min(body.len() - fed);
-                buf[..n].copy_from_slice(&body[fed..fed + n]);
-                fed += n;
-                conn.handle_received(n);
-            }
-            other => break format!("{other:?}"),
-        }
-    };
+    let (outcome, fed) = drain(&mut conn, &body);
     // The core may only have read one receive buffer (2048 octets) beyond max_drain.
     assert!(
         outcome == "Close" && fed <= 2048,

@@ -513,12 +513,17 @@ fn stalled_body_read_gets_408() {
     );
 
     let mut s = server.connect();
+    let r = post_in_two_parts(&mut s);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"10"[..]));
+}
+
+/// A POST of 10 bytes whose body comes in two writes 50 ms apart; the response.
+fn post_in_two_parts(s: &mut TcpStream) -> Response {
     s.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
     thread::sleep(Duration::from_millis(50));
     s.write_all(b"defghij").unwrap();
-    let r = read_response(&mut s, &mut Vec::new(), "POST");
-    assert_eq!((r.status, r.body.as_slice()), (200, &b"10"[..]));
+    read_response(s, &mut Vec::new(), "POST")
 }
 
 /// An application that fails before its head is sent.
@@ -571,11 +576,7 @@ fn timeouts_of_duration_max_mean_none() {
         config.timeouts.body = Duration::MAX;
         let mut server = Server::start(read_all_then_answer, config);
         let mut s = server.connect();
-        s.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-            .unwrap();
-        thread::sleep(Duration::from_millis(50));
-        s.write_all(b"defghij").unwrap();
-        let r = read_response(&mut s, &mut Vec::new(), "POST");
+        let r = post_in_two_parts(&mut s);
         assert_eq!(
             (r.status, r.body.as_slice()),
             (200, &b"10"[..]),
