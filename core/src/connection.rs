@@ -931,6 +931,14 @@ impl Exchange<'_> {
         true
     }
 
+    /// Ends the exchange without completing the response (the client went away, or the
+    /// response cannot be completed): the connection is closed, and
+    /// [`Connection::poll_event`] returns [`Event::Close`] rather than the same request
+    /// again. Nothing more is sent.
+    pub fn abort(&mut self) {
+        self.state.close();
+    }
+
     fn live(&self) -> Result<(), LocalError> {
         if self.state.phase == Phase::Exchange {
             Ok(())

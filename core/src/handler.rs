@@ -898,6 +898,11 @@ pub trait Io {
     fn send_file(&mut self, _file: &mut dyn FileSource) -> Option<Result<(), IoError>> {
         None
     }
+
+    /// The client went away ([`Outcome::disconnected`]): the response ends unfinished.
+    /// [`HttpIo`] closes the connection ([`crate::Exchange::abort`]); the default does
+    /// nothing.
+    fn abort(&mut self) {}
 }
 
 /// A failure while responding.
@@ -1012,6 +1017,10 @@ impl<T: Transport + ?Sized> Io for HttpIo<'_, '_, T> {
 
     fn progress(&self) -> (u16, u64) {
         (self.exchange.status(), self.exchange.body_sent())
+    }
+
+    fn abort(&mut self) {
+        self.exchange.abort();
     }
 }
 
@@ -1252,6 +1261,7 @@ pub fn run<A: Application + ?Sized>(
             }
             Stage::Gone => {
                 disconnected = true;
+                cell.borrow_mut().abort();
                 Stage::Done
             }
             Stage::Done => break,

@@ -395,6 +395,52 @@ fn disconnect_errors_from_the_application_are_quiet() {
     }
 }
 
+/// An application that raises a disconnect error (`BrokenPipeError`, ...) ends the request
+/// quietly, and the connection closes: a caller that goes on polling gets `Close`, not the
+/// same request again (before, the exchange stayed open and `Request` came back, so a run
+/// loop served the request a second time, and again).
+#[test]
+fn a_disconnect_raised_by_the_application_closes_the_connection() {
+    let app = wsgiref::app::from_fn(|_req, _sr| -> Res<Bytes<&'static [u8]>> {
+        Err(AppError::with_kind("BrokenPipeError", "gone"))
+    });
+    let config = Config::DEFAULT;
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
+    let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+    let mut pipe = Pipe {
+        input: b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(),
+        ..Pipe::default()
+    };
+    let mut runs = 0;
+    for _ in 0..10 {
+        match conn.poll_event(Instant::from_millis(0)) {
+            Event::NeedData => match pipe.read(conn.receive_buf()).unwrap() {
+                0 => conn.handle_eof(),
+                n => conn.handle_received(n),
+            },
+            Event::Request => {
+                runs += 1;
+                let mut arena = [0u8; 256];
+                let (mut env, mut ex) = conn.exchange(&mut arena).unwrap();
+                let mut errors = String::new();
+                let mut io = HttpIo::new(&mut ex, &mut pipe);
+                let outcome = run(&app, &mut env, &mut errors, &mut io);
+                assert!(outcome.disconnected && outcome.error.is_none());
+                assert!(errors.is_empty(), "{errors}");
+            }
+            Event::Close => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(runs, 1, "the request was served {runs} times");
+    assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Close);
+    assert!(
+        pipe.output.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&pipe.output)
+    );
+}
+
 /// testHeaderFormats: origin-server output, with and without server software, for both
 /// status-line versions (SimpleHandler does not manage the connection: no Connection
 /// header, no chunking).

@@ -212,6 +212,10 @@ impl<T: SendFile> Io for FileIo<'_, '_, T> {
         self.0.started()
     }
 
+    fn abort(&mut self) {
+        self.0.abort();
+    }
+
     fn progress(&self) -> (u16, u64) {
         self.0.progress()
     }
