@@ -272,8 +272,10 @@ impl Response {
             return Err(LocalError::BadStatus);
         }
         // RFC 9110 §8.6: no Content-Length in a 1xx or 204 response; the gateway owns the
-        // framing, so an application's is dropped rather than sent.
-        let no_length = matches!(code, 100..=199 | 204);
+        // framing, so an application's is dropped rather than sent. A 205 on HTTP gets the
+        // gateway's `Content-Length: 0` (see `commit`).
+        let no_length =
+            matches!(code, 100..=199 | 204) || (code == 205 && cfg.mode == OutputMode::Origin);
         // Validate everything, and measure it, before writing anything (unlike CPython,
         // gh-150726): a replacement head (`restart_response`) that does not fit leaves the
         // one it would replace intact.
@@ -391,6 +393,12 @@ impl Response {
             )
         };
         let framing = if bodyless_status {
+            OutFraming::NoBody
+        } else if self.status == 205 && cfg.mode == OutputMode::Origin {
+            // RFC 9110 §15.3.6: no content in a 205, and its framing says so (a client
+            // reads a 205 without a length to the end of the connection): an application's
+            // body is not sent, as for HEAD.
+            length_field(0, &mut out)?;
             OutFraming::NoBody
         } else if let Some(n) = self.declared() {
             if req.head_method {

@@ -195,3 +195,26 @@ fn a_head_not_handed_out_is_not_sent() {
     assert!(out.starts_with("HTTP/1.1 500 "), "{out:?}");
     assert_eq!(next, Event::Close);
 }
+
+/// RFC 9110 §15.3.6: a server must not generate content in a 205 (Reset Content), and the
+/// response must say it has none (a 205 is not among the statuses a client reads as
+/// bodyless, RFC 9112 §6.3): `Content-Length: 0`, an application's body (and its own
+/// Content-Length) not sent, and the connection goes on.
+#[test]
+fn a_205_has_no_content() {
+    for declared in [None, Some("7")] {
+        let (out, next) = serve_one(&Config::DEFAULT, 512, GET11, |ex, out| {
+            match declared {
+                Some(n) => ex.start_response("205 Reset Content", &[("Content-Length", n)]),
+                None => ex.start_response("205 Reset Content", &[] as &[(&str, &str)]),
+            }
+            .unwrap();
+            push(out, ex.write(b"ignored").unwrap());
+            push(out, ex.finish().unwrap());
+        });
+        assert!(out.starts_with("HTTP/1.1 205 Reset Content\r\n"), "{out:?}");
+        assert!(out.ends_with("\r\nContent-Length: 0\r\n\r\n"), "{out:?}");
+        assert_eq!(out.matches("Content-Length").count(), 1, "{out:?}");
+        assert_eq!(next, Event::NextCycle, "{declared:?}");
+    }
+}
