@@ -260,8 +260,17 @@ pub(crate) fn bind_host(host: &str) -> &str {
 
 /// `SERVER_NAME` of a server listening on `local` (`socket.getfqdn` of the bound address in
 /// Python): the address itself, or the machine's name when the address is every interface's
-/// (where Python's `getfqdn` gives the host name too).
-pub(crate) fn default_server_name(local: SocketAddr) -> String {
+/// (where Python's `getfqdn` gives the host name too). What the std servers and the tokio
+/// adapter use unless told otherwise.
+///
+/// ```
+/// use wsgiref_std::server::default_server_name;
+///
+/// assert_eq!(default_server_name("127.0.0.1:8000".parse().unwrap()), "127.0.0.1");
+/// assert_ne!(default_server_name("0.0.0.0:8000".parse().unwrap()), "0.0.0.0");
+/// ```
+#[must_use]
+pub fn default_server_name(local: SocketAddr) -> String {
     if local.ip().is_unspecified() {
         let uname = rustix::system::uname();
         let name = uname.nodename().to_string_lossy();

@@ -187,7 +187,9 @@ pub struct ServerConfig {
     /// After a shutdown, longest wait for requests in flight; then the remaining
     /// connections are aborted. Default 10 s.
     pub shutdown_timeout: Duration,
-    /// `SERVER_NAME`; `None` (the default) is the listener's IP address.
+    /// `SERVER_NAME`; `None` (the default) is the listener's IP address, or the machine's
+    /// name for an address on every interface
+    /// ([`wsgiref_std::server::default_server_name`]).
     pub server_name: Option<String>,
     /// `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
@@ -453,7 +455,7 @@ where
             server_name: config
                 .server_name
                 .clone()
-                .unwrap_or_else(|| local.ip().to_string()),
+                .unwrap_or_else(|| wsgiref_std::server::default_server_name(local)),
             port: local.port(),
             clock: socket::Clock::new(),
             stop,
