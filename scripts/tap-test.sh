@@ -5,7 +5,8 @@
 # adapter's `tap` example inside it (embassy-net + smoltcp on the TAP device, 8 listening
 # sockets), and checks from the host side of the TAP, inside the same namespace:
 #   the demo page; keep-alive reuse on one connection; a chunked upload echoed back;
-#   `Expect: 100-continue`; a body over the limit answered 413; six connections open at
+#   `Expect: 100-continue`; a body over the limit answered 413; output beyond the staging
+#   room cut short and logged as sent; one log record per wsgi.errors message; six connections open at
 #   once, all answered; a malformed request answered 400 and the server still serving;
 #   wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors; a graceful stop;
 #   a slow but steady reader not cut off by the write timeout; then, with 1 KiB buffers and header filtering (as firmware), a browser request with a
@@ -161,6 +162,24 @@ out=$(in_ns curl -sS -m 5 "$url/write?n=300")
 want="$(head -c 300 /dev/zero | tr '\0' w)|returned"
 [ "$out" = "$want" ] || fail "imperative write: ${#out} bytes: ${out:0:80}"
 pass "imperative write() during the call (300 bytes) then the returned body"
+
+# Imperative output over the 64 KiB staging room: cut short, and the access log counts the
+# bytes that went out, not the block that could not be staged.
+in_ns curl -sS -m 5 -0 -o "$work/cut-host" "$url/write?n=70000" 2>/dev/null || true
+got=$(wc -c <"$work/cut-host")
+[ "$got" -lt 70000 ] || fail "imperative write over the staging room answered in full"
+sleep 0.2
+logged=$(grep -o '"GET /write?n=70000 HTTP/1.0" 200 [0-9]*' "$work/server.log" | awk '{print $NF}' | tail -n 1)
+[ "$logged" = "$got" ] || fail "access log counts $logged body bytes, the client got $got"
+pass "imperative write over the staging room: cut short at $got bytes, as the access log says"
+
+# A message written to wsgi.errors with one write! is one log record (the validator's
+# warning for a method it does not know), not one per formatted piece.
+in_ns curl -sS -m 5 -o /dev/null -X get "$url/" || fail "lower-case method"
+sleep 0.2
+n=$(grep -c "wsgi.errors: WSGIWarning: Unknown REQUEST_METHOD: 'get'" "$work/server.log" || true)
+[ "$n" = 1 ] || fail "the validator's warning is not one record: $(grep 'wsgi.errors' "$work/server.log" | head -n 8)"
+pass "a wsgi.errors message is one log record"
 
 # A body over the 64 KiB body buffer: 413, declared or chunked.
 head -c 70000 /dev/zero >"$work/big"

@@ -279,7 +279,10 @@ impl ResponseStart for Output<'_, '_> {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<(), AppError> {
-        if self.overflow {
+        // A block that cannot fit is refused before the core counts it (the access log's
+        // byte count is the core's): only its framing can still overflow below.
+        if self.overflow || data.len() > self.staging.len().saturating_sub(self.staged) {
+            self.overflow = true;
             return Err(AppError::with_kind("OSError", "output buffer full"));
         }
         let t = self.exchange.write(data)?;
@@ -309,15 +312,71 @@ impl ResponseStart for Output<'_, '_> {
     }
 }
 
-/// `wsgi.errors`: to the log.
+/// `wsgi.errors`: to the log, one record per `write!` (a message the validator writes with
+/// one call is one record, not one per formatted piece).
 pub(crate) struct ErrorsLog;
 
 impl fmt::Write for ErrorsLog {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let text = s.trim_ascii_end();
-        if !text.is_empty() {
-            log_warn!("wsgi.errors: {}", text);
+        log_errors(s);
+        Ok(())
+    }
+
+    fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
+        // Gathered on the stack for this call only (never across an await, so no slot
+        // carries it); a longer message goes out in parts.
+        let mut line = Line {
+            buf: [0; LINE],
+            len: 0,
+        };
+        let _ = fmt::write(&mut line, args);
+        line.flush();
+        Ok(())
+    }
+}
+
+/// Room for one `wsgi.errors` message before it is logged in parts.
+const LINE: usize = 160;
+
+/// A `wsgi.errors` message being gathered: whole `&str` pieces, so always UTF-8.
+struct Line {
+    buf: [u8; LINE],
+    len: usize,
+}
+
+impl Line {
+    fn flush(&mut self) {
+        let text = self
+            .buf
+            .get(..self.len)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or_default();
+        log_errors(text);
+        self.len = 0;
+    }
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.len() > LINE - self.len {
+            self.flush();
+            if s.len() > LINE {
+                log_errors(s);
+                return Ok(());
+            }
+        }
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + s.len()) {
+            dst.copy_from_slice(s.as_bytes());
+            self.len += s.len();
         }
         Ok(())
+    }
+}
+
+/// One `wsgi.errors` record, without its line end.
+fn log_errors(s: &str) {
+    let text = s.trim_ascii_end();
+    if !text.is_empty() {
+        log_warn!("wsgi.errors: {}", text);
     }
 }
