@@ -556,8 +556,10 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                 return false;
             }
             if out.overflow {
-                // The head is out (or was committed and could not be staged): nothing more
-                // can be said. The connection closes gracefully after what was staged.
+                // If the head is out (or was committed and could not be staged), nothing
+                // more can be said: the connection closes gracefully after what was staged.
+                // If a first block alone was too large, nothing was committed, and the
+                // error output answers.
                 log_warn!("application wrote more during its call than the body buffer holds");
                 break 'response true;
             }
