@@ -355,11 +355,6 @@ impl Response {
             }
             out.put_field(name.as_bytes(), value)
         })?;
-        debug_assert_eq!(
-            out.pos(),
-            needed,
-            "the head's measure and its writing agree"
-        );
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
