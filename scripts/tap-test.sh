@@ -6,12 +6,13 @@
 # sockets), and checks from the host side of the TAP, inside the same namespace:
 #   the demo page; keep-alive reuse on one connection; a chunked upload echoed back;
 #   `Expect: 100-continue`; a body over the limit answered 413; output beyond the staging
-#   room cut short and logged as sent; one log record per wsgi.errors message; six connections open at
-#   once, all answered; a malformed request answered 400 and the server still serving;
-#   wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors; a graceful stop;
-#   a slow but steady reader not cut off by the write timeout; then, with 1 KiB buffers and header filtering (as firmware), a browser request with a
-#   2 KiB cookie served; and SYNs whose handshake never completes, holding every socket
-#   until the handshake deadline (the first-byte deadline), then a client served.
+#   room cut short and logged as sent; one log record per wsgi.errors message; six
+#   connections open at once, all answered; a malformed request answered 400 and the server
+#   still serving; wrk for 5 s with 6 connections (fewer than the 8 sockets) and no errors;
+#   a graceful stop; a slow but steady reader not cut off by the write timeout; then, with
+#   1 KiB buffers and header filtering (as firmware), a browser request with a 2 KiB cookie
+#   served; and SYNs whose handshake never completes, holding every socket until the
+#   handshake deadline (the first-byte deadline), then a client served.
 # The namespace (and the device in it) is removed when done, also on failure. Only the
 # processes this script started are ended, by pid.
 #
