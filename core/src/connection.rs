@@ -712,10 +712,15 @@ impl Exchange<'_> {
     /// tokens, values free of control characters (HTAB allowed), `Content-Length` digits
     /// only, and hop-by-hop headers are refused: the gateway owns them.
     ///
+    /// `headers` is walked twice, through two clones of its iterator: once to check and
+    /// measure the head, once to write it. Both walks must yield the same fields (any
+    /// iterator over a slice or a `Vec` does).
+    ///
     /// # Errors
     /// A [`LocalError`] naming the first problem; nothing is stored then. A second call is
     /// [`LocalError::AlreadyStarted`]: use [`Exchange::restart_response`] for the `exc_info`
-    /// form.
+    /// form. [`LocalError::InvalidState`] if the second walk wrote other lengths than the
+    /// first measured: no head is stored then (also none that this call would replace).
     pub fn start_response<'h, I, N, V>(
         &mut self,
         status: &str,

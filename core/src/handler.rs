@@ -331,7 +331,50 @@ impl Response {
         if needed > tx.len() {
             return Err(LocalError::BufferTooSmall { needed });
         }
-        let mut out = Cursor::new(tx, 0);
+        // The list is walked a second time to write it, into exactly the room measured. A
+        // walk that writes other lengths than the first measured (an application's iterator
+        // whose clones yield different items, against the contract of `start_response`)
+        // leaves no head at all rather than a wrong one: the error output answers then.
+        let written = Self::write_head(tx.get_mut(..needed), cfg, status, date, server, |out| {
+            headers.each(&mut |name, value| {
+                if no_length && name.eq_ignore_ascii_case("content-length") {
+                    return Ok(());
+                }
+                out.put_field(name.as_bytes(), value)
+            })
+        });
+        if written != Ok(needed) {
+            *self = Self {
+                phase: ResponsePhase::Idle,
+                status: 0,
+                has_declared: false,
+                pending: 0,
+                ..*self
+            };
+            return Err(LocalError::InvalidState);
+        }
+        *self = Self {
+            phase: ResponsePhase::Started,
+            status: code,
+            declared: declared.unwrap_or(0),
+            has_declared: declared.is_some() && !no_length,
+            pending: needed,
+            ..*self
+        };
+        Ok(())
+    }
+
+    /// Writes a head's status line, `Date` and `Server` fields and then the application's
+    /// fields (`fields`) into `room`; returns the length written.
+    fn write_head(
+        room: Option<&mut [u8]>,
+        cfg: &ResponseConfig<'_>,
+        status: &[u8],
+        date: Option<Clock>,
+        server: Option<&[u8]>,
+        fields: impl FnOnce(&mut Cursor<'_>) -> Result<(), LocalError>,
+    ) -> Result<usize, LocalError> {
+        let mut out = Cursor::new(room.ok_or(LocalError::InvalidState)?, 0);
         match cfg.mode {
             OutputMode::Origin => {
                 let version: &[u8] = if cfg.http11 {
@@ -349,21 +392,8 @@ impl Response {
         if let Some(server) = server {
             out.put_field(b"Server", server)?;
         }
-        headers.each(&mut |name, value| {
-            if no_length && name.eq_ignore_ascii_case("content-length") {
-                return Ok(());
-            }
-            out.put_field(name.as_bytes(), value)
-        })?;
-        *self = Self {
-            phase: ResponsePhase::Started,
-            status: code,
-            declared: declared.unwrap_or(0),
-            has_declared: declared.is_some() && !no_length,
-            pending: out.pos(),
-            ..*self
-        };
-        Ok(())
+        fields(&mut out)?;
+        Ok(out.pos())
     }
 
     /// Appends the framing and persistence headers and the blank line; chooses the framing.

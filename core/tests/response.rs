@@ -218,3 +218,81 @@ fn a_205_has_no_content() {
         assert_eq!(next, Event::NextCycle, "{declared:?}");
     }
 }
+
+/// A header iterator whose clones walk different lists: the one the `n`-th clone walks is
+/// `lists[n]` (the last one for every later clone). `start_response` walks its clone of
+/// the list twice (to validate and measure, then to write).
+struct Shifty<'h> {
+    lists: &'h [&'h [(&'h str, &'h str)]],
+    clones: &'h std::cell::Cell<usize>,
+    list: &'h [(&'h str, &'h str)],
+}
+
+impl<'h> Iterator for Shifty<'h> {
+    type Item = &'h (&'h str, &'h str);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (first, rest) = self.list.split_first()?;
+        self.list = rest;
+        Some(first)
+    }
+}
+
+impl Clone for Shifty<'_> {
+    fn clone(&self) -> Self {
+        let n = self.clones.get();
+        self.clones.set(n + 1);
+        Self {
+            list: self.lists[n.min(self.lists.len() - 1)],
+            ..*self
+        }
+    }
+}
+
+/// An application's header iterator whose clones differ breaks `start_response`'s contract;
+/// a second walk that writes other lengths than the first measured leaves no head (the
+/// error output answers), never a head that says something else than what was checked,
+/// nor one cut short. Before, the longer walk wrote past what was measured and the shorter
+/// one was sent with the stale bytes of the measured room (a debug assertion, removed in
+/// session 7, was the only check).
+#[test]
+fn a_header_list_that_changes_between_walks_leaves_no_head() {
+    let short: &[(&str, &str)] = &[("X-A", "1")];
+    let long: &[(&str, &str)] = &[("X-A", "1"), ("X-Injected", "2")];
+    for (lists, replace) in [
+        (&[short, long][..], false),
+        (&[long, short][..], false),
+        (&[short, long][..], true),
+        (&[long, short][..], true),
+    ] {
+        let clones = std::cell::Cell::new(0);
+        let headers = Shifty {
+            lists,
+            clones: &clones,
+            list: &[],
+        };
+        let (out, next) = serve_one(&Config::DEFAULT, 512, GET11, |ex, out| {
+            if replace {
+                ex.start_response("200 OK", &[("X-Old", "1")]).unwrap();
+            }
+            let r = if replace {
+                ex.restart_response("404 Not Found", headers)
+            } else {
+                ex.start_response("404 Not Found", headers)
+            };
+            assert_eq!(r, Err(LocalError::InvalidState), "{lists:?} {replace}");
+            assert_eq!(ex.write(b"x"), Err(LocalError::InvalidState));
+            push(out, ex.fail());
+        });
+        assert_eq!(clones.get(), 2, "two walks");
+        assert!(
+            out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{out:?}"
+        );
+        assert!(!out.contains("X-"), "{out:?}");
+        assert!(
+            out.ends_with("A server error occurred.  Please contact the administrator."),
+            "{out:?}"
+        );
+        assert_eq!(next, Event::Close, "{out:?}");
+    }
+}
