@@ -353,6 +353,18 @@ code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/hello")
 [ "$code" = 200 ] || fail "not serving after a staging overflow: $code"
 pass "imperative write over the staging room: cut short (curl exit $rc), still serving"
 
+# The same to an HTTP/1.0 client: the body is delimited by the close, so after a FIN the
+# short response would look whole; the connection ends with a reset instead, after what
+# was sent (RFC 9112 §8; curl's exit 56 is a receive failure). Before, curl exited 0.
+rc=0
+in_ns curl -0 -sS -m 5 -o "$work/cut10" "$url/write?n=4000" 2>"$work/cut10.err" || rc=$?
+[ "$rc" = 56 ] || fail "HTTP/1.0 response cut short: curl exit $rc, not 56 (a reset): $(cat "$work/cut10.err")"
+size=$(wc -c <"$work/cut10")
+[ "$size" -gt 0 ] && [ "$size" -lt 4000 ] || fail "HTTP/1.0 response cut short: $size body bytes"
+code=$(in_ns curl -0 -sS -m 5 -o /dev/null -w '%{http_code}' "$url/hello")
+[ "$code" = 200 ] || fail "not serving after a reset: $code"
+pass "HTTP/1.0 response cut short: $size bytes, then a reset (curl exit $rc); still serving"
+
 # 9. Half-open handshakes: SYNs from an address that never answers (nobody owns it) put
 # every listening socket in SYN-RECEIVED, so a client is refused; smoltcp only gives up on
 # them through the socket timeout the adapter sets (the first-byte deadline, 2 s here),

@@ -286,6 +286,35 @@ impl<'b, const H: usize> Connection<'b, H> {
         self.unix_time = Some(Clock::new(unix_secs));
     }
 
+    /// Should the connection end with a reset rather than a FIN? True once a response was
+    /// cut short ([`Exchange::fail`] after its head went out) while its body was delimited
+    /// by the close (an HTTP/1.0 client, or `Config::http_version` 1.0, and no
+    /// Content-Length): after a FIN such a response looks complete, and only an error from
+    /// the connection tells the client otherwise (RFC 9112 §8). A server closes such a
+    /// connection abortively when [`Event::Close`] comes: `SO_LINGER` with a zero timeout
+    /// on a socket, `abort` on a smoltcp socket. A response cut short with a length or
+    /// chunked framing shows the cut by itself, and a graceful close suits it.
+    ///
+    /// ```
+    /// use wsgiref::{Config, Connection, Event, Instant};
+    /// let (mut rx, mut tx, mut arena) = ([0u8; 1024], [0u8; 512], [0u8; 64]);
+    /// let mut conn: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+    /// let req = b"GET / HTTP/1.0\r\n\r\n";
+    /// conn.receive_buf()[..req.len()].copy_from_slice(req);
+    /// conn.handle_received(req.len());
+    /// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Request);
+    /// let (_environ, mut exchange) = conn.exchange(&mut arena).unwrap();
+    /// exchange.start_response("200 OK", &[("Content-Type", "text/plain")]).unwrap();
+    /// let _ = exchange.write(b"the first half").unwrap(); // sent, close-delimited
+    /// let _ = exchange.fail(); // the application failed: nothing more can be said
+    /// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Close);
+    /// assert!(conn.must_reset());
+    /// ```
+    #[must_use]
+    pub fn must_reset(&self) -> bool {
+        self.response.cut_short
+    }
+
     /// The current phase.
     #[must_use]
     pub fn phase(&self) -> Phase {

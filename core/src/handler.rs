@@ -169,6 +169,9 @@ pub(crate) struct Response {
     pending: usize,
     /// The connection must close after this response.
     pub(crate) must_close: bool,
+    /// The response was cut short after its head went out, with a body that only the close
+    /// delimits: see [`crate::Connection::must_reset`].
+    pub(crate) cut_short: bool,
     /// Body octets sent (for the access log).
     pub(crate) body_sent: u64,
 }
@@ -182,6 +185,7 @@ impl Response {
             has_declared: false,
             pending: 0,
             must_close: false,
+            cut_short: false,
             body_sent: 0,
         }
     }
@@ -613,6 +617,9 @@ impl Response {
     ) -> Transmit<'a> {
         self.must_close = true;
         if self.headers_sent() {
+            // A body the close delimits would look complete after a FIN (RFC 9112 §8): the
+            // connection must end with a reset. A length or chunked framing shows the cut.
+            self.cut_short |= self.phase == ResponsePhase::Committed(OutFraming::UntilClose);
             self.phase = ResponsePhase::Finished;
             return Transmit::default();
         }

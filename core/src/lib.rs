@@ -26,6 +26,10 @@
 //!    * [`Event::NextCycle`]: the exchange is over and the connection persists.
 //! 3. Bytes handed out (`Send`, `Transmit`, `Continue`) must be sent completely and in
 //!    order; the core assumes they were.
+//! 4. At [`Event::Close`], close gracefully (shut down the sending side, then briefly
+//!    discard what the client still sends), unless [`Connection::must_reset`] says the
+//!    last response was cut short where only the close delimits it: then close with a
+//!    reset, the one way the client can tell (RFC 9112 §8).
 //!
 //! Time comes in as an argument ([`Instant`]); the core reports deadlines, the adapter arms
 //! the timer. The same bytes give the same events however they are split into reads.

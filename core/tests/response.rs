@@ -296,3 +296,114 @@ fn a_header_list_that_changes_between_walks_leaves_no_head() {
         assert_eq!(next, Event::Close, "{out:?}");
     }
 }
+
+/// `Connection::must_reset`: only a response cut short after its head went out, with a
+/// body that the close delimits, asks for a reset; a length or chunked framing shows the
+/// cut by itself, and a response that ends well (or fails before its head) closes
+/// gracefully or persists.
+#[test]
+fn only_a_close_delimited_response_cut_short_asks_for_a_reset() {
+    const GET10: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
+    let http10 = Config {
+        http_version: Version::Http10,
+        ..Config::DEFAULT
+    };
+    // (what, config, request, declared length, fail after a first block, expected)
+    let rows: &[(&str, &Config<'_>, &[u8], Option<&str>, bool, bool)] = &[
+        (
+            "1.0 client, no length, cut",
+            &Config::DEFAULT,
+            GET10,
+            None,
+            true,
+            true,
+        ),
+        (
+            "1.0 status line, no length, cut",
+            &http10,
+            GET11,
+            None,
+            true,
+            true,
+        ),
+        (
+            "1.0 client, length, cut",
+            &Config::DEFAULT,
+            GET10,
+            Some("10"),
+            true,
+            false,
+        ),
+        (
+            "1.1 chunked, cut",
+            &Config::DEFAULT,
+            GET11,
+            None,
+            true,
+            false,
+        ),
+        (
+            "1.1 length, cut",
+            &Config::DEFAULT,
+            GET11,
+            Some("10"),
+            true,
+            false,
+        ),
+        (
+            "1.0 client, no length, finished",
+            &Config::DEFAULT,
+            GET10,
+            None,
+            false,
+            false,
+        ),
+        (
+            "1.0 status line, no length, finished",
+            &http10,
+            GET11,
+            None,
+            false,
+            false,
+        ),
+    ];
+    for &(what, config, request, declared, cut, expected) in rows {
+        let mut rx = vec![0u8; 1024];
+        let mut tx = vec![0u8; 512];
+        let mut conn: Connection<'_> = Connection::new(config, &mut rx, &mut tx);
+        conn.receive_buf()[..request.len()].copy_from_slice(request);
+        conn.handle_received(request.len());
+        assert_eq!(conn.poll_event(T0), Event::Request, "{what}");
+        {
+            let mut arena = [0u8; 64];
+            let (_env, mut ex) = conn.exchange(&mut arena).unwrap();
+            let length = declared.map(|n| ("Content-Length", n));
+            let headers: Vec<(&str, &str)> = length.into_iter().collect();
+            ex.start_response("200 OK", &headers).unwrap();
+            let _ = ex.write(b"first").unwrap();
+            if cut {
+                let _ = ex.fail();
+            } else {
+                let _ = ex.finish().unwrap();
+            }
+        }
+        assert_eq!(conn.poll_event(T0), Event::Close, "{what}");
+        assert_eq!(conn.must_reset(), expected, "{what}");
+    }
+    // A failure before the head went out is answered (500): nothing is cut short.
+    let mut rx = vec![0u8; 1024];
+    let mut tx = vec![0u8; 512];
+    let mut conn: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+    conn.receive_buf()[..GET10.len()].copy_from_slice(GET10);
+    conn.handle_received(GET10.len());
+    assert_eq!(conn.poll_event(T0), Event::Request);
+    {
+        let mut arena = [0u8; 64];
+        let (_env, mut ex) = conn.exchange(&mut arena).unwrap();
+        ex.start_response("200 OK", &[] as &[(&str, &str)]).unwrap();
+        let t = ex.fail();
+        assert!(t.pieces().iter().any(|p| p.starts_with(b"HTTP/1.1 500")));
+    }
+    assert_eq!(conn.poll_event(T0), Event::Close);
+    assert!(!conn.must_reset());
+}

@@ -232,6 +232,10 @@ pub enum Closed {
     Gone,
     /// The server was stopped.
     Stopped,
+    /// A response was cut short while only the close delimited its body (an HTTP/1.0
+    /// client): what was sent went out, then a reset, so that the client can tell the
+    /// response is incomplete ([`wsgiref::Connection::must_reset`]).
+    CutShort,
 }
 
 impl fmt::Display for Closed {
@@ -240,6 +244,7 @@ impl fmt::Display for Closed {
             Self::Done => "done",
             Self::Gone => "client gone",
             Self::Stopped => "server stopped",
+            Self::CutShort => "response cut short, reset",
         })
     }
 }
@@ -415,13 +420,7 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                 .serve_connection::<F>(config, &mut link, (request, response))
                 .await;
             let start = EmbassyInstant::now();
-            close(
-                &mut socket,
-                body,
-                self.config.linger,
-                closed == Closed::Gone,
-            )
-            .await;
+            close(&mut socket, body, self.config.linger, closed).await;
             log_debug!(
                 "connection closed ({}), listening again after {} ms",
                 closed,
@@ -496,8 +495,13 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                         return Closed::Stopped;
                     }
                 }
-                _ => return Closed::Done,
+                _ => break,
             }
+        }
+        if conn.must_reset() {
+            Closed::CutShort
+        } else {
+            Closed::Done
         }
     }
 
@@ -729,9 +733,14 @@ pub(crate) fn send(
 /// Closes gracefully: FIN after the queued bytes, then what the client still sends is
 /// discarded until it closes too (at most `linger`), so unread request bytes do not turn the
 /// close into a reset that destroys the response. A client that does not close in time, or
-/// one that is gone, is reset. Returns when the socket can listen again.
-async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, gone: bool) {
-    if !gone {
+/// one that is gone, is reset; so is a connection whose response was cut short
+/// ([`Closed::CutShort`]), once what was sent is acknowledged (at most `linger`). Returns
+/// when the socket can listen again.
+async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, closed: Closed) {
+    if closed == Closed::CutShort {
+        // What was sent is acknowledged first (briefly), then the reset below.
+        let _ = with_timeout(linger, socket.flush()).await;
+    } else if closed != Closed::Gone {
         socket.close();
         let _ = with_timeout(linger, async {
             while let Ok(1..) = socket.read(sink).await {}
@@ -889,5 +898,6 @@ mod tests {
         assert_eq!(Closed::Done.to_string(), "done");
         assert_eq!(Closed::Gone.to_string(), "client gone");
         assert_eq!(Closed::Stopped.to_string(), "server stopped");
+        assert_eq!(Closed::CutShort.to_string(), "response cut short, reset");
     }
 }

@@ -1360,7 +1360,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let Some(slot) = place.as_mut() else {
             return;
         };
-        if matches!(next, Next::Close) && slot.lingering.is_none() {
+        if matches!(next, Next::Close) && slot.conn.must_reset() {
+            crate::transport::reset_on_drop(&slot.stream);
+        } else if matches!(next, Next::Close) && slot.lingering.is_none() {
             let _ = slot.stream.shutdown(Shutdown::Write);
             if matches!(discard(&slot.stream), Next::Wait) {
                 let until = self.clock.now() + self.config.linger;

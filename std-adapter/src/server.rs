@@ -627,7 +627,11 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 _ => break,
             }
         }
-        linger_close(stream);
+        if conn.must_reset() {
+            crate::transport::reset_on_drop(stream);
+        } else {
+            linger_close(stream);
+        }
         conn.requests_served()
     }
 }

@@ -53,6 +53,15 @@ pub fn transport_error(e: &io::Error) -> TransportError {
     }
 }
 
+/// Closes `stream` with a reset (TCP RST) when it is dropped, rather than a FIN: for a
+/// connection whose response was cut short while the close delimits its body
+/// ([`wsgiref::Connection::must_reset`]), the one way the client can tell that the
+/// response is incomplete. `SO_LINGER` with a zero timeout; bytes not yet sent are
+/// discarded with it.
+pub fn reset_on_drop(stream: &TcpStream) {
+    let _ = rustix::net::sockopt::set_socket_linger(stream, Some(Duration::ZERO));
+}
+
 /// Writes every byte of `pieces` with vectored writes, retrying partial writes and `EINTR`
 /// (CPython's `test_interrupted_write`: nothing may be lost).
 ///

@@ -932,6 +932,76 @@ fn application_failures_are_answered_logged_and_survived(engine: Engine) {
     server.assert_serves();
 }
 
+/// How a read to the end of a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// A FIN: a close-delimited body looks complete.
+    Fin,
+    /// A reset: the client can tell the response is incomplete.
+    Reset,
+}
+
+/// Reads until the server closes; says whether it closed with a FIN or a reset.
+fn read_to_end_of(stream: &mut TcpStream) -> (Vec<u8>, Ending) {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (out, Ending::Fin),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (out, Ending::Reset),
+            Err(e) => panic!("read failed ({e}) after {} bytes", out.len()),
+        }
+    }
+}
+
+/// RFC 9112 §8: a response whose body only the close delimits (here: to an HTTP/1.0
+/// client, no Content-Length) is complete after a FIN unless the connection reports an
+/// error. Cut short after its head, it ends with a reset (`Connection::must_reset`), so
+/// the client can tell; what was sent before still arrives. With a Content-Length the short
+/// body shows the cut, and the close is graceful; so is the close after a whole response.
+/// Before, every one of these ended with a FIN.
+fn a_close_delimited_response_cut_short_ends_with_a_reset(engine: Engine) {
+    let server = start(engine, config(2));
+    let run = |target: &str| {
+        let mut c = server.connect();
+        write!(c, "GET {target} HTTP/1.0\r\n\r\n").unwrap();
+        read_to_end_of(&mut c)
+    };
+    // (target, body bytes the client gets before the close, Content-Length, ending)
+    let two_blocks = PATTERN.repeat(2);
+    let rows: [(&str, &[u8], Option<&str>, Ending); 7] = [
+        ("/error-after", b"partial", None, Ending::Reset),
+        ("/panic-after", b"partial", None, Ending::Reset),
+        ("/fail-midway", b"onetwo", None, Ending::Reset),
+        ("/panic-midway", b"one", None, Ending::Reset),
+        (
+            "/fail-midway-length",
+            b"0123456789",
+            Some("100"),
+            Ending::Fin,
+        ),
+        // Whole responses: a length (one block), and close-delimited (two blocks).
+        ("/not-there", b"not found", Some("9"), Ending::Fin),
+        ("/big-chunked?2", &two_blocks, None, Ending::Fin),
+    ];
+    let served = rows.len();
+    for (target, body, length, ending) in rows {
+        let (bytes, ended) = run(target);
+        let response = expect_one(&bytes);
+        assert!(
+            response.body == body,
+            "{target}: {} bytes",
+            response.body.len()
+        );
+        assert_eq!(response.header("Content-Length"), length, "{target}");
+        assert_eq!(ended, ending, "{target}");
+    }
+    assert_eq!(server.wait_finished(served), vec![1; served]);
+    server.assert_serves();
+}
+
 /// The request handler's hooks panic: in `get_environ` the request is answered `500` like
 /// an application's panic, in `log_request` the response has already gone out, in
 /// `connection_opened` the connection is closed unserved, in `connection_closed` it was
@@ -1767,6 +1837,7 @@ on_every_engine!(
     sendfile_through_a_tiny_send_buffer_loses_nothing,
     a_client_that_never_reads_a_file_is_cut_off_by_the_write_deadline,
     application_failures_are_answered_logged_and_survived,
+    a_close_delimited_response_cut_short_ends_with_a_reset,
     a_panicking_request_handler_is_logged_and_survived,
     slowloris_is_cut_off_by_the_head_deadline_while_others_are_served,
     idle_connections_are_closed_by_their_deadlines,

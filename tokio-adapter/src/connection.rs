@@ -66,10 +66,21 @@ pub(crate) async fn serve_connection<A, H>(
     H: RequestHandler + Send + Sync + 'static,
 {
     let _ = stream.set_nodelay(true);
-    if request_loop(&shared, &stream, peer).await.is_ok() {
-        socket::linger_close(stream).await;
+    match request_loop(&shared, &stream, peer).await {
+        Ok(Ending::Graceful) => socket::linger_close(stream).await,
+        // A response cut short that only the close delimits: a reset says so.
+        Ok(Ending::Reset) => socket::reset_on_drop(&stream),
+        // The client went away: just drop the socket.
+        Err(Gone) => {}
     }
-    // Else the client went away: just drop the socket.
+}
+
+/// How an orderly connection ends.
+enum Ending {
+    /// Shut down the sending side, then drain what the client still sends, briefly.
+    Graceful,
+    /// Close with a reset: [`Connection::must_reset`].
+    Reset,
 }
 
 /// The drain loop of the core (see the crate docs of `wsgiref`). `Err` if the client went
@@ -78,7 +89,7 @@ async fn request_loop<A, H>(
     shared: &Shared<A, H>,
     stream: &TcpStream,
     peer: SocketAddr,
-) -> Result<(), Gone>
+) -> Result<Ending, Gone>
 where
     A: Application + Send + Sync + 'static,
     H: RequestHandler + Send + Sync + 'static,
@@ -101,19 +112,19 @@ where
                     Some(TimerKind::KeepAlive | TimerKind::FirstByte)
                 );
                 if idle && *stop.borrow() {
-                    return Ok(());
+                    return Ok(Ending::Graceful);
                 }
                 let deadline = conn.poll_timeout().map(|at| clock.deadline(at));
                 let buf = conn.receive_buf();
                 if buf.is_empty() {
                     // The core reads nothing more; nothing can progress.
-                    return Ok(());
+                    return Ok(Ending::Graceful);
                 }
                 let read = socket::read(stream, buf, deadline);
                 let result = if idle {
                     tokio::select! {
                         result = read => result,
-                        _ = stop.wait_for(|stopping| *stopping) => return Ok(()),
+                        _ = stop.wait_for(|stopping| *stopping) => return Ok(Ending::Graceful),
                     }
                 } else {
                     read.await
@@ -136,7 +147,7 @@ where
             Event::Request => {
                 // Waiting here holds no thread: only running applications do.
                 let Ok(_running) = shared.running.acquire().await else {
-                    return Ok(());
+                    return Ok(Ending::Graceful);
                 };
                 let handle = Handle::current();
                 let keep = match shared.config.execution {
@@ -151,12 +162,17 @@ where
             }
             Event::NextCycle => {
                 if *stop.borrow() {
-                    return Ok(());
+                    return Ok(Ending::Graceful);
                 }
             }
-            _ => return Ok(()),
+            _ => break,
         }
     }
+    Ok(if conn.must_reset() {
+        Ending::Reset
+    } else {
+        Ending::Graceful
+    })
 }
 
 /// The client went away, or the response could not be completed: drop the socket.

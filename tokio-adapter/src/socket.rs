@@ -140,6 +140,12 @@ pub(crate) async fn write_all(
     Ok(())
 }
 
+/// Makes the socket's close a reset (TCP RST) rather than a FIN: `SO_LINGER` with a zero
+/// timeout; the socket is closed when the stream is dropped.
+pub(crate) fn reset_on_drop(stream: &TcpStream) {
+    let _ = rustix::net::sockopt::set_socket_linger(stream, Some(std::time::Duration::ZERO));
+}
+
 /// Closes gracefully: no more writes (FIN), then, if the client left bytes unread, discard
 /// what it still sends for a moment, so the unread bytes do not turn the close into a reset
 /// that destroys the response in flight (the std server's lingering close).

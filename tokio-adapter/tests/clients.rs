@@ -558,6 +558,56 @@ fn http_version_and_error_output_are_settings() {
     assert!(text.ends_with("\r\n\r\n<p>later</p>"), "{text}");
 }
 
+/// An application that fails after writing part of its body.
+fn fails_midway(
+    _req: &mut Request<'_, '_>,
+    start_response: &mut StartResponse<'_>,
+) -> Result<Bytes<&'static [u8]>, AppError> {
+    start_response.start("200 OK", &[("Content-Type", "text/plain")])?;
+    start_response.write(b"partial")?;
+    Err(AppError::new("failed after the head"))
+}
+
+/// RFC 9112 §8: a body only the close delimits (an HTTP/1.0 client) is complete after a
+/// FIN; cut short after its head, the response ends with a reset, after what was sent, so
+/// the client can tell (`Connection::must_reset`). A 1.1 client's chunked response shows
+/// the cut by its missing last chunk, and closes gracefully. Both executions. Before, both
+/// ended with a FIN.
+#[test]
+fn a_close_delimited_response_cut_short_ends_with_a_reset() {
+    for execution in [Execution::BlockInPlace, Execution::Inline] {
+        let server = Server::start(
+            fails_midway,
+            ServerConfig {
+                execution,
+                ..quiet()
+            },
+        );
+        for (request, reset) in [
+            (&b"GET / HTTP/1.0\r\n\r\n"[..], true),
+            (&b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"[..], false),
+        ] {
+            let mut s = server.connect();
+            s.write_all(request).unwrap();
+            let mut all = Vec::new();
+            let mut buf = [0u8; 4096];
+            let ended_with_reset = loop {
+                match s.read(&mut buf) {
+                    Ok(0) => break false,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == ErrorKind::ConnectionReset => break true,
+                    Err(e) => panic!("{e} after {all:?}"),
+                }
+            };
+            let text = String::from_utf8_lossy(&all);
+            assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+            assert!(text.contains("partial"), "{execution:?} {text}");
+            assert_eq!(ended_with_reset, reset, "{execution:?} {text}");
+        }
+        server.assert_running();
+    }
+}
+
 /// Every timeout at `Duration::MAX` (a way to say "none"), under both executions: a body
 /// read through the waits, the response written, the server stops without a panic. (Before
 /// session 6's fix, the deadline of the body read overflowed tokio's `Instant`.)
