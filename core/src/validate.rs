@@ -747,16 +747,23 @@ impl fmt::Write for SharedErrors<'_, '_> {
     }
 }
 
-/// Python's `str.isspace()` (for `str.split()` and `int()`), over latin-1 exactly.
+/// Python's `str.isspace()` (for `str.split()`), over latin-1 exactly.
 fn py_isspace(c: char) -> bool {
     c.is_whitespace() || matches!(c, '\x1c'..='\x1f')
+}
+
+/// The whitespace Python's `int()` strips: below U+0080 only ASCII's six (`' '`, `\t`,
+/// `\n`, `\v`, `\f`, `\r`; not the separators U+001C to U+001F, which `isspace()` counts),
+/// and above it every `isspace()` character (turned into a space before parsing).
+fn py_int_space(c: char) -> bool {
+    matches!(c, ' ' | '\t'..='\r') || (!c.is_ascii() && py_isspace(c))
 }
 
 /// Python's `int(text)` in base 10, `None` where it raises `ValueError`: surrounding
 /// whitespace, an optional sign, ASCII digits with single `_` between them. Saturates far
 /// beyond what the checks need.
 fn py_int(text: impl Iterator<Item = char>) -> Option<i64> {
-    let mut chars = text.skip_while(|&c| py_isspace(c));
+    let mut chars = text.skip_while(|&c| py_int_space(c));
     let mut value: i64 = 0;
     let (mut negative, mut digits, mut underscore) = (false, false, false);
     let mut first = true;
@@ -771,8 +778,8 @@ fn py_int(text: impl Iterator<Item = char>) -> Option<i64> {
                 underscore = false;
             }
             Some('_') if digits && !underscore => underscore = true,
-            Some(w) if py_isspace(w) && digits && !underscore => {
-                if chars.all(py_isspace) {
+            Some(w) if py_int_space(w) && digits && !underscore => {
+                if chars.all(py_int_space) {
                     break;
                 }
                 return None;
