@@ -649,14 +649,16 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         }
     }
 
-    fn core_config(&self) -> Config<'_> {
+    /// The core's configuration; `multithread` (`wsgi.multithread`): whether more than one
+    /// thread may be inside the application at once.
+    fn core_config(&self, multithread: bool) -> Config<'_> {
         crate::server::core_config(
             &self.server_name,
             self.local,
             &self.config.server_software,
             (self.config.limits, self.config.timeouts),
             (self.config.http_version, self.config.error_output),
-            false,
+            multithread,
         )
     }
 
@@ -668,7 +670,7 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
     /// The epoll set could not be created, waiting on it failed, or the listener could not
     /// be added to it.
     pub fn serve_forever(&self) -> io::Result<()> {
-        let config = self.core_config();
+        let config = self.core_config(false);
         self.with_shared(&config, (1, 1), |shared| {
             let worker = Worker {
                 service: self.service(),
@@ -1402,7 +1404,8 @@ impl<A: Application + Sync, H: RequestHandler + Sync> PollServer<A, H> {
     pub fn serve_forever_on(&self) -> io::Result<()> {
         let loops = self.config.loops.max(1);
         let threads = self.config.threads.max(loops);
-        let config = self.core_config();
+        // Every thread may run the application (a slow one hands its turn on).
+        let config = self.core_config(threads > 1);
         self.with_shared(&config, (threads, loops), |shared| {
             std::thread::scope(|scope| {
                 if shared.turns.monitored {

@@ -25,7 +25,8 @@ const SLEEP: Duration = Duration::from_secs(3);
 
 /// Answers `hello <path>`; `/panic` panics before the head; `/big` answers 8 MiB; `/read`
 /// reads the whole body through `wsgi.input` and answers its length; `/thread` answers the
-/// name of the thread that serves it; `/sleep` takes 3 s.
+/// name of the thread that serves it; `/sleep` takes 3 s; `/multithread` answers the
+/// environ's `wsgi.multithread`.
 fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, AppError> {
     let path = req.environ.get("PATH_INFO").unwrap_or(b"").to_vec();
     if path == b"/sleep" {
@@ -39,6 +40,11 @@ fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Body, Ap
     }
     if path == b"/panic" {
         panic!("boom in the loop");
+    }
+    if path == b"/multithread" {
+        let value = req.environ.value("wsgi.multithread");
+        sr.start("200 OK", &[("Content-Type", "text/plain")])?;
+        return Ok(Bytes::new(format!("{value:?}").into_bytes()));
     }
     if path == b"/big" {
         sr.start("200 OK", &[("Content-Type", "application/octet-stream")])?;
@@ -329,6 +335,30 @@ fn slow_applications_hand_their_turn_to_waiting_threads() {
 
 /// A burst of keep-alive connections on two threads: every connection is answered in
 /// every round, on a connection any thread may drive.
+/// PEP 3333: `wsgi.multithread` is true if another thread may be inside the application
+/// at the same time. `serve_forever` serves on one thread (false); `serve_forever_on` with
+/// more than one thread lets each of them run it (true). Before, the event loop said false
+/// on any number of threads.
+#[test]
+fn wsgi_multithread_says_whether_threads_share_the_application() {
+    for (loops, threads, expected) in [(1, 1, "false"), (1, 4, "true"), (2, 2, "true")] {
+        let server = Running::start(PollConfig {
+            loops,
+            threads,
+            ..PollConfig::default()
+        });
+        let mut s = server.connect();
+        get(&mut s, "/multithread");
+        let (status, body) = read_response(&mut s);
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            format!("Some(Bool({expected}))"),
+            "loops {loops}, threads {threads}"
+        );
+    }
+}
+
 #[test]
 fn a_burst_of_keep_alive_connections_on_two_threads() {
     const N: usize = 64;
