@@ -10,7 +10,7 @@ use crate::environ::{Environ, Gateway};
 use crate::framing::{BodyFraming, Version};
 use crate::handler::{ErrorOutput, OutputMode, RequestFacts, Response, ResponseConfig, Transmit};
 use crate::read::body::{BodyLimits, BodyReader, Step};
-use crate::read::head::{Head, HeadLimits, HeadParser, Progress};
+use crate::read::head::{Head, HeadLimits, HeadParser, Progress, Span};
 use crate::state::{Phase, State, TimerKind};
 use crate::time::Instant;
 use crate::{LocalError, RemoteError};
@@ -237,6 +237,8 @@ pub struct Connection<'b, const H: usize = 32> {
     state: State,
     remote: Option<SocketAddr>,
     unix_time: Option<Clock>,
+    /// The error the core answered itself, and the request line as far as it came.
+    rejected: Option<(RemoteError, Span)>,
 }
 
 impl<'b, const H: usize> Connection<'b, H> {
@@ -256,6 +258,7 @@ impl<'b, const H: usize> Connection<'b, H> {
             state: State::new(),
             remote: None,
             unix_time: None,
+            rejected: None,
         }
     }
 
@@ -313,6 +316,41 @@ impl<'b, const H: usize> Connection<'b, H> {
     #[must_use]
     pub fn must_reset(&self) -> bool {
         self.response.cut_short
+    }
+
+    /// The request line exactly as received (its bytes, without the line terminator), for
+    /// an access log that shows it as Python's `http.server` does: at [`Event::Request`]
+    /// until [`Connection::exchange`] (which percent-decodes the path in place), and after
+    /// the core rejected a request itself ([`Connection::rejected`]): as much of the line
+    /// as had come (empty for a line too long). `None` at other times.
+    ///
+    /// ```
+    /// use wsgiref::{Config, Connection, Event, Instant};
+    /// let (mut rx, mut tx, mut arena) = ([0u8; 1024], [0u8; 512], [0u8; 64]);
+    /// let mut conn: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
+    /// let req = b"GET /a%20b?x HTTP/1.1\r\nHost: h\r\n\r\n";
+    /// conn.receive_buf()[..req.len()].copy_from_slice(req);
+    /// conn.handle_received(req.len());
+    /// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Request);
+    /// assert_eq!(conn.request_line(), Some(&b"GET /a%20b?x HTTP/1.1"[..]));
+    /// let (environ, _exchange) = conn.exchange(&mut arena).unwrap();
+    /// assert_eq!(environ.get("PATH_INFO"), Some(&b"/a b"[..]));
+    /// ```
+    #[must_use]
+    pub fn request_line(&self) -> Option<&[u8]> {
+        let span = match (self.state.phase, self.rejected) {
+            (Phase::Exchange, _) if !self.head.exchanged => self.head.request_line(),
+            (Phase::Error { .. } | Phase::Closed, Some((_, line))) => line,
+            _ => return None,
+        };
+        Some(span.of(self.rx))
+    }
+
+    /// The error the core answered by itself (its [`Event::Send`]: a 400, 408, 413, 414,
+    /// 431, 501 or 505, after which the connection closes), for an access log.
+    #[must_use]
+    pub fn rejected(&self) -> Option<RemoteError> {
+        self.rejected.map(|(error, _)| error)
     }
 
     /// The current phase.
@@ -530,8 +568,28 @@ impl<'b, const H: usize> Connection<'b, H> {
             error.status(),
         );
         let len = t.head.len();
+        self.rejected = Some((error, self.received_request_line(error)));
         self.filled = 0;
         self.state.fail(error, len);
+    }
+
+    /// The request line of a request rejected with `error`, as far as it came: the parsed
+    /// line, else the start of the line being received up to its terminator (nothing for a
+    /// line too long, as `http.server` logs it).
+    fn received_request_line(&self, error: RemoteError) -> Span {
+        if self.head.method.len > 0 {
+            return self.head.request_line();
+        }
+        if error == RemoteError::UriTooLong || self.state.phase != Phase::Head {
+            return Span::default();
+        }
+        let start = self.parser.line_start();
+        let received = self.rx.get(start..self.filled).unwrap_or(&[]);
+        let len = received
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(received.len());
+        Span::new(start, start + len)
     }
 
     /// The environ of the current request and the [`Exchange`] that serves it. `arena`
@@ -547,6 +605,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         if self.state.phase != Phase::Exchange {
             return Err(LocalError::InvalidState);
         }
+        self.head.decode_path(self.rx);
         let (head_bytes, body_region) = self.rx.split_at_mut(self.head.len.min(self.rx.len()));
         let environ = Environ::from_head(
             head_bytes,

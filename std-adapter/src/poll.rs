@@ -1287,6 +1287,12 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                     if sent.is_err() {
                         return Next::Drop;
                     }
+                    crate::server::log_rejected(
+                        &self.handler,
+                        slot.peer,
+                        &slot.conn,
+                        self.config.quiet,
+                    );
                     *now = self.clock.now();
                 }
                 Event::Request => {

@@ -156,8 +156,9 @@ pub struct AccessLog<'a> {
     pub request_line: &'a str,
     /// Status code sent (0 if none).
     pub status: u16,
-    /// Body bytes sent.
-    pub bytes: u64,
+    /// Body bytes sent; `None` (logged as `-`, as `http.server`'s `send_error` logs it)
+    /// for an error response the server wrote itself, rejecting the request.
+    pub bytes: Option<u64>,
 }
 
 impl fmt::Display for AccessLog<'_> {
@@ -165,13 +166,16 @@ impl fmt::Display for AccessLog<'_> {
         let now = chrono::Local::now().format("%d/%b/%Y %H:%M:%S");
         write!(
             f,
-            "{} - - [{}] \"{}\" {} {}",
+            "{} - - [{}] \"{}\" {} ",
             self.peer.ip(),
             now,
             self.request_line,
             self.status,
-            self.bytes
-        )
+        )?;
+        match self.bytes {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("-"),
+        }
     }
 }
 
@@ -596,6 +600,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     if write_all_vectored(&mut &*stream, &[bytes]).is_err() {
                         return conn.requests_served();
                     }
+                    log_rejected(&self.handler, peer, &conn, self.config.quiet);
                 }
                 Event::Request => {
                     // The body deadline is armed by the first body read, if there is one.
@@ -694,6 +699,9 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         last: bool,
     ) -> bool {
         set_wall_clock(conn);
+        // The request line as it came (Python's `log_request` logs it so), read before
+        // the exchange decodes the path in place.
+        let line = (!self.quiet).then(|| RequestLine::of(conn));
         let mut arena = [0u8; 512];
         let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
             return false;
@@ -701,14 +709,8 @@ impl<A: Application + ?Sized, H: RequestHandler + ?Sized> Service<'_, A, H> {
         if last {
             exchange.close_after();
         }
-        // The request as it came, before `get_environ` may change the environ (Python's
-        // `log_request` logs the request line as received).
-        let mut line = LineBuf::new();
-        if !self.quiet {
-            request_line(&environ, &mut line);
-        }
         let mut io = FileIo(HttpIo::new(&mut exchange, &mut transport));
-        let access = (!self.quiet).then(|| line.as_str());
+        let access = line.as_ref().map(RequestLine::as_str);
         let outcome = run_logged(self.app, self.handler, &mut environ, &mut io, peer, access);
         !outcome.disconnected && conn.phase() != Phase::Exchange
     }
@@ -772,7 +774,7 @@ where
                 peer,
                 request_line: line,
                 status: outcome.status,
-                bytes: outcome.body_sent,
+                bytes: Some(outcome.body_sent),
             });
         });
     }
@@ -826,10 +828,11 @@ impl<H: RequestHandler + ?Sized> fmt::Write for ErrorsSink<'_, H> {
     }
 }
 
-/// The request line of a request as [`AccessLog::request_line`] shows it (`METHOD
-/// PATH?QUERY PROTOCOL`, bytes outside printable ASCII as `\xNN`, the decoded path
-/// re-escaped), in a fixed buffer: for adapters other than this server (tokio, event loops)
-/// that write the same access log.
+/// A request line as [`AccessLog::request_line`] shows it, as Python's `http.server`
+/// logs it: the line's bytes as received, read as latin-1, with the control characters
+/// U+0000 to U+001F and U+007F to U+009F as `\xNN` and `\` as `\\`. For adapters other
+/// than this server (tokio, event loops) that write the same access log. Its text buffer is
+/// the thread's, reused from one request to the next (no allocation per request).
 ///
 /// ```
 /// use wsgiref::{Config, Connection, Event, Instant};
@@ -837,29 +840,64 @@ impl<H: RequestHandler + ?Sized> fmt::Write for ErrorsSink<'_, H> {
 ///
 /// let (mut rx, mut tx) = ([0u8; 1024], [0u8; 512]);
 /// let mut conn: Connection<'_> = Connection::new(&Config::DEFAULT, &mut rx, &mut tx);
-/// let req = b"GET /a%20b?x=1 HTTP/1.1\r\nHost: h\r\n\r\n";
+/// let req = b"GET /a%20b\\c?x=\xe9 HTTP/1.1\r\nHost: h\r\n\r\n";
 /// conn.receive_buf()[..req.len()].copy_from_slice(req);
 /// conn.handle_received(req.len());
 /// assert_eq!(conn.poll_event(Instant::from_millis(0)), Event::Request);
-/// let mut arena = [0u8; 256];
-/// let (environ, _exchange) = conn.exchange(&mut arena).unwrap();
-/// assert_eq!(RequestLine::new(&environ).as_str(), "GET /a%20b?x=1 HTTP/1.1");
+/// // Before `exchange`, which decodes the path.
+/// assert_eq!(RequestLine::of(&conn).as_str(), "GET /a%20b\\\\c?x=é HTTP/1.1");
+/// assert_eq!(RequestLine::new(b"GET /\x85\x1b").as_str(), "GET /\\x85\\x1b");
 /// ```
-pub struct RequestLine(LineBuf);
+pub struct RequestLine(String);
+
+thread_local! {
+    /// The text buffer of the thread's last [`RequestLine`], kept for the next.
+    static SPARE_LINE: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
 
 impl RequestLine {
-    /// The request line of `environ`.
+    /// `raw` (a request line's bytes) as it is logged.
     #[must_use]
-    pub fn new(environ: &Environ<'_>) -> Self {
-        let mut line = LineBuf::new();
-        request_line(environ, &mut line);
-        Self(line)
+    pub fn new(raw: &[u8]) -> Self {
+        let mut text = SPARE_LINE
+            .try_with(std::cell::Cell::take)
+            .unwrap_or_default();
+        text.clear();
+        text.reserve(raw.len());
+        for &b in raw {
+            match b {
+                b'\\' => text.push_str("\\\\"),
+                0x00..=0x1f | 0x7f..=0x9f => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    text.push_str("\\x");
+                    text.push(char::from(HEX[usize::from(b >> 4)]));
+                    text.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
+                _ => text.push(char::from(b)),
+            }
+        }
+        Self(text)
     }
 
-    /// The line, at most 256 bytes.
+    /// The request line of `conn`'s current request ([`wsgiref::Connection::request_line`]:
+    /// at [`wsgiref::Event::Request`] before the exchange, or after a request the core
+    /// rejected); empty if it has none.
+    #[must_use]
+    pub fn of<const H: usize>(conn: &wsgiref::Connection<'_, H>) -> Self {
+        Self::new(conn.request_line().unwrap_or_default())
+    }
+
+    /// The line as it is logged.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.0
+    }
+}
+
+impl Drop for RequestLine {
+    fn drop(&mut self) {
+        let text = std::mem::take(&mut self.0);
+        let _ = SPARE_LINE.try_with(|spare| spare.set(text));
     }
 }
 
@@ -869,71 +907,34 @@ impl fmt::Debug for RequestLine {
     }
 }
 
-/// A fixed buffer for the logged request line.
-struct LineBuf {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl LineBuf {
-    fn new() -> Self {
-        Self {
-            buf: [0; 256],
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-/// `METHOD PATH?QUERY PROTOCOL`, with bytes outside printable ASCII as `\xNN` (as
-/// `http.server` logs them) and the path re-escaped where it was percent-decoded.
-fn request_line(environ: &Environ<'_>, out: &mut LineBuf) {
-    fn put(out: &mut LineBuf, bytes: &[u8], escape_path: bool) {
-        for &b in bytes {
-            if b.is_ascii_graphic() && !(escape_path && (b == b'%' || b == b'?')) {
-                out.push(b);
-            } else if escape_path && (b == b' ' || b == b'%' || b == b'?') {
-                for c in format_hex(b, b'%') {
-                    out.push(c);
-                }
-            } else {
-                out.push(b'\\');
-                out.push(b'x');
-                for c in &format_hex(b, b'x')[1..] {
-                    out.push(*c);
-                }
-            }
-        }
-    }
-    put(out, environ.get("REQUEST_METHOD").unwrap_or(b"-"), false);
-    out.push(b' ');
-    put(out, environ.get("PATH_INFO").unwrap_or(b""), true);
-    if let Some(q) = environ.get("QUERY_STRING").filter(|q| !q.is_empty()) {
-        out.push(b'?');
-        put(out, q, false);
-    }
-    out.push(b' ');
-    put(out, environ.get("SERVER_PROTOCOL").unwrap_or(b""), false);
-}
-
-fn format_hex(b: u8, prefix: u8) -> [u8; 3] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let upper = prefix == b'%';
-    let digit = |n: u8| {
-        let c = HEX[usize::from(n)];
-        if upper { c.to_ascii_uppercase() } else { c }
+/// Writes the access-log line of a request the core rejected itself, through the
+/// handler's `log_request`, once its error response went out ([`wsgiref::Event::Send`]):
+/// `"<request line as far as it came>" <status> -`, as `http.server` logs its
+/// `send_error`. Nothing if the core rejected nothing, or with `quiet`, or for a head cut
+/// short by the end of the connection (its 400 is written, but a client that went away is
+/// not logged: disconnects are quiet). For adapters other than this server that write the
+/// same access log.
+pub fn log_rejected<H: RequestHandler + ?Sized, const N: usize>(
+    handler: &H,
+    peer: SocketAddr,
+    conn: &wsgiref::Connection<'_, N>,
+    quiet: bool,
+) {
+    let Some(error) = conn
+        .rejected()
+        .filter(|&e| !quiet && e != wsgiref::RemoteError::UnexpectedEof)
+    else {
+        return;
     };
-    [prefix, digit(b >> 4), digit(b & 0xf)]
+    let line = RequestLine::of(conn);
+    hook(handler, "log_request", || {
+        handler.log_request(&AccessLog {
+            peer,
+            request_line: line.as_str(),
+            status: error.status(),
+            bytes: None,
+        });
+    });
 }
 
 /// Sets the socket's read timeout unless it is already within 50 ms of `want`, so a

@@ -1002,6 +1002,41 @@ fn a_close_delimited_response_cut_short_ends_with_a_reset(engine: Engine) {
     server.assert_serves();
 }
 
+/// The access log shows each request line as received, escaped as Python's `http.server`
+/// escapes it (read as latin-1; control characters as `\xNN`, `\` as `\\`), also for the
+/// requests the server rejects itself (`-` for their size, as `send_error` logs). Before,
+/// the line was rebuilt from the decoded environ (`/%68ello` logged as `/hello`, `é` as
+/// `\xe9`, a raw `\` alone) and rejected requests were not logged at all.
+fn the_access_log_shows_request_lines_as_received(engine: Engine) {
+    let server = start(engine, config(2));
+    let rows: [(&[u8], &str); 5] = [
+        (
+            b"GET /%68ello?q=%20&x=\\ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "\"GET /%68ello?q=%20&x=\\\\ HTTP/1.1\" 200 5\n",
+        ),
+        (
+            b"GET /\xe9 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "\"GET /\u{e9} HTTP/1.1\" 404 9\n",
+        ),
+        (
+            b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n",
+            "\"GET /a b HTTP/1.1\" 400 -\n",
+        ),
+        (b"GET /x HTTP/1.1\r\n\r\n", "\"GET /x HTTP/1.1\" 400 -\n"),
+        (
+            b"GET /\x1b HTTP/1.1\r\nHost: a\r\n\r\n",
+            "\"GET /\\x1b HTTP/1.1\" 400 -\n",
+        ),
+    ];
+    for (request, logged) in rows {
+        let mut c = server.connect();
+        c.write_all(request).unwrap();
+        read_to_close(&mut c);
+        server.wait_for_log(logged);
+    }
+    server.assert_serves();
+}
+
 /// The request handler's hooks panic: in `get_environ` the request is answered `500` like
 /// an application's panic, in `log_request` the response has already gone out, in
 /// `connection_opened` the connection is closed unserved, in `connection_closed` it was
@@ -1838,6 +1873,7 @@ on_every_engine!(
     a_client_that_never_reads_a_file_is_cut_off_by_the_write_deadline,
     application_failures_are_answered_logged_and_survived,
     a_close_delimited_response_cut_short_ends_with_a_reset,
+    the_access_log_shows_request_lines_as_received,
     a_panicking_request_handler_is_logged_and_survived,
     slowloris_is_cut_off_by_the_head_deadline_while_others_are_served,
     idle_connections_are_closed_by_their_deadlines,

@@ -13,7 +13,8 @@ use wsgiref::state::{Phase, TimerKind};
 use wsgiref::{Config, Connection, Event, Gateway};
 use wsgiref_std::file::FileIo;
 use wsgiref_std::server::{
-    BUSY_RESPONSE, RequestHandler, RequestLine, StdConnection, run_logged, set_wall_clock,
+    BUSY_RESPONSE, RequestHandler, RequestLine, StdConnection, log_rejected, run_logged,
+    set_wall_clock,
 };
 
 use crate::socket::{self, BlockingSocket, Clock};
@@ -143,6 +144,7 @@ where
                 socket::write_all(stream, &[bytes], shared.config.write_timeout)
                     .await
                     .map_err(|_| Gone)?;
+                log_rejected(&shared.handler, peer, &conn, shared.config.quiet);
             }
             Event::Request => {
                 // Waiting here holds no thread: only running applications do.
@@ -193,12 +195,12 @@ where
     H: RequestHandler,
 {
     set_wall_clock(conn);
+    // The request line as it came, before the exchange decodes the path in place.
+    let line = (!shared.config.quiet).then(|| RequestLine::of(conn));
     let mut arena = [0u8; 512];
     let Ok((mut environ, mut exchange)) = conn.exchange(&mut arena) else {
         return false;
     };
-    // The request as it came (`run_logged` runs `get_environ`).
-    let line = RequestLine::new(&environ);
     let mut transport = BlockingSocket {
         stream,
         handle,
@@ -208,7 +210,7 @@ where
         inline: shared.config.execution == Execution::Inline,
     };
     let mut io = FileIo(HttpIo::new(&mut exchange, &mut transport));
-    let access = (!shared.config.quiet).then(|| line.as_str());
+    let access = line.as_ref().map(RequestLine::as_str);
     let outcome = run_logged(
         &*shared.app,
         &shared.handler,

@@ -379,7 +379,9 @@ fn application_panic_is_a_500_and_the_server_keeps_serving() {
 }
 
 /// One access-log line per request in `simple_server`'s format, written through the
-/// handler's `log_request`; none with `quiet`.
+/// handler's `log_request`, with the request line as received (before, rebuilt from the
+/// decoded path) and also for a request the server rejects itself (before, none); none
+/// with `quiet`.
 #[test]
 fn access_log_lines_and_quiet() {
     let server = Server::start(AnyApp::Hello, ServerConfig::default());
@@ -390,24 +392,34 @@ fn access_log_lines_and_quiet() {
     assert_eq!(read_response(&mut s, &mut pending, "GET").status, 200);
     s.write_all(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut s, &mut pending, "HEAD").status, 200);
-    // A line is written once its response is sent: wait for the second (bounded).
+    // The line as received (not rebuilt from the decoded path), escaped as `http.server`
+    // escapes it; and a request the server rejects itself, with `-` for its size.
+    s.write_all(b"GET /%2F\xe9\\ HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, &mut pending, "GET").status, 200);
+    s.write_all(b"GET /a\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s, &mut pending, "GET").status, 400);
+    // A line is written once its response is sent: wait for the last (bounded).
     let deadline = Instant::now() + IO_TIMEOUT;
-    while server.log.text().lines().count() < 2 && Instant::now() < deadline {
+    while server.log.text().lines().count() < 4 && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(10));
     }
     let log = server.log.text();
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines.len(), 2, "{log}");
-    let check = |line: &str, request: &str, bytes: u64| {
+    assert_eq!(lines.len(), 4, "{log}");
+    let check = |line: &str, request: &str, status: u16, bytes: &str| {
         // 127.0.0.1 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 11
         let (prefix, rest) = line.split_once(" [").expect("a [date]");
         assert_eq!(prefix, "127.0.0.1 - -", "{line}");
         let (date, rest) = rest.split_once("] ").expect("a [date]");
         assert_eq!(date.len(), "24/Nov/2026 10:00:00".len(), "{line}");
-        assert_eq!(rest, format!("\"{request}\" 200 {bytes}"), "{line}");
+        assert_eq!(rest, format!("\"{request}\" {status} {bytes}"), "{line}");
     };
-    check(lines[0], "GET /a%20b?x=1 HTTP/1.1", 11);
-    check(lines[1], "HEAD /h HTTP/1.1", 0);
+    check(lines[0], "GET /a%20b?x=1 HTTP/1.1", 200, "11");
+    check(lines[1], "HEAD /h HTTP/1.1", 200, "0");
+    check(lines[2], "GET /%2F\u{e9}\\\\ HTTP/1.1", 200, "11");
+    check(lines[3], "GET /a\\x01 HTTP/1.1", 400, "-");
 
     let quiet_server = Server::start(AnyApp::Hello, quiet());
     assert_eq!(quiet_server.get("/").status, 200);

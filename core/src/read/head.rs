@@ -71,7 +71,7 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    fn new(start: usize, end: usize) -> Self {
+    pub(crate) fn new(start: usize, end: usize) -> Self {
         // Callers guarantee end <= u16::MAX (the head limit is clamped); saturate anyway.
         let start = u16::try_from(start).unwrap_or(u16::MAX);
         let end = u16::try_from(end).unwrap_or(u16::MAX);
@@ -127,7 +127,8 @@ pub(crate) struct Head<const H: usize> {
     /// Length of the kept head: the body starts here once the head is complete.
     pub(crate) len: usize,
     pub(crate) method: Span,
-    /// The path, percent-decoded in place (leading `//…` collapsed to `/`).
+    /// The path: as received while `path_raw`, then percent-decoded in place (leading
+    /// `//…` collapsed to `/`) by [`Head::decode_path`].
     pub(crate) path: Span,
     /// The query, raw, without the `?`.
     pub(crate) query: Span,
@@ -142,6 +143,12 @@ pub(crate) struct Head<const H: usize> {
     pub(crate) host: Option<u8>,
     /// The request-target is in absolute-form: its authority stands for the Host field.
     pub(crate) absolute_form: bool,
+    /// The path still holds the target's bytes as received and needs decoding: the request
+    /// line stays as it came until the exchange begins (for an access log).
+    pub(crate) path_raw: bool,
+    /// The exchange has begun ([`Head::decode_path`] ran): the request line may have been
+    /// rewritten.
+    pub(crate) exchanged: bool,
     pub(crate) fields: Vec<Field, H>,
 }
 
@@ -161,7 +168,25 @@ impl<const H: usize> Head<H> {
             len: 0,
             flags: FramingFields::new(),
             absolute_form: false,
+            path_raw: false,
+            exchanged: false,
         }
+    }
+
+    /// Percent-decodes the path in place, once, when the exchange begins (until then the
+    /// request line is as received).
+    pub(crate) fn decode_path(&mut self, buf: &mut [u8]) {
+        if self.path_raw {
+            self.path = decode_path_in_place(buf, usize::from(self.path.start), self.path.end());
+            self.path_raw = false;
+        }
+        self.exchanged = true;
+    }
+
+    /// The request line as received, without its terminator (empty before it is parsed).
+    pub(crate) fn request_line(&self) -> Span {
+        let start = usize::from(self.method.start);
+        Span::new(start, self.protocol.end().max(start))
     }
 }
 
@@ -248,6 +273,11 @@ struct RequestLine {
 }
 
 impl HeadParser {
+    /// Where the line being received starts.
+    pub(crate) fn line_start(&self) -> usize {
+        self.line_start
+    }
+
     pub(crate) const fn new() -> Self {
         Self {
             kept_end: 0,
@@ -392,7 +422,7 @@ impl HeadParser {
                     match line.fast {
                         // Spans are 16-bit; the head limit is clamped so that this holds.
                         Some(fast) if at + len <= usize::from(u16::MAX) => {
-                            fast_request_line(buf, at, at + len, fast, head);
+                            fast_request_line(at, at + len, fast, head);
                         }
                         _ => request_line(buf, at, at + len, head)?,
                     }
@@ -665,19 +695,15 @@ impl HeadParser {
     /// Removes the line terminators from the kept head, moving the kept bytes down and
     /// every span with them: the kept head becomes exactly what it would be had only line
     /// contents ever been kept. Every CR and LF in the kept head belongs to a terminator
-    /// (valid line contents hold neither), except inside the decoded path, which is left
-    /// alone. Rare: only when the buffer is full.
+    /// (valid line contents hold neither, and the path is decoded only when the exchange
+    /// begins). Rare: only when the buffer is full.
     #[cold]
     fn compact<const H: usize>(&mut self, buf: &mut [u8], head: &mut Head<H>) {
         self.loose = false;
-        let path = usize::from(head.path.start)..head.path.end();
-        let is_terminator = |i: usize, b: u8| (b == b'\r' || b == b'\n') && !path.contains(&i);
+        let is_terminator = |b: u8| b == b'\r' || b == b'\n';
         let count = |buf: &[u8], from: usize, to: usize| {
             buf.get(from..to).map_or(0, |bytes| {
-                (from..to)
-                    .zip(bytes)
-                    .filter(|&(i, &b)| is_terminator(i, b))
-                    .count()
+                bytes.iter().filter(|&&b| is_terminator(b)).count()
             })
         };
         // Each span moves down by the terminator bytes before it. Spans are in buffer
@@ -709,7 +735,7 @@ impl HeadParser {
             let Some(&b) = buf.get(read) else {
                 break;
             };
-            if !is_terminator(read, b) {
+            if !is_terminator(b) {
                 if let Some(slot) = buf.get_mut(write) {
                     *slot = b;
                 }
@@ -1145,9 +1171,8 @@ const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
 const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// Records a request line in `buf[start..end]` that [`scan_request_line`] found
-/// well-formed, decoding the path in place if it needs it.
+/// well-formed; the path is decoded later, if it needs it ([`Head::decode_path`]).
 fn fast_request_line<const H: usize>(
-    buf: &mut [u8],
     start: usize,
     end: usize,
     line: RequestLine,
@@ -1172,11 +1197,8 @@ fn fast_request_line<const H: usize>(
             target_end
         }
     };
-    head.path = if line.decode {
-        decode_path_in_place(buf, path_start, path_end)
-    } else {
-        span(path_start, path_end)
-    };
+    head.path = span(path_start, path_end);
+    head.path_raw = line.decode;
 }
 
 /// Which framing-relevant field a name is.
@@ -1383,11 +1405,11 @@ fn skip_value(bytes: &[u8], cr: bool) -> Result<SkipEnd, RemoteError> {
     }
 }
 
-/// Parses `method SP request-target SP HTTP-version` in `buf[start..end]`, decoding the path
-/// in place.
+/// Parses `method SP request-target SP HTTP-version` in `buf[start..end]` (the path is
+/// decoded later: [`Head::decode_path`]).
 #[cold]
 fn request_line<const H: usize>(
-    buf: &mut [u8],
+    buf: &[u8],
     start: usize,
     end: usize,
     head: &mut Head<H>,
@@ -1424,7 +1446,8 @@ fn request_line<const H: usize>(
     let (path_start, path_end, query) = split_target(method, target, target_start)?;
     head.absolute_form = !matches!(target.first(), Some(b'/' | b'*'));
     head.query = query;
-    head.path = decode_path_in_place(buf, path_start, path_end);
+    head.path = Span::new(path_start, path_end);
+    head.path_raw = true;
     Ok(())
 }
 
@@ -1685,9 +1708,9 @@ mod tests {
 
     #[test]
     fn a_full_buffer_squeezes_the_terminators_out_of_the_kept_head() {
-        // Kept with their terminators the first four lines take 44 bytes of the 64, too
-        // many for the 26-byte `C` line; without them, 36. The decoded path holds a CR of
-        // its own (`%0D`), which must survive.
+        // Kept with their terminators the first four lines take 46 bytes of the 64, too
+        // many for the 26-byte `C` line; without them, 38. The path is kept as received
+        // (`%0D` is decoded to a CR when the exchange begins).
         let c_line = b"C: 0123456789abcdefghijk\r\n";
         let mut input = b"GET /a%0Db HTTP/1.1\r\nHost: h\r\nA: 1\r\nB:  2 \r\n".to_vec();
         input.extend_from_slice(c_line);
@@ -1699,6 +1722,9 @@ mod tests {
                 parse_all(&mut buf, &input, step, &mut head),
                 Ok(Progress::Done)
             );
+            assert_eq!(head.path.of(&buf), b"/a%0Db", "step {step}");
+            assert_eq!(head.request_line().of(&buf), b"GET /a%0Db HTTP/1.1");
+            head.decode_path(&mut buf);
             assert_eq!(head.path.of(&buf), b"/a\rb", "step {step}");
             assert_eq!(head.method.of(&buf), b"GET");
             assert_eq!(head.protocol.of(&buf), b"HTTP/1.1");
@@ -1707,7 +1733,7 @@ mod tests {
             assert_eq!(field(&buf, &head, b"b"), Some(&b"2"[..]));
             assert_eq!(field(&buf, &head, b"c"), Some(&c_line[3..c_line.len() - 2]));
         }
-        // Three bytes more no longer fit (36 + 29 > 64), as before the terminators were kept.
+        // Three bytes more no longer fit (38 + 29 > 64), as before the terminators were kept.
         let mut longer = input.clone();
         longer.splice(input.len() - 4..input.len() - 4, *b"qqq");
         let mut buf = [0u8; 64];
@@ -1957,8 +1983,12 @@ mod tests {
                 fast_lines += 1;
                 let (mut a, mut b) = (content.to_vec(), content.to_vec());
                 let (mut ha, mut hb): (Head<1>, Head<1>) = (Head::new(), Head::new());
-                fast_request_line(&mut a, 0, content.len(), fast, &mut ha);
-                assert_eq!(request_line(&mut b, 0, content.len(), &mut hb), Ok(()));
+                fast_request_line(0, content.len(), fast, &mut ha);
+                assert_eq!(request_line(&b, 0, content.len(), &mut hb), Ok(()));
+                // The fast scan's "needs decoding" is right: decoding what it left alone
+                // changes nothing.
+                ha.decode_path(&mut a);
+                hb.decode_path(&mut b);
                 assert_eq!(a, b, "{content:?}");
                 assert_eq!(
                     (ha.method, ha.path, ha.query, ha.protocol, ha.version),
