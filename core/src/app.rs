@@ -208,6 +208,9 @@ impl From<LocalError> for AppError {
             LocalError::BadStatus => "Status must be 3 digits, a space and a reason phrase",
             LocalError::BadHeaderName => "Header names must be tokens",
             LocalError::BadHeaderValue => "Control characters not allowed in headers",
+            LocalError::BadContentLength => {
+                "Content-Length must be digits only, the same in every field"
+            }
             LocalError::HopByHopHeader => "Hop-by-hop headers not allowed",
             LocalError::AlreadyStarted => "Headers already set!",
             LocalError::HeadersAlreadySent => "Headers already sent",

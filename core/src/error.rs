@@ -168,6 +168,9 @@ pub enum LocalError {
     BadHeaderName,
     /// A response header value contains CR, LF or another control byte (HTAB is allowed).
     BadHeaderValue,
+    /// A response `Content-Length` that is not a number of octets (`1*DIGIT`), or that
+    /// differs from an earlier one (HTTP output; CGI output passes any value on, as CPython).
+    BadContentLength,
     /// A hop-by-hop header (`Connection`, `Keep-Alive`, `Transfer-Encoding`, …) was given by
     /// the application; the gateway owns those.
     HopByHopHeader,
@@ -196,6 +199,9 @@ impl fmt::Display for LocalError {
             }
             Self::BadHeaderName => f.write_str("header name is not a token"),
             Self::BadHeaderValue => f.write_str("control characters not allowed in headers"),
+            Self::BadContentLength => {
+                f.write_str("Content-Length must be digits only, the same in every field")
+            }
             Self::HopByHopHeader => f.write_str("hop-by-hop headers not allowed"),
             Self::AlreadyStarted => f.write_str("start_response called twice without exc_info"),
             Self::HeadersAlreadySent => f.write_str("headers already sent"),

@@ -172,6 +172,9 @@ pub(crate) struct Response {
     /// The response was cut short after its head went out, with a body that only the close
     /// delimits: see [`crate::Connection::must_reset`].
     pub(crate) cut_short: bool,
+    /// CGI output: the application's head has a Content-Length that is not one number of
+    /// octets, passed on as it is (so the writer adds none of its own, and bounds nothing).
+    unbounded_length: bool,
     /// Body octets sent (for the access log).
     pub(crate) body_sent: u64,
 }
@@ -186,6 +189,7 @@ impl Response {
             pending: 0,
             must_close: false,
             cut_short: false,
+            unbounded_length: false,
             body_sent: 0,
         }
     }
@@ -284,6 +288,8 @@ impl Response {
         // gh-150726): a replacement head (`restart_response`) that does not fit leaves the
         // one it would replace intact.
         let mut declared = None;
+        // CGI output with a Content-Length that is not one number of octets: not enforced.
+        let mut cgi_unbounded = false;
         let (mut has_date, mut has_server) = (false, false);
         let mut fields_len = 0usize;
         headers.each(&mut |name, value| {
@@ -301,16 +307,19 @@ impl Response {
                 ResponseName::HopByHop => return Err(LocalError::HopByHopHeader),
                 ResponseName::ContentLength => {
                     // `1*DIGIT` as it will be sent (the list form a recipient may accept,
-                    // `5, 5`, is not for a sender to generate).
-                    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-                        return Err(LocalError::BadHeaderValue);
+                    // `5, 5`, is not for a sender to generate). CGI output passes any value
+                    // on, as CPython does: the web server frames the response; only a
+                    // number of octets (the first, if several agree) bounds the body then.
+                    let n = value
+                        .iter()
+                        .all(u8::is_ascii_digit)
+                        .then(|| crate::framing::parse_content_length(value).ok())
+                        .flatten();
+                    match (n, cfg.mode) {
+                        (Some(n), _) if declared.is_none_or(|d| d == n) => declared = Some(n),
+                        (_, OutputMode::Origin) => return Err(LocalError::BadContentLength),
+                        (_, OutputMode::Cgi) => cgi_unbounded = true,
                     }
-                    let n = crate::framing::parse_content_length(value)
-                        .map_err(|_| LocalError::BadHeaderValue)?;
-                    if declared.is_some_and(|d| d != n) {
-                        return Err(LocalError::BadHeaderValue);
-                    }
-                    declared = Some(n);
                 }
                 ResponseName::Date => has_date = true,
                 ResponseName::Server => has_server = true,
@@ -352,6 +361,7 @@ impl Response {
                 phase: ResponsePhase::Idle,
                 status: 0,
                 has_declared: false,
+                unbounded_length: false,
                 pending: 0,
                 ..*self
             };
@@ -361,7 +371,8 @@ impl Response {
             phase: ResponsePhase::Started,
             status: code,
             declared: declared.unwrap_or(0),
-            has_declared: declared.is_some() && !no_length,
+            has_declared: declared.is_some() && !no_length && !cgi_unbounded,
+            unbounded_length: cgi_unbounded && !no_length,
             pending: needed,
             ..*self
         };
@@ -434,6 +445,13 @@ impl Response {
                 OutFraming::NoBody
             } else {
                 OutFraming::Length(n)
+            }
+        } else if self.unbounded_length {
+            // CGI output with the application's own Content-Length, passed on as it is.
+            if req.head_method {
+                OutFraming::NoBody
+            } else {
+                OutFraming::UntilClose
             }
         } else if let Some(n) = whole {
             length_field(n, &mut out)?;
@@ -1146,8 +1164,9 @@ impl<T: Transport + ?Sized> Io for CgiIo<'_, T> {
 /// `wsgi.multithread` and `wsgi.multiprocess` from `gateway`, overriding what the environ had,
 /// and, for an origin server with a server software name, `SERVER_SOFTWARE` if absent.
 /// (`wsgi.input`, `wsgi.errors` and `wsgi.file_wrapper` are not environ values here: they are
-/// [`Request`] fields and [`crate::app::FileBody`].) An HTTP [`crate::Connection`]'s environ
-/// has these entries already.
+/// [`Request`] fields and [`crate::app::FileBody`]; variables of those names in the
+/// environ, such as a CGI script's process environment may hold, are removed, as CPython
+/// replaces them.) An HTTP [`crate::Connection`]'s environ has these entries already.
 ///
 /// # Errors
 /// [`LocalError::CapacityExceeded`] if the environ's arena is too small.
@@ -1157,6 +1176,11 @@ pub fn setup_environ(
     mode: OutputMode,
 ) -> Result<(), LocalError> {
     use crate::environ::Value;
+    for key in ["wsgi.input", "wsgi.errors", "wsgi.file_wrapper"] {
+        if environ.contains(key) {
+            environ.remove(key)?;
+        }
+    }
     environ.set_value("wsgi.version", Value::Version(1, 0))?;
     environ.set_value("wsgi.run_once", Value::Bool(gateway.run_once))?;
     let scheme = util::guess_scheme(environ);

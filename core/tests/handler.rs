@@ -894,6 +894,11 @@ fn setup_environ_vectors() {
         ("PATH", b"/my/path"),
         ("LANG", b"fr_FR.UTF-8"),
         ("X", b"Y"),
+        // CPython replaces these with its objects; here they are not environ values.
+        ("wsgi.input", b"x"),
+        ("wsgi.errors", b"x"),
+        ("wsgi.file_wrapper", b"x"),
+        ("wsgi.version", b"x"),
     ];
     let mut arena = [0u8; 512];
     let mut env = Environ::from_pairs(pairs, &mut arena);
@@ -920,6 +925,10 @@ fn setup_environ_vectors() {
     ];
     for (key, value) in expect {
         assert_eq!(env.value(key), Some(*value), "{key}");
+    }
+    for key in ["wsgi.input", "wsgi.errors", "wsgi.file_wrapper"] {
+        assert_eq!(env.value(key), None, "{key}");
+        assert!(env.iter().all(|(k, _)| !k.bytes().eq(key.bytes())), "{key}");
     }
     // A CGI handler sets no SERVER_SOFTWARE; an origin server does, if absent.
     assert_eq!(env.get("SERVER_SOFTWARE"), None);

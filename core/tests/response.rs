@@ -157,7 +157,7 @@ fn an_application_content_length_is_digits_only() {
     for value in ["5, 5", ",5", "5,", " 5", "+5", "", "0x5", "5 "] {
         let (_, _) = serve_one(&Config::DEFAULT, 512, GET11, |ex, _| {
             let got = ex.start_response("200 OK", &[("Content-Length", value)]);
-            assert_eq!(got, Err(LocalError::BadHeaderValue), "{value:?}");
+            assert_eq!(got, Err(LocalError::BadContentLength), "{value:?}");
         });
     }
     let (out, _) = serve_one(&Config::DEFAULT, 512, GET11, |ex, out| {

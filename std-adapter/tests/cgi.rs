@@ -109,6 +109,45 @@ fn output_layouts() {
         sr.start("200 OK", &[("Content-Length", "99")])?;
         Ok(Bytes::new(b"ab"))
     }
+    // CPython passes any Content-Length of a CGI script on (the web server frames).
+    fn length_abc(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        sr.start("200 OK", &[("Content-Length", "abc")])?;
+        Ok(Bytes::new(b"ab"))
+    }
+    fn length_empty(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        sr.start("200 OK", &[("Content-Length", "")])?;
+        Ok(Bytes::new(b"ab"))
+    }
+    fn length_spaced(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        sr.start("200 OK", &[("Content-Length", " 2 ")])?;
+        Ok(Bytes::new(b"ab"))
+    }
+    fn length_negative(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        sr.start("200 OK", &[("Content-Length", "-1")])?;
+        Ok(Bytes::new(b"ab"))
+    }
+    fn lengths_2_3(
+        _: &mut Request<'_, '_>,
+        sr: &mut StartResponse<'_>,
+    ) -> Res<Bytes<&'static [u8]>> {
+        sr.start(
+            "200 OK",
+            &[("Content-Length", "2"), ("Content-Length", "3")],
+        )?;
+        Ok(Bytes::new(b"ab"))
+    }
     fn lower_cl(_: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Res<Bytes<&'static [u8]>> {
         sr.start("200 OK", &[("content-length", "2")])?;
         Ok(Bytes::new(b"ab"))
@@ -239,6 +278,12 @@ fn output_layouts() {
         ("[b'', b'x']", run(&|| run_cgi(&empty_then_x, GET, b"")), b"Status: 200 OK\r\n\r\nx", ""),
         ("declared 99, sent 2 (not corrected)", run(&|| run_cgi(&declared_99, GET, b"")), b"Status: 200 OK\r\nContent-Length: 99\r\n\r\nab", ""),
         ("lower-case content-length", run(&|| run_cgi(&lower_cl, GET, b"")), b"Status: 200 OK\r\ncontent-length: 2\r\n\r\nab", ""),
+        // Any Content-Length is passed on, as CPython does (before, refused as on HTTP).
+        ("Content-Length abc", run(&|| run_cgi(&length_abc, GET, b"")), b"Status: 200 OK\r\nContent-Length: abc\r\n\r\nab", ""),
+        ("Content-Length ''", run(&|| run_cgi(&length_empty, GET, b"")), b"Status: 200 OK\r\nContent-Length: \r\n\r\nab", ""),
+        ("Content-Length ' 2 '", run(&|| run_cgi(&length_spaced, GET, b"")), b"Status: 200 OK\r\nContent-Length:  2 \r\n\r\nab", ""),
+        ("Content-Length -1", run(&|| run_cgi(&length_negative, GET, b"")), b"Status: 200 OK\r\nContent-Length: -1\r\n\r\nab", ""),
+        ("Content-Length 2 and 3", run(&|| run_cgi(&lengths_2_3, GET, b"")), b"Status: 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab", ""),
         ("write then return", run(&|| run_cgi(&write_then_return, GET, b"")), b"Status: 200 OK\r\n\r\nabcd", ""),
         // Deviation (gh-62299 fixed): CPython adds `Content-Length: 0` to a 204.
         ("204", run(&|| run_cgi(&no_content, GET, b"")), b"Status: 204 No Content\r\n\r\n", ""),
