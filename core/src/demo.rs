@@ -678,8 +678,10 @@ fn read_input(req: &mut Request<'_, '_>, buf: &mut [u8]) -> Result<usize, AppErr
 /// A value can be sent as it is when it has no control byte (`0x00`–`0x1F`, `0x7F`, which
 /// the response writer and the validator refuse) and does not begin or end with a space
 /// (which a client would strip). Otherwise the control bytes, the spaces and `%` itself are
-/// written as `%XX` (upper-case hex), so the value decodes back to the original exactly;
-/// bytes `0x80`–`0xFF` stay as they are (`obs-text`, latin-1).
+/// written as `%XX` (upper-case hex), so an encoded value decodes back to the original
+/// exactly; bytes `0x80`–`0xFF` stay as they are (`obs-text`, latin-1). The header does not
+/// say which of the two it is: `/a%20` is the value `/a%20` sent as it is, and also the
+/// value `/a ` encoded (the issue's convention encodes only what cannot be a header value).
 ///
 /// ```
 /// use wsgiref::demo::header_value;
