@@ -520,7 +520,9 @@ pub struct Environ<'a> {
 
 impl<'a> Environ<'a> {
     /// An environ from explicit variables (a CGI gateway's process environment, tests),
-    /// with `arena` for values set later.
+    /// with `arena` for values set later. Names are meant to be unique, as in a process
+    /// environment; of repeated ones, lookups see the first and [`Environ::iter`] yields
+    /// every pair.
     pub fn from_pairs(pairs: &'a [(&'a str, &'a [u8])], arena: &'a mut [u8]) -> Self {
         Self {
             source: Source::Pairs(pairs),
@@ -649,11 +651,16 @@ impl<'a> Environ<'a> {
     /// Every variable, in a stable order: the CGI variables, the `HTTP_*` variables in the
     /// order their fields arrived, the `wsgi.*` variables, then keys added by middleware.
     pub fn iter(&self) -> impl Iterator<Item = (Key<'_>, Value<'_>)> + '_ {
-        let base = self.base_keys().filter_map(move |key| {
+        // A field's or a pair's value comes with its key (looking it up by name would make a
+        // walk over every variable quadratic, and `demo_app`'s sorted page cubic).
+        let base = self.base_keys().filter_map(move |(key, value)| {
             match self.extras.entries().find(|(name, _, _)| key.is(name)) {
                 Some((_, Some(v), _)) => Some((key, v)),
                 Some((_, None, _)) => None,
-                None => self.base_value_of(&key).map(|v| (key, v)),
+                None => value
+                    .map(Value::Str)
+                    .or_else(|| self.base_value_of(&key))
+                    .map(|v| (key, v)),
             }
         });
         let extras = self
@@ -670,7 +677,9 @@ impl<'a> Environ<'a> {
         self.get("wsgi.url_scheme").unwrap_or(b"http")
     }
 
-    fn base_keys(&self) -> impl Iterator<Item = Key<'a>> + 'a {
+    /// The request's own variables in iteration order, each with its value when that is a
+    /// field's or a pair's (the others are looked up by name).
+    fn base_keys(&self) -> impl Iterator<Item = (Key<'a>, Option<&'a [u8]>)> + 'a {
         let (cgi, http, wsgi, pairs): (&[&str], &[Field], &[&str], &[(&str, &[u8])]) =
             match self.source {
                 Source::Http(h) => (CGI_KEYS, h.fields, &WSGI_KEYS, &[]),
@@ -684,15 +693,20 @@ impl<'a> Environ<'a> {
             Source::Http(h) => (h.content_type, h.content_length),
             Source::Pairs(_) => (None, None),
         };
-        // An absolute-form target without a Host field (HTTP/1.0) still has `HTTP_HOST`.
+        // An absolute-form target's authority is `HTTP_HOST` (RFC 9112 §3.2.2), with or
+        // without a Host field (HTTP/1.0).
+        let authority = match self.source {
+            Source::Http(h) => h.target_authority(),
+            Source::Pairs(_) => None,
+        };
         let target_host = match self.source {
-            Source::Http(h) if h.target_authority().is_some() && !h.has_host_field() => {
-                Some(Key::Http(b"Host"))
+            Source::Http(h) if authority.is_some() && !h.has_host_field() => {
+                Some((Key::Http(b"Host"), authority))
             }
             _ => None,
         };
         cgi.iter()
-            .map(|&k| Key::Static(k))
+            .map(|&k| (Key::Static(k), None))
             .chain(
                 http.iter()
                     .enumerate()
@@ -700,11 +714,18 @@ impl<'a> Environ<'a> {
                         let i = u8::try_from(*i).ok();
                         i != ct && i != cl
                     })
-                    .map(move |(_, f)| Key::Http(f.name.of(head))),
+                    .map(move |(_, f)| {
+                        let name = f.name.of(head);
+                        let value = match authority {
+                            Some(a) if name.eq_ignore_ascii_case(b"host") => a,
+                            _ => f.value.of(head),
+                        };
+                        (Key::Http(name), Some(value))
+                    }),
             )
             .chain(target_host)
-            .chain(wsgi.iter().map(|&k| Key::Static(k)))
-            .chain(pairs.iter().map(|&(k, _)| Key::Extra(k)))
+            .chain(wsgi.iter().map(|&k| (Key::Static(k), None)))
+            .chain(pairs.iter().map(|&(k, v)| (Key::Extra(k), Some(v))))
     }
 
     fn base_value_of(&self, key: &Key<'_>) -> Option<Value<'_>> {
