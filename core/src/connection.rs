@@ -340,7 +340,9 @@ impl<'b, const H: usize> Connection<'b, H> {
     pub fn request_line(&self) -> Option<&[u8]> {
         let span = match (self.state.phase, self.rejected) {
             (Phase::Exchange, _) if !self.head.exchanged => self.head.request_line(),
-            (Phase::Error { .. } | Phase::Closed, Some((_, line))) => line,
+            (Phase::Error { .. } | Phase::Closed, Some((error, received))) => {
+                self.rejected_line(error, received)
+            }
             _ => return None,
         };
         Some(span.of(self.rx))
@@ -568,27 +570,34 @@ impl<'b, const H: usize> Connection<'b, H> {
             error.status(),
         );
         let len = t.head.len();
-        self.rejected = Some((error, self.received_request_line(error)));
+        // What was being received, for `request_line` (nothing is computed here: a server
+        // without an access log links none of it).
+        let received = if self.state.phase == Phase::Head {
+            Span::new(self.parser.line_start(), self.filled)
+        } else {
+            Span::default()
+        };
+        self.rejected = Some((error, received));
         self.filled = 0;
         self.state.fail(error, len);
     }
 
     /// The request line of a request rejected with `error`, as far as it came: the parsed
-    /// line, else the start of the line being received up to its terminator (nothing for a
-    /// line too long, as `http.server` logs it).
-    fn received_request_line(&self, error: RemoteError) -> Span {
+    /// line, else the start of the line that was being received (`received`) up to its
+    /// terminator; nothing for a line too long, as `http.server` logs it.
+    fn rejected_line(&self, error: RemoteError, received: Span) -> Span {
         if self.head.method.len > 0 {
             return self.head.request_line();
         }
-        if error == RemoteError::UriTooLong || self.state.phase != Phase::Head {
+        if error == RemoteError::UriTooLong {
             return Span::default();
         }
-        let start = self.parser.line_start();
-        let received = self.rx.get(start..self.filled).unwrap_or(&[]);
-        let len = received
+        let bytes = received.of(self.rx);
+        let len = bytes
             .iter()
             .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(received.len());
+            .unwrap_or(bytes.len());
+        let start = usize::from(received.start);
         Span::new(start, start + len)
     }
 
