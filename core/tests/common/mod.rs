@@ -119,7 +119,12 @@ pub fn run(config: &Config<'_>, input: &[u8], split: Split, rx_len: usize) -> Tr
                     return t;
                 }
             },
-            Event::Request => serve(&mut conn, &mut feed, &mut t),
+            Event::Request => {
+                // The request line as received: the same whatever the reads were.
+                let line = conn.request_line().map(String::from_utf8_lossy);
+                t.log.push(format!("line {line:?}"));
+                serve(&mut conn, &mut feed, &mut t);
+            }
             Event::Send(bytes) => {
                 t.log.push(format!(
                     "send {}",
