@@ -573,7 +573,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         // What was being received, for `request_line` (nothing is computed here: a server
         // without an access log links none of it).
         let received = if self.state.phase == Phase::Head {
-            Span::new(self.parser.line_start(), self.filled)
+            self.parser.received_line(self.filled)
         } else {
             Span::default()
         };
@@ -583,8 +583,9 @@ impl<'b, const H: usize> Connection<'b, H> {
     }
 
     /// The request line of a request rejected with `error`, as far as it came: the parsed
-    /// line, else the start of the line that was being received (`received`) up to its
-    /// terminator; nothing for a line too long, as `http.server` logs it.
+    /// line, else the line that was received (`received`) up to its LF, without trailing
+    /// CRs (`http.server`'s `rstrip('\r\n')`); nothing for a line too long, as
+    /// `http.server` logs it.
     fn rejected_line(&self, error: RemoteError, received: Span) -> Span {
         if self.head.method.len > 0 {
             return self.head.request_line();
@@ -593,10 +594,13 @@ impl<'b, const H: usize> Connection<'b, H> {
             return Span::default();
         }
         let bytes = received.of(self.rx);
-        let len = bytes
+        let mut len = bytes
             .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
+            .position(|&b| b == b'\n')
             .unwrap_or(bytes.len());
+        while len > 0 && bytes.get(len - 1) == Some(&b'\r') {
+            len -= 1;
+        }
         let start = usize::from(received.start);
         Span::new(start, start + len)
     }

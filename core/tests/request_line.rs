@@ -152,6 +152,24 @@ fn a_rejected_request_keeps_its_line() {
             b"GET /x HTTP/1.1",
         ),
         (&long, 414, b""),
+        // After empty lines (the line is moved to the front before it is checked).
+        (
+            b"\r\nGET / HTTP/2.0\r\nHost: h\r\n\r\n",
+            505,
+            b"GET / HTTP/2.0",
+        ),
+        (
+            b"\r\n\r\nGET /a b HTTP/1.1\r\nHost: h\r\n\r\n",
+            400,
+            b"GET /a b HTTP/1.1",
+        ),
+        (b"\nBAD\x01 / HTTP/1.1\r\n\r\n", 400, b"BAD\x01 / HTTP/1.1"),
+        // A bare CR inside the line is part of it (only the terminator is not).
+        (
+            b"GET /a\rb HTTP/1.1\r\nHost: h\r\n\r\n",
+            400,
+            b"GET /a\rb HTTP/1.1",
+        ),
     ];
     for &(input, status, line) in rows {
         for at in 0..=input.len() {

@@ -224,6 +224,9 @@ pub(crate) struct HeadParser {
     /// Before the request line, the partial line is a lone CR: the start of an empty line
     /// as much as of a request (see [`HeadParser::started`]).
     lone_cr: bool,
+    /// Where the complete request line was kept, without its terminator, once it arrived
+    /// (parsed or refused): for an access log's view of a rejected request.
+    request_line_at: Span,
 }
 
 /// What one call to [`HeadParser::parse`] achieved.
@@ -273,9 +276,14 @@ struct RequestLine {
 }
 
 impl HeadParser {
-    /// Where the line being received starts.
-    pub(crate) fn line_start(&self) -> usize {
-        self.line_start
+    /// The request line as it came, for a rejected request: the complete line where it was
+    /// kept, else what arrived of the line being received.
+    pub(crate) fn received_line(&self, filled: usize) -> Span {
+        if self.request_line_at.len > 0 {
+            self.request_line_at
+        } else {
+            Span::new(self.line_start, filled)
+        }
     }
 
     pub(crate) const fn new() -> Self {
@@ -292,6 +300,7 @@ impl HeadParser {
             names: 0,
             loose: false,
             lone_cr: false,
+            request_line_at: Span { start: 0, len: 0 },
         }
     }
 
@@ -419,6 +428,7 @@ impl HeadParser {
                         return Err(RemoteError::UriTooLong);
                     }
                     let at = self.keep_line(buf, self.line_start + len, next);
+                    self.request_line_at = Span::new(at, at + len);
                     match line.fast {
                         // Spans are 16-bit; the head limit is clamped so that this holds.
                         Some(fast) if at + len <= usize::from(u16::MAX) => {

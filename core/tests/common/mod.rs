@@ -131,6 +131,11 @@ pub fn run(config: &Config<'_>, input: &[u8], split: Split, rx_len: usize) -> Tr
                     String::from_utf8_lossy(&bytes[..12.min(bytes.len())])
                 ));
                 t.output.extend_from_slice(bytes);
+                // What an access log shows of a rejected request: also the same whatever
+                // the reads were.
+                let line = conn.request_line().map(String::from_utf8_lossy);
+                t.log
+                    .push(format!("rejected {:?} {line:?}", conn.rejected()));
             }
             Event::NextCycle => t.log.push("next".into()),
             Event::Close => {
