@@ -289,14 +289,15 @@ impl<'b, const H: usize> Connection<'b, H> {
         self.unix_time = Some(Clock::new(unix_secs));
     }
 
-    /// Should the connection end with a reset rather than a FIN? True once a response was
-    /// cut short ([`Exchange::fail`] after its head went out) while its body was delimited
-    /// by the close (an HTTP/1.0 client, or `Config::http_version` 1.0, and no
-    /// Content-Length): after a FIN such a response looks complete, and only an error from
-    /// the connection tells the client otherwise (RFC 9112 §8). A server closes such a
-    /// connection abortively when [`Event::Close`] comes: `SO_LINGER` with a zero timeout
-    /// on a socket, `abort` on a smoltcp socket. A response cut short with a length or
-    /// chunked framing shows the cut by itself, and a graceful close suits it.
+    /// Should the connection end with a reset rather than a FIN? True while a response
+    /// whose body only the close delimits (an HTTP/1.0 client, or `Config::http_version`
+    /// 1.0, and no Content-Length) has its head out and is not finished, and once such a
+    /// response was cut short ([`Exchange::fail`] after its head went out): after a FIN it
+    /// would look complete, and only an error from the connection tells the client
+    /// otherwise (RFC 9112 §8). Ask it whenever the connection closes, also when a server
+    /// gives up on it (a write deadline, [`Exchange::abort`], a shutdown): `SO_LINGER` with
+    /// a zero timeout on a socket, `abort` on a smoltcp socket. A response cut short with a
+    /// length or chunked framing shows the cut by itself, and a graceful close suits it.
     ///
     /// ```
     /// use wsgiref::{Config, Connection, Event, Instant};
@@ -315,7 +316,7 @@ impl<'b, const H: usize> Connection<'b, H> {
     /// ```
     #[must_use]
     pub fn must_reset(&self) -> bool {
-        self.response.cut_short
+        self.response.cut_short || self.response.mid_close_delimited()
     }
 
     /// The request line exactly as received (its bytes, without the line terminator), for

@@ -204,6 +204,11 @@ impl Response {
         self.has_declared.then_some(self.declared)
     }
 
+    /// Is a body that only the close delimits under way (head out, response unfinished)?
+    pub(crate) fn mid_close_delimited(&self) -> bool {
+        self.phase == ResponsePhase::Committed(OutFraming::UntilClose)
+    }
+
     /// Has the head been handed out for sending?
     pub(crate) fn headers_sent(&self) -> bool {
         matches!(

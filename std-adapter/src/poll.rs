@@ -1368,7 +1368,9 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         let Some(slot) = place.as_mut() else {
             return;
         };
-        if matches!(next, Next::Close) && slot.conn.must_reset() {
+        // A close-delimited response that did not end as it should: a reset says so, also
+        // when the connection is dropped (a write deadline can cut off a slow reader).
+        if slot.conn.must_reset() {
             crate::transport::reset_on_drop(&slot.stream);
         } else if matches!(next, Next::Close) && slot.lingering.is_none() {
             let _ = slot.stream.shutdown(Shutdown::Write);

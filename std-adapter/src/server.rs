@@ -397,9 +397,9 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         // one that goes on sending never holds up accepting.
         let (rejected, to_close) = sync_channel::<TcpStream>(REJECTED_CLOSING);
         let config = self.core_config();
-        // Each worker's connection (a second handle), for the shutdown to cut.
-        let serving: Vec<Mutex<Option<TcpStream>>> =
-            (0..threads).map(|_| Mutex::new(None)).collect();
+        // Each worker's connection (a second handle), for the shutdown to cut, and whether
+        // a request is being served on it.
+        let serving: Vec<Serving> = (0..threads).map(|_| Serving::default()).collect();
         std::thread::scope(|scope| {
             for serving in &serving {
                 scope.spawn(|| self.worker(&receiver, &config, live, serving));
@@ -437,13 +437,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                 std::thread::sleep(Duration::from_millis(10));
             }
             for serving in &serving {
-                if let Some(stream) = serving
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .as_ref()
-                {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
+                serving.cut();
             }
         });
         Ok(())
@@ -458,7 +452,15 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         let config = self.core_config();
         let mut rx = vec![0u8; self.config.rx_buffer];
         let mut tx = vec![0u8; self.config.tx_buffer];
-        let _ = self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, Some(1));
+        let serving = Serving::default();
+        let _ = self.serve_connection(
+            &stream,
+            peer,
+            &config,
+            (&mut rx, &mut tx),
+            Some(1),
+            &serving,
+        );
         Ok(())
     }
 
@@ -472,7 +474,8 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         let config = self.core_config();
         let mut rx = vec![0u8; self.config.rx_buffer];
         let mut tx = vec![0u8; self.config.tx_buffer];
-        Ok(self.serve_connection(&stream, peer, &config, &mut rx, &mut tx, None))
+        let serving = Serving::default();
+        Ok(self.serve_connection(&stream, peer, &config, (&mut rx, &mut tx), None, &serving))
     }
 
     fn worker(
@@ -480,7 +483,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>,
         config: &Config<'_>,
         live: &AtomicUsize,
-        serving: &Mutex<Option<TcpStream>>,
+        serving: &Serving,
     ) {
         // Allocated once per worker, reused for every connection and request.
         let mut rx = vec![0u8; self.config.rx_buffer];
@@ -493,9 +496,15 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
             let Ok((stream, peer)) = next else {
                 return;
             };
-            *serving.lock().unwrap_or_else(PoisonError::into_inner) = stream.try_clone().ok();
-            let _ = self.serve_connection(&stream, peer, config, &mut rx, &mut tx, None);
-            *serving.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            *serving
+                .stream
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = stream.try_clone().ok();
+            let _ = self.serve_connection(&stream, peer, config, (&mut rx, &mut tx), None, serving);
+            *serving
+                .stream
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
             drop(stream);
             live.fetch_sub(1, Ordering::SeqCst);
         }
@@ -508,9 +517,9 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         stream: &TcpStream,
         peer: SocketAddr,
         config: &Config<'_>,
-        rx: &mut [u8],
-        tx: &mut [u8],
+        (rx, tx): (&mut [u8], &mut [u8]),
         max_requests: Option<u32>,
+        serving: &Serving,
     ) -> u32 {
         let handler = &self.handler;
         if !hook(handler, "connection_opened", || {
@@ -521,7 +530,14 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         // What the request loop counted, if `handle` panics after it.
         let counted = Cell::new(0);
         let mut serve = || {
-            let served = self.request_loop(stream, peer, config, rx, tx, max_requests);
+            let served = self.request_loop(
+                stream,
+                peer,
+                config,
+                (&mut *rx, &mut *tx),
+                max_requests,
+                serving,
+            );
             counted.set(served);
             served
         };
@@ -541,16 +557,17 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
         stream: &TcpStream,
         peer: SocketAddr,
         config: &Config<'_>,
-        rx: &mut [u8],
-        tx: &mut [u8],
+        (rx, tx): (&mut [u8], &mut [u8]),
         max_requests: Option<u32>,
+        serving: &Serving,
     ) -> u32 {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(self.config.write_timeout));
         let mut conn: StdConnection<'_> = Connection::new(config, rx, tx);
         conn.set_remote(peer);
         let armed = Cell::new(None);
-        loop {
+        // `true` if the client went away (or stopped reading): the socket is dropped as is.
+        let gone = loop {
             let now = self.clock.now();
             match conn.poll_event(now) {
                 Event::NeedData => {
@@ -565,7 +582,7 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                                 conn.handle_received(n);
                                 continue;
                             }
-                            None => break,
+                            None => break false,
                         }
                     }
                     let mut timeout = conn.poll_timeout().map(|d| {
@@ -593,12 +610,12 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                         }
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                         // The client went away: quiet.
-                        Err(_) => return conn.requests_served(),
+                        Err(_) => break true,
                     }
                 }
                 Event::Send(bytes) => {
                     if write_all_vectored(&mut &*stream, &[bytes]).is_err() {
-                        return conn.requests_served();
+                        break true;
                     }
                     log_rejected(&self.handler, peer, &conn, self.config.quiet);
                 }
@@ -619,25 +636,56 @@ impl<A: Application + Sync, H: RequestHandler> WsgiServer<A, H> {
                     let limit =
                         max_requests.is_some_and(|m| conn.requests_served().saturating_add(1) >= m);
                     let last = waiting || limit || self.stop.load(Ordering::SeqCst);
-                    if !service.serve_request(&mut conn, transport, peer, last) {
-                        return conn.requests_served();
+                    serving.in_response.store(true, Ordering::SeqCst);
+                    let kept = service.serve_request(&mut conn, transport, peer, last);
+                    serving.in_response.store(false, Ordering::SeqCst);
+                    if !kept {
+                        break true;
                     }
                 }
                 Event::NextCycle => {
                     let done = max_requests.is_some_and(|m| conn.requests_served() >= m);
                     if done || self.stop.load(Ordering::SeqCst) {
-                        break;
+                        break false;
                     }
                 }
-                _ => break,
+                _ => break false,
             }
-        }
+        };
+        // A close-delimited response that did not end as it should: a reset says so, also
+        // when the client seems gone (a write deadline can cut off a slow reader).
         if conn.must_reset() {
             crate::transport::reset_on_drop(stream);
-        } else {
+        } else if !gone {
             linger_close(stream);
         }
         conn.requests_served()
+    }
+}
+
+/// A worker's connection as the shutdown sees it: a second handle of its socket, and
+/// whether a request is being served on it.
+#[derive(Default)]
+struct Serving {
+    stream: Mutex<Option<TcpStream>>,
+    in_response: AtomicBool,
+}
+
+impl Serving {
+    /// Cuts the connection at the end of the shutdown's wait, so that reads and writes
+    /// waiting on it fail at once. In the middle of a request, with a reset: the response
+    /// is cut short, and a FIN could make a close-delimited one look complete (RFC 9112
+    /// §8); between requests (a lingering close), with `shutdown`, which keeps what was
+    /// sent.
+    fn cut(&self) {
+        let stream = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(stream) = stream.as_ref() else {
+            return;
+        };
+        if !(self.in_response.load(Ordering::SeqCst) && rustix::net::connect_unspec(stream).is_ok())
+        {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
     }
 }
 

@@ -58,6 +58,11 @@ enum End {
     Done,
     Error,
     Panic,
+    /// An error of the application that reads as a disconnect (`ConnectionResetError`, say
+    /// from an upstream it proxies), while the client is still there.
+    Disconnect,
+    /// The end, after a pause of 1.5 s.
+    Pause,
 }
 
 #[expect(
@@ -92,6 +97,14 @@ impl Body for Script {
                     End::Done => None,
                     End::Error => Some(Err(AppError::new("the body failed midway"))),
                     End::Panic => panic!("boom in the body"),
+                    End::Disconnect => Some(Err(AppError::with_kind(
+                        "ConnectionResetError",
+                        "upstream reset",
+                    ))),
+                    End::Pause => {
+                        thread::sleep(Duration::from_millis(1500));
+                        None
+                    }
                 }
             }
             Self::Big { left } => {
@@ -161,6 +174,14 @@ fn app(req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>) -> Result<Script, 
         b"/fail-midway-length" => {
             sr.start("200 OK", &[("Content-Length", "100")])?;
             Ok(blocks(&[b"0123456789"], End::Error))
+        }
+        b"/pause-midway" => {
+            sr.start("200 OK", &text)?;
+            Ok(blocks(&[b"one"], End::Pause))
+        }
+        b"/upstream-reset-midway" => {
+            sr.start("200 OK", &text)?;
+            Ok(blocks(&[b"one", b"two"], End::Disconnect))
         }
         b"/panic-midway" => {
             sr.start("200 OK", &text)?;
@@ -1000,6 +1021,134 @@ fn a_close_delimited_response_cut_short_ends_with_a_reset(engine: Engine) {
     }
     assert_eq!(server.wait_finished(served), vec![1; served]);
     server.assert_serves();
+}
+
+/// (Found in review.) a close-delimited response (HTTP/1.0, no Content-Length) cut short by the
+/// write deadline (a client that stops reading for a while) must not end with a FIN.
+fn a_close_delimited_response_cut_off_by_the_write_deadline_ends_with_a_reset(engine: Engine) {
+    let recorder = Recorder {
+        send_buffer: Some(4096),
+        ..Recorder::default()
+    };
+    let server = start_with(engine, app as App, config(2), recorder);
+    let mut c = server.connect();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&c, 4096).unwrap();
+    c.write_all(b"GET /big-chunked?64 HTTP/1.0\r\n\r\n")
+        .unwrap();
+    // Stop reading for longer than the write deadline (1 s).
+    thread::sleep(Duration::from_millis(2500));
+    let (bytes, ended) = read_to_end_of(&mut c);
+    let response = expect_one(&bytes);
+    eprintln!(
+        "got {} of {} body bytes, ended {ended:?}",
+        response.body.len(),
+        64 * BLOCK
+    );
+    assert!(response.body.len() < 64 * BLOCK, "not cut short");
+    assert_eq!(response.header("Content-Length"), None);
+    assert_eq!(
+        ended,
+        Ending::Reset,
+        "a truncated close-delimited body ended with a FIN"
+    );
+}
+
+/// (Found in review.) an application error that reads as a disconnect (`ConnectionResetError` from,
+/// say, an upstream), after a close-delimited head went out, while the client is there.
+fn a_close_delimited_response_cut_short_by_a_disconnect_kind_error_ends_with_a_reset(
+    engine: Engine,
+) {
+    let server = start(engine, config(2));
+    let mut c = server.connect();
+    c.write_all(b"GET /upstream-reset-midway HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let (bytes, ended) = read_to_end_of(&mut c);
+    let response = expect_one(&bytes);
+    assert_eq!(response.body, b"onetwo");
+    assert_eq!(response.header("Content-Length"), None);
+    assert_eq!(
+        ended,
+        Ending::Reset,
+        "a truncated close-delimited body ended with a FIN"
+    );
+}
+
+/// (Found in review.) a rejected request line after a leading empty line is logged as received.
+fn a_rejected_request_line_after_an_empty_line_is_logged_as_received(engine: Engine) {
+    let server = start(engine, config(2));
+    let mut c = server.connect();
+    c.write_all(b"\r\nGET / HTTP/2.0\r\nHost: a\r\n\r\n")
+        .unwrap();
+    read_to_close(&mut c);
+    thread::sleep(Duration::from_millis(300));
+    let log = server.log();
+    assert!(log.contains("\"GET / HTTP/2.0\" 505 -\n"), "logged:\n{log}");
+}
+
+/// (Found in review.) a close-delimited response cut short by the shutdown deadline (the server
+/// stops while the response streams to a slow client) must not end with a FIN.
+fn a_close_delimited_response_cut_off_by_the_shutdown_ends_with_a_reset(engine: Engine) {
+    let recorder = Recorder {
+        send_buffer: Some(4096),
+        ..Recorder::default()
+    };
+    let config = ServerConfig {
+        shutdown_timeout: Duration::from_millis(500),
+        write_timeout: Duration::from_secs(20),
+        ..config(2)
+    };
+    let server = start_with(engine, app as App, config, recorder);
+    let mut c = server.connect();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&c, 4096).unwrap();
+    c.write_all(b"GET /big-chunked?64 HTTP/1.0\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    thread::scope(|scope| {
+        scope.spawn(|| (server.stop)());
+        thread::sleep(Duration::from_millis(1500));
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (bytes, ended) = read_to_end_of(&mut c);
+        let response = expect_one(&bytes);
+        eprintln!(
+            "got {} of {} body bytes, ended {ended:?}",
+            response.body.len(),
+            64 * BLOCK
+        );
+        assert!(response.body.len() < 64 * BLOCK, "not cut short");
+        assert_eq!(
+            ended,
+            Ending::Reset,
+            "a truncated close-delimited body ended with a FIN"
+        );
+    });
+}
+
+/// The shutdown's deadline passes while an application pauses in the middle of a
+/// close-delimited response (nothing waits to be sent). The thread pool cuts the connection
+/// then: with a reset, since the response is cut short (before, `shutdown(Both)` sent a FIN
+/// at once, and the client took the first block for the whole response). The event loop
+/// stops only waits at its deadline: the application finishes, the response is whole.
+fn a_response_in_progress_at_the_shutdown_deadline(engine: Engine) {
+    let config = ServerConfig {
+        shutdown_timeout: Duration::from_millis(300),
+        ..config(2)
+    };
+    let server = start(engine, config);
+    let mut c = server.connect();
+    c.write_all(b"GET /pause-midway HTTP/1.0\r\n\r\n").unwrap();
+    let mut first = [0u8; 1024];
+    let n = c.read(&mut first).unwrap();
+    assert!(first[..n].ends_with(b"\r\n\r\none"), "{:?}", &first[..n]);
+    thread::scope(|scope| {
+        scope.spawn(|| (server.stop)());
+        let (rest, ended) = read_to_end_of(&mut c);
+        assert_eq!(rest, b"", "nothing after the first block");
+        let expected = match engine {
+            Engine::Threads => Ending::Reset,
+            Engine::Poll | Engine::PollShared => Ending::Fin,
+        };
+        assert_eq!(ended, expected);
+    });
 }
 
 /// The access log shows each request line as received, escaped as Python's `http.server`
@@ -1873,6 +2022,11 @@ on_every_engine!(
     a_client_that_never_reads_a_file_is_cut_off_by_the_write_deadline,
     application_failures_are_answered_logged_and_survived,
     a_close_delimited_response_cut_short_ends_with_a_reset,
+    a_close_delimited_response_cut_off_by_the_write_deadline_ends_with_a_reset,
+    a_close_delimited_response_cut_short_by_a_disconnect_kind_error_ends_with_a_reset,
+    a_close_delimited_response_cut_off_by_the_shutdown_ends_with_a_reset,
+    a_rejected_request_line_after_an_empty_line_is_logged_as_received,
+    a_response_in_progress_at_the_shutdown_deadline,
     the_access_log_shows_request_lines_as_received,
     a_panicking_request_handler_is_logged_and_survived,
     slowloris_is_cut_off_by_the_head_deadline_while_others_are_served,

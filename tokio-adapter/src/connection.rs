@@ -103,78 +103,85 @@ where
     conn.set_remote(peer);
     let mut stop = shared.stop.clone();
     let clock = shared.clock;
-    loop {
-        match conn.poll_event(clock.now()) {
-            Event::NeedData => {
-                // Between requests (idle keep-alive, or before the first byte), a shutdown
-                // closes the connection at once.
-                let idle = matches!(
-                    conn.timer(),
-                    Some(TimerKind::KeepAlive | TimerKind::FirstByte)
-                );
-                if idle && *stop.borrow() {
-                    return Ok(Ending::Graceful);
-                }
-                let deadline = conn.poll_timeout().map(|at| clock.deadline(at));
-                let buf = conn.receive_buf();
-                if buf.is_empty() {
-                    // The core reads nothing more; nothing can progress.
-                    return Ok(Ending::Graceful);
-                }
-                let read = socket::read(stream, buf, deadline);
-                let result = if idle {
-                    tokio::select! {
-                        result = read => result,
-                        _ = stop.wait_for(|stopping| *stopping) => return Ok(Ending::Graceful),
+    let ended: Result<(), Gone> = async {
+        loop {
+            match conn.poll_event(clock.now()) {
+                Event::NeedData => {
+                    // Between requests (idle keep-alive, or before the first byte), a shutdown
+                    // closes the connection at once.
+                    let idle = matches!(
+                        conn.timer(),
+                        Some(TimerKind::KeepAlive | TimerKind::FirstByte)
+                    );
+                    if idle && *stop.borrow() {
+                        return Ok(());
                     }
-                } else {
-                    read.await
-                };
-                set_wall_clock(&mut conn);
-                match result {
-                    Ok(0) => conn.handle_eof(),
-                    Ok(n) => conn.handle_received(n),
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                        conn.handle_timeout(clock.now());
+                    let deadline = conn.poll_timeout().map(|at| clock.deadline(at));
+                    let buf = conn.receive_buf();
+                    if buf.is_empty() {
+                        // The core reads nothing more; nothing can progress.
+                        return Ok(());
                     }
-                    Err(_) => return Err(Gone),
+                    let read = socket::read(stream, buf, deadline);
+                    let result = if idle {
+                        tokio::select! {
+                            result = read => result,
+                            _ = stop.wait_for(|stopping| *stopping) => return Ok(()),
+                        }
+                    } else {
+                        read.await
+                    };
+                    set_wall_clock(&mut conn);
+                    match result {
+                        Ok(0) => conn.handle_eof(),
+                        Ok(n) => conn.handle_received(n),
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                            conn.handle_timeout(clock.now());
+                        }
+                        Err(_) => return Err(Gone),
+                    }
                 }
-            }
-            Event::Send(bytes) => {
-                socket::write_all(stream, &[bytes], shared.config.write_timeout)
-                    .await
-                    .map_err(|_| Gone)?;
-                log_rejected(&shared.handler, peer, &conn, shared.config.quiet);
-            }
-            Event::Request => {
-                // Waiting here holds no thread: only running applications do.
-                let Ok(_running) = shared.running.acquire().await else {
-                    return Ok(Ending::Graceful);
-                };
-                let handle = Handle::current();
-                let keep = match shared.config.execution {
-                    Execution::Inline => serve_request(shared, &mut conn, stream, peer, &handle),
-                    Execution::BlockInPlace => tokio::task::block_in_place(|| {
-                        serve_request(shared, &mut conn, stream, peer, &handle)
-                    }),
-                };
-                if !keep {
-                    return Err(Gone);
+                Event::Send(bytes) => {
+                    socket::write_all(stream, &[bytes], shared.config.write_timeout)
+                        .await
+                        .map_err(|_| Gone)?;
+                    log_rejected(&shared.handler, peer, &conn, shared.config.quiet);
                 }
-            }
-            Event::NextCycle => {
-                if *stop.borrow() {
-                    return Ok(Ending::Graceful);
+                Event::Request => {
+                    // Waiting here holds no thread: only running applications do.
+                    let Ok(_running) = shared.running.acquire().await else {
+                        return Ok(());
+                    };
+                    let handle = Handle::current();
+                    let keep = match shared.config.execution {
+                        Execution::Inline => {
+                            serve_request(shared, &mut conn, stream, peer, &handle)
+                        }
+                        Execution::BlockInPlace => tokio::task::block_in_place(|| {
+                            serve_request(shared, &mut conn, stream, peer, &handle)
+                        }),
+                    };
+                    if !keep {
+                        return Err(Gone);
+                    }
                 }
+                Event::NextCycle => {
+                    if *stop.borrow() {
+                        return Ok(());
+                    }
+                }
+                _ => return Ok(()),
             }
-            _ => break,
         }
     }
-    Ok(if conn.must_reset() {
-        Ending::Reset
-    } else {
-        Ending::Graceful
-    })
+    .await;
+    // A close-delimited response that did not end as it should: a reset says so, also
+    // when the client seems gone (a write deadline can cut off a slow reader).
+    match ended {
+        _ if conn.must_reset() => Ok(Ending::Reset),
+        Ok(()) => Ok(Ending::Graceful),
+        Err(gone) => Err(gone),
+    }
 }
 
 /// The client went away, or the response could not be completed: drop the socket.

@@ -1098,3 +1098,48 @@ fn current_thread_runtime_is_an_error_not_a_panic() {
         "{error}"
     );
 }
+
+/// (Found in review.) an application error of a disconnect kind (ConnectionResetError from an
+/// upstream, say) after part of a close-delimited body, the client still there.
+fn upstream_reset_midway(
+    _req: &mut Request<'_, '_>,
+    start_response: &mut StartResponse<'_>,
+) -> Result<Bytes<&'static [u8]>, AppError> {
+    start_response.start("200 OK", &[("Content-Type", "text/plain")])?;
+    start_response.write(b"partial")?;
+    Err(AppError::with_kind(
+        "ConnectionResetError",
+        "upstream reset",
+    ))
+}
+
+#[test]
+fn a_close_delimited_response_cut_short_by_a_disconnect_kind_error_ends_with_a_reset() {
+    for execution in [Execution::BlockInPlace, Execution::Inline] {
+        let server = Server::start(
+            upstream_reset_midway,
+            ServerConfig {
+                execution,
+                ..quiet()
+            },
+        );
+        let mut s = server.connect();
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        let ended_with_reset = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break false,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => break true,
+                Err(e) => panic!("{e} after {all:?}"),
+            }
+        };
+        let text = String::from_utf8_lossy(&all);
+        assert!(text.contains("partial"), "{execution:?} {text}");
+        assert!(
+            ended_with_reset,
+            "{execution:?}: truncated close-delimited body ended with a FIN: {text:?}"
+        );
+    }
+}
