@@ -506,6 +506,20 @@ impl Drop for Running {
     }
 }
 
+/// A server of `engine` whose sockets have a 4 KiB send buffer, and a client of it with a
+/// 4 KiB receive buffer: a response of a few blocks fills both, and the server's writes
+/// then wait for the client to read.
+fn start_with_small_buffers(engine: Engine, config: ServerConfig) -> (Running, TcpStream) {
+    let recorder = Recorder {
+        send_buffer: Some(4096),
+        ..Recorder::default()
+    };
+    let server = start_with(engine, app as App, config, recorder);
+    let client = server.connect();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&client, 4096).unwrap();
+    (server, client)
+}
+
 /// How long any client operation may wait before the test calls it a hang.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -788,13 +802,7 @@ fn short_writes_through_a_tiny_send_buffer_lose_nothing(engine: Engine) {
 /// A client that asks for 64 MiB and never reads: the write deadline (1 s here) frees the
 /// only worker, the server closes that connection, and the next client is served.
 fn a_client_that_never_reads_is_cut_off_by_the_write_deadline(engine: Engine) {
-    let recorder = Recorder {
-        send_buffer: Some(4096),
-        ..Recorder::default()
-    };
-    let server = start_with(engine, app as App, config(1), recorder);
-    let mut stuck = server.connect();
-    rustix::net::sockopt::set_socket_recv_buffer_size(&stuck, 4096).unwrap();
+    let (server, mut stuck) = start_with_small_buffers(engine, config(1));
     stuck
         .write_all(b"GET /big?1024 HTTP/1.1\r\nHost: a\r\n\r\n")
         .unwrap();
@@ -1023,16 +1031,11 @@ fn a_close_delimited_response_cut_short_ends_with_a_reset(engine: Engine) {
     server.assert_serves();
 }
 
-/// (Found in review.) a close-delimited response (HTTP/1.0, no Content-Length) cut short by the
-/// write deadline (a client that stops reading for a while) must not end with a FIN.
+/// A close-delimited response (HTTP/1.0, no Content-Length) cut off by the write deadline
+/// (a client that stops reading for a while) ends with a reset, not a FIN (found in review:
+/// the connection was dropped as if the client were gone, with a FIN).
 fn a_close_delimited_response_cut_off_by_the_write_deadline_ends_with_a_reset(engine: Engine) {
-    let recorder = Recorder {
-        send_buffer: Some(4096),
-        ..Recorder::default()
-    };
-    let server = start_with(engine, app as App, config(2), recorder);
-    let mut c = server.connect();
-    rustix::net::sockopt::set_socket_recv_buffer_size(&c, 4096).unwrap();
+    let (server, mut c) = start_with_small_buffers(engine, config(2));
     c.write_all(b"GET /big-chunked?64 HTTP/1.0\r\n\r\n")
         .unwrap();
     // Stop reading for longer than the write deadline (1 s).
@@ -1053,7 +1056,7 @@ fn a_close_delimited_response_cut_off_by_the_write_deadline_ends_with_a_reset(en
     );
 }
 
-/// (Found in review.) an application error that reads as a disconnect (`ConnectionResetError` from,
+/// An application error that reads as a disconnect (`ConnectionResetError` from,
 /// say, an upstream), after a close-delimited head went out, while the client is there.
 fn a_close_delimited_response_cut_short_by_a_disconnect_kind_error_ends_with_a_reset(
     engine: Engine,
@@ -1073,7 +1076,8 @@ fn a_close_delimited_response_cut_short_by_a_disconnect_kind_error_ends_with_a_r
     );
 }
 
-/// (Found in review.) a rejected request line after a leading empty line is logged as received.
+/// A rejected request line after a leading empty line is logged as received (found in
+/// review: the parser had moved the line before refusing it, and the log showed `T / HTTP/2.0.0`).
 fn a_rejected_request_line_after_an_empty_line_is_logged_as_received(engine: Engine) {
     let server = start(engine, config(2));
     let mut c = server.connect();
@@ -1085,21 +1089,15 @@ fn a_rejected_request_line_after_an_empty_line_is_logged_as_received(engine: Eng
     assert!(log.contains("\"GET / HTTP/2.0\" 505 -\n"), "logged:\n{log}");
 }
 
-/// (Found in review.) a close-delimited response cut short by the shutdown deadline (the server
+/// A close-delimited response cut short by the shutdown deadline (the server
 /// stops while the response streams to a slow client) must not end with a FIN.
 fn a_close_delimited_response_cut_off_by_the_shutdown_ends_with_a_reset(engine: Engine) {
-    let recorder = Recorder {
-        send_buffer: Some(4096),
-        ..Recorder::default()
-    };
     let config = ServerConfig {
         shutdown_timeout: Duration::from_millis(500),
         write_timeout: Duration::from_secs(20),
         ..config(2)
     };
-    let server = start_with(engine, app as App, config, recorder);
-    let mut c = server.connect();
-    rustix::net::sockopt::set_socket_recv_buffer_size(&c, 4096).unwrap();
+    let (server, mut c) = start_with_small_buffers(engine, config);
     c.write_all(b"GET /big-chunked?64 HTTP/1.0\r\n\r\n")
         .unwrap();
     thread::sleep(Duration::from_millis(300));
