@@ -1035,7 +1035,7 @@ fn a_close_delimited_response_cut_short_ends_with_a_reset(engine: Engine) {
 /// (a client that stops reading for a while) ends with a reset, not a FIN (found in review:
 /// the connection was dropped as if the client were gone, with a FIN).
 fn a_close_delimited_response_cut_off_by_the_write_deadline_ends_with_a_reset(engine: Engine) {
-    let (server, mut c) = start_with_small_buffers(engine, config(2));
+    let (_server, mut c) = start_with_small_buffers(engine, config(2));
     c.write_all(b"GET /big-chunked?64 HTTP/1.0\r\n\r\n")
         .unwrap();
     // Stop reading for longer than the write deadline (1 s).
