@@ -289,78 +289,98 @@ impl Response {
         // gateway's `Content-Length: 0` (see `commit`).
         let no_length =
             matches!(code, 100..=199 | 204) || (code == 205 && cfg.mode == OutputMode::Origin);
-        // Validate everything, and measure it, before writing anything (unlike CPython,
-        // gh-150726): a replacement head (`restart_response`) that does not fit leaves the
-        // one it would replace intact.
-        let mut declared = None;
-        // CGI output with a Content-Length that is not one number of octets: not enforced.
-        let mut cgi_unbounded = false;
-        let (mut has_date, mut has_server) = (false, false);
-        let mut fields_len = 0usize;
-        headers.each(&mut |name, value| {
-            if !abnf::is_token(name.as_bytes()) {
-                return Err(LocalError::BadHeaderName);
-            }
-            if !abnf::is_field_value(value) {
-                return Err(LocalError::BadHeaderValue);
-            }
-            let kind = ResponseName::of(name);
-            if !(no_length && kind == ResponseName::ContentLength) {
-                fields_len = fields_len.saturating_add(field_len(name.as_bytes(), value));
-            }
-            match kind {
-                ResponseName::HopByHop => return Err(LocalError::HopByHopHeader),
-                ResponseName::ContentLength => {
-                    // `1*DIGIT` as it will be sent (the list form a recipient may accept,
-                    // `5, 5`, is not for a sender to generate). CGI output passes any value
-                    // on, as CPython does: the web server frames the response; only a
-                    // number of octets (the first, if several agree) bounds the body then.
-                    let n = value
-                        .iter()
-                        .all(u8::is_ascii_digit)
-                        .then(|| crate::framing::parse_content_length(value).ok())
-                        .flatten();
-                    match (n, cfg.mode) {
-                        (Some(n), _) if declared.is_none_or(|d| d == n) => declared = Some(n),
-                        (_, OutputMode::Origin) => return Err(LocalError::BadContentLength),
-                        (_, OutputMode::Cgi) => cgi_unbounded = true,
-                    }
-                }
-                ResponseName::Date => has_date = true,
-                ResponseName::Server => has_server = true,
-                ResponseName::Other => {}
-            }
-            Ok(())
-        })?;
-        let date = (!has_date && cfg.mode == OutputMode::Origin)
-            .then_some(unix_time)
-            .flatten();
-        let server = (!has_server && cfg.mode == OutputMode::Origin)
-            .then_some(cfg.server_software.as_bytes())
-            .filter(|s| !s.is_empty());
-        let needed = match cfg.mode {
+        let status_len = match cfg.mode {
             // `HTTP/1.x ` + status + CRLF.
             OutputMode::Origin => 9 + status.len() + 2,
             // `Status: ` + status + CRLF.
             OutputMode::Cgi => 8 + status.len() + 2,
-        } + date.map_or(0, |_| field_len(b"Date", &[0; DATE_LEN]))
-            + server.map_or(0, |s| field_len(b"Server", s))
-            + fields_len;
+        };
+        let date_len = field_len(b"Date", &[0; DATE_LEN]);
+        let server_software = cfg.server_software.as_bytes();
+        let server_len = field_len(b"Server", server_software);
+        let origin = cfg.mode == OutputMode::Origin;
+        // The `Date` and `Server` fields the gateway adds when the application has none.
+        let added = |fields: &Fields| {
+            let date = (!fields.has_date && origin).then_some(unix_time).flatten();
+            let server = (!fields.has_server && origin && !server_software.is_empty())
+                .then_some(server_software);
+            let len = status_len + date.map_or(0, |_| date_len) + server.map_or(0, |_| server_len);
+            (date, server, len)
+        };
+        // One walk over the application's list checks each field and writes it after the
+        // room the status line, `Date` and `Server` may take; the line and the fields the
+        // gateway adds go in front of them afterwards. A replacement head
+        // (`restart_response`) is written after the pending one, so that one stays intact
+        // if the new one fails (unlike CPython, gh-150726).
+        let base = if self.phase == ResponsePhase::Started {
+            self.pending
+        } else {
+            0
+        };
+        let room = status_len
+            + if origin && unix_time.is_some() {
+                date_len
+            } else {
+                0
+            }
+            + if origin && !server_software.is_empty() {
+                server_len
+            } else {
+                0
+            };
+        let mut fields = Fields::default();
+        let from = base + room;
+        let mut fits = from <= tx.len();
+        let mut out = Cursor::new(tx, from);
+        headers.each(&mut |name, value| {
+            if fields.check(name, value, cfg.mode, no_length)? {
+                fits = fits && out.put_field(name.as_bytes(), value).is_ok();
+            }
+            Ok(())
+        })?;
+        let (date, server, line_len) = added(&fields);
+        let needed = line_len + fields.len;
         if needed > tx.len() {
             return Err(LocalError::BufferTooSmall { needed });
         }
-        // The list is walked a second time to write it, into exactly the room measured. A
-        // walk that writes other lengths than the first measured (an application's iterator
-        // whose clones yield different items, against the contract of `start_response`)
-        // leaves no head at all rather than a wrong one: the error output answers then.
-        let written = Self::write_head(tx.get_mut(..needed), cfg, status, date, server, |out| {
-            headers.each(&mut |name, value| {
-                if no_length && name.eq_ignore_ascii_case("content-length") {
-                    return Ok(());
-                }
-                out.put_field(name.as_bytes(), value)
+        let written = if fits {
+            // Down to the front, behind the line and the added fields (both ranges are in
+            // the buffer: every field was written there, and `needed` fits).
+            let (src, dst) = (from..from + fields.len, line_len..needed);
+            if from != line_len && tx.get(src.clone()).is_some() && tx.get(dst).is_some() {
+                tx.copy_within(src, line_len);
+            }
+            Self::write_head(
+                tx.get_mut(..line_len),
+                cfg,
+                status,
+                date,
+                server,
+                |_| Ok(()),
+            )
+            .map(|n| n + fields.len)
+        } else {
+            // It fits only where a pending head is, or in the room the fields left (the
+            // application set `Date` or `Server`): a second walk writes it in place, and
+            // must meet the same checks and lengths (an application's iterator whose clones
+            // differ breaks the contract of `start_response`); otherwise no head is left.
+            let mut again = Fields::default();
+            Self::write_head(tx.get_mut(..needed), cfg, status, date, server, |out| {
+                headers.each(&mut |name, value| {
+                    if again.check(name, value, cfg.mode, no_length)? {
+                        out.put_field(name.as_bytes(), value)?;
+                    }
+                    Ok(())
+                })
             })
-        });
+            .and_then(|n| {
+                if again == fields {
+                    Ok(n)
+                } else {
+                    Err(LocalError::InvalidState)
+                }
+            })
+        };
         if written != Ok(needed) {
             *self = Self {
                 phase: ResponsePhase::Idle,
@@ -370,8 +390,13 @@ impl Response {
                 pending: 0,
                 ..*self
             };
-            return Err(LocalError::InvalidState);
+            return Err(written.err().unwrap_or(LocalError::InvalidState));
         }
+        let Fields {
+            declared,
+            cgi_unbounded,
+            ..
+        } = fields;
         *self = Self {
             phase: ResponsePhase::Started,
             status: code,
@@ -1415,6 +1440,70 @@ pub(crate) fn status_text<'b>(status: u16, reason: &[u8], buf: &'b mut [u8; 64])
 /// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
 /// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the code. Checked in every build (CPython's are asserts).
 /// The length of a header field line as [`Cursor::put_field`] writes it.
+/// What the checks of an application's header fields found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Fields {
+    /// The Content-Length, if one number of octets (the same in every field).
+    declared: Option<u64>,
+    /// CGI output with a Content-Length that is not one number of octets: passed on, not
+    /// enforced.
+    cgi_unbounded: bool,
+    has_date: bool,
+    has_server: bool,
+    /// Bytes of the fields that are written.
+    len: usize,
+}
+
+impl Fields {
+    /// Checks one field and counts it; true if it is written (a Content-Length is not,
+    /// where the status allows none: `no_length`).
+    #[inline]
+    fn check(
+        &mut self,
+        name: &str,
+        value: &[u8],
+        mode: OutputMode,
+        no_length: bool,
+    ) -> Result<bool, LocalError> {
+        if !abnf::is_token(name.as_bytes()) {
+            return Err(LocalError::BadHeaderName);
+        }
+        if !abnf::is_field_value(value) {
+            return Err(LocalError::BadHeaderValue);
+        }
+        let kind = ResponseName::of(name);
+        match kind {
+            ResponseName::HopByHop => return Err(LocalError::HopByHopHeader),
+            ResponseName::ContentLength => {
+                // `1*DIGIT` as it will be sent (the list form a recipient may accept,
+                // `5, 5`, is not for a sender to generate). CGI output passes any value
+                // on, as CPython does: the web server frames the response; only a number
+                // of octets (the first, if several agree) bounds the body then.
+                let n = value
+                    .iter()
+                    .all(u8::is_ascii_digit)
+                    .then(|| crate::framing::parse_content_length(value).ok())
+                    .flatten();
+                match (n, mode) {
+                    (Some(n), _) if self.declared.is_none_or(|d| d == n) => {
+                        self.declared = Some(n);
+                    }
+                    (_, OutputMode::Origin) => return Err(LocalError::BadContentLength),
+                    (_, OutputMode::Cgi) => self.cgi_unbounded = true,
+                }
+            }
+            ResponseName::Date => self.has_date = true,
+            ResponseName::Server => self.has_server = true,
+            ResponseName::Other => {}
+        }
+        let written = !(no_length && kind == ResponseName::ContentLength);
+        if written {
+            self.len = self.len.saturating_add(field_len(name.as_bytes(), value));
+        }
+        Ok(written)
+    }
+}
+
 fn field_len(name: &[u8], value: &[u8]) -> usize {
     name.len() + 2 + value.len() + 2
 }

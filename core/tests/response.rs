@@ -248,22 +248,20 @@ impl Clone for Shifty<'_> {
     }
 }
 
-/// An application's header iterator whose clones differ breaks `start_response`'s contract;
-/// a second walk that writes other lengths than the first measured leaves no head (the
-/// error output answers), never a head that says something else than what was checked,
-/// nor one cut short. Before, the longer walk wrote past what was measured and the shorter
-/// one was sent with the stale bytes of the measured room (a debug assertion, removed in
-/// session 7, was the only check).
+/// `start_response` walks the application's header list once, checking each field as it
+/// writes it: an iterator whose clones differ (against its contract) cannot put a field in
+/// the head that was not checked. Where the head fits only in place (the application's own
+/// `Date` or `Server` freed room the walk had left for the gateway's, or a pending head is
+/// being replaced), a second walk writes it there, and must meet the same checks and lengths
+/// as the first: otherwise no head is left. Before, every head took two walks and only the
+/// lengths were compared: a second walk with a control byte in a value of the same length
+/// was written (found in review).
 #[test]
 fn a_header_list_that_changes_between_walks_leaves_no_head() {
     let short: &[(&str, &str)] = &[("X-A", "1")];
     let long: &[(&str, &str)] = &[("X-A", "1"), ("X-Injected", "2")];
-    for (lists, replace) in [
-        (&[short, long][..], false),
-        (&[long, short][..], false),
-        (&[short, long][..], true),
-        (&[long, short][..], true),
-    ] {
+    // One walk: the head is what the walk saw.
+    for lists in [&[short, long][..], &[long, short][..]] {
         let clones = std::cell::Cell::new(0);
         let headers = Shifty {
             lists,
@@ -271,29 +269,58 @@ fn a_header_list_that_changes_between_walks_leaves_no_head() {
             list: &[],
         };
         let (out, next) = serve_one(&Config::DEFAULT, 512, GET11, |ex, out| {
-            if replace {
-                ex.start_response("200 OK", &[("X-Old", "1")]).unwrap();
+            ex.start_response("404 Not Found", headers).unwrap();
+            push(out, ex.write_whole(b"x").unwrap());
+            push(out, ex.finish().unwrap());
+        });
+        assert_eq!(clones.get(), 1, "one walk");
+        let first = lists[0];
+        assert_eq!(out.contains("X-Injected"), first.len() == 2, "{out:?}");
+        assert!(out.starts_with("HTTP/1.1 404 Not Found\r\n"), "{out:?}");
+        assert!(out.contains("\r\nX-A: 1\r\n"), "{out:?}");
+        assert_eq!(next, Event::NextCycle, "{out:?}");
+    }
+    // Two walks: the application's `Server` leaves the room of the gateway's unused, and the
+    // buffer holds the head only in place.
+    let first: &[(&str, &str)] = &[("Server", "y"), ("X-A", "1")];
+    let head = "HTTP/1.1 404 Not Found\r\nServer: y\r\nX-A: 1\r\n";
+    let seconds: [(&[(&str, &str)], Option<LocalError>); 4] = [
+        (first, None),
+        (
+            &[("Server", "y"), ("X-A", "\x01")],
+            Some(LocalError::BadHeaderValue),
+        ),
+        (&[("Server", "y"), ("X-A", "12")], None),
+        (&[("Server", "y")], Some(LocalError::InvalidState)),
+    ];
+    for (second, error) in seconds {
+        let lists = [first, second];
+        let clones = std::cell::Cell::new(0);
+        let headers = Shifty {
+            lists: &lists,
+            clones: &clones,
+            list: &[],
+        };
+        let (out, next) = serve_one(&Config::DEFAULT, head.len(), GET11, |ex, out| {
+            let r = ex.start_response("404 Not Found", headers);
+            if second == first {
+                assert_eq!(r, Ok(()));
+                assert_eq!(clones.get(), 2, "two walks");
+                return;
             }
-            let r = if replace {
-                ex.restart_response("404 Not Found", headers)
-            } else {
-                ex.start_response("404 Not Found", headers)
-            };
-            assert_eq!(r, Err(LocalError::InvalidState), "{lists:?} {replace}");
+            match error {
+                Some(e) => assert_eq!(r, Err(e), "{second:?}"),
+                None => assert!(r.is_err(), "{second:?}: {r:?}"),
+            }
+            assert_eq!(clones.get(), 2, "two walks");
             assert_eq!(ex.write(b"x"), Err(LocalError::InvalidState));
             push(out, ex.fail());
         });
-        assert_eq!(clones.get(), 2, "two walks");
-        assert!(
-            out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
-            "{out:?}"
-        );
-        assert!(!out.contains("X-"), "{out:?}");
-        assert!(
-            out.ends_with("A server error occurred.  Please contact the administrator."),
-            "{out:?}"
-        );
-        assert_eq!(next, Event::Close, "{out:?}");
+        if second != first {
+            // No head was left; the error output does not fit this small buffer either.
+            assert_eq!(out, "", "{second:?}");
+            assert_eq!(next, Event::Close);
+        }
     }
 }
 
