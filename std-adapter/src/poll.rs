@@ -833,6 +833,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
                         continue;
                     }
                     has_turn = true;
+                    // The wait for the turn can be long: the connections this thread goes
+                    // on to drive (a queued one at once) must not anchor deadlines at the
+                    // time read before it (they were answered 408 at once).
+                    now = self.clock.now();
                 }
             }
 
