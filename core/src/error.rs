@@ -52,6 +52,9 @@ pub enum RemoteError {
     BadContentLength,
     /// A transfer-coding other than `chunked` (501, RFC 9112 §6.1).
     UnsupportedTransferCoding,
+    /// The CONNECT method, in any request form: a tunnel through a proxy, which this origin
+    /// server does not implement (501, RFC 9110 §9.1; a 2xx would open a tunnel).
+    ConnectNotImplemented,
     /// `chunked` is not the final transfer-coding, or appears twice (400, RFC 9112 §6.3).
     ChunkedNotFinal,
     /// Transfer-Encoding in an HTTP/1.0 request (400, RFC 9112 §6.1).
@@ -84,7 +87,7 @@ impl RemoteError {
             Self::UnsupportedVersion => 505,
             Self::UriTooLong => 414,
             Self::HeadTooLarge | Self::TooManyHeaders | Self::TrailersTooLarge => 431,
-            Self::UnsupportedTransferCoding => 501,
+            Self::UnsupportedTransferCoding | Self::ConnectNotImplemented => 501,
             Self::BodyTooLarge => 413,
             Self::Timeout => 408,
             Self::BadRequestLine
@@ -132,6 +135,7 @@ impl RemoteError {
             Self::ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
             Self::BadContentLength => "invalid or conflicting Content-Length",
             Self::UnsupportedTransferCoding => "unsupported transfer-coding",
+            Self::ConnectNotImplemented => "CONNECT is not implemented",
             Self::ChunkedNotFinal => "chunked is not the final transfer-coding",
             Self::TransferEncodingOnHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
             Self::BadChunk => "malformed chunk",

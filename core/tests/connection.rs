@@ -239,7 +239,13 @@ fn invalid_requests_get_their_status_and_close() {
         ("space in target", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("fragment in target", b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("asterisk without OPTIONS", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-        ("authority-form", b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        // CONNECT opens a tunnel, which this origin server does not implement (RFC 9110
+        // §9.1): 501 in any request form (before, origin-form and absolute-form CONNECT
+        // reached the application, whose 2xx a client takes for an open tunnel).
+        ("CONNECT authority-form", b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("CONNECT origin-form", b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("CONNECT absolute-form", b"CONNECT http://a/p HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("authority-form", b"GET a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("invalid method", b"G(ET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("double space", b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("bad version", b"GET / HTTP/1.x\r\nHost: a\r\n\r\n", 400),

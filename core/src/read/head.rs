@@ -433,6 +433,9 @@ impl HeadParser {
                         // Spans are 16-bit; the head limit is clamped so that this holds.
                         Some(fast) if at + len <= usize::from(u16::MAX) => {
                             fast_request_line(at, at + len, fast, head);
+                            if head.method.of(buf) == CONNECT {
+                                return Err(RemoteError::ConnectNotImplemented);
+                            }
                         }
                         _ => request_line(buf, at, at + len, head)?,
                     }
@@ -1440,6 +1443,9 @@ fn request_line<const H: usize>(
     if !method.iter().all(|&b| is_tchar(b)) || method.is_empty() {
         return Err(RemoteError::BadMethod);
     }
+    if method == CONNECT {
+        return Err(RemoteError::ConnectNotImplemented);
+    }
     if sp1 == sp2 {
         // Two words: `GET /`, an HTTP/0.9 request line.
         return Err(RemoteError::Http09);
@@ -1460,6 +1466,9 @@ fn request_line<const H: usize>(
     head.path_raw = true;
     Ok(())
 }
+
+/// The method of a tunnel (RFC 9110 §9.3.6), refused in any request form.
+const CONNECT: &[u8] = b"CONNECT";
 
 /// `HTTP/` DIGIT `.` DIGIT (RFC 9112 §2.3). Major 1 only (505 otherwise); minor 0 is 1.0,
 /// any other minor is handled as 1.1.
@@ -1553,11 +1562,27 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
             return false;
         };
         let inner = value.get(1..close).unwrap_or(&[]);
-        if inner.is_empty()
-            || !inner
+        // RFC 3986 §3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]", IPvFuture =
+        // "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ). The IPv6 address's own
+        // grammar is left to whoever connects to it: its characters are checked here.
+        let literal_ok = match inner.split_first() {
+            Some((b'v' | b'V', future)) => {
+                let dot = future.iter().position(|&b| b == b'.').unwrap_or(0);
+                let (version, rest) = future.split_at(dot);
+                let rest = rest.get(1..).unwrap_or(&[]);
+                !version.is_empty()
+                    && version.iter().all(u8::is_ascii_hexdigit)
+                    && !rest.is_empty()
+                    && rest
+                        .iter()
+                        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b))
+            }
+            Some(_) => inner
                 .iter()
-                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'))
-        {
+                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.')),
+            None => false,
+        };
+        if !literal_ok {
             return false;
         }
         let rest = value.get(close + 1..).unwrap_or(&[]);
@@ -2028,6 +2053,15 @@ mod tests {
             (b"[]", false),
             (b"[::1]x", false),
             (b"a/b", false),
+            // IPvFuture (RFC 3986 §3.2.2): accepted (was 400).
+            (b"[v1.x]", true),
+            (b"[vF.a-b_c~!$&'()*+,;=:]:80", true),
+            (b"[v1.]", false),
+            (b"[v.x]", false),
+            (b"[vg.x]", false),
+            (b"[v1x]", false),
+            (b"[v1.x/]", false),
+            (b"[::v]", false),
         ];
         for (value, ok) in table {
             assert_eq!(
