@@ -433,7 +433,7 @@ impl HeadParser {
                         // Spans are 16-bit; the head limit is clamped so that this holds.
                         Some(fast) if at + len <= usize::from(u16::MAX) => {
                             fast_request_line(at, at + len, fast, head);
-                            if head.method.of(buf) == CONNECT {
+                            if fast.sp1 == CONNECT.len() && is_connect(buf, at) {
                                 return Err(RemoteError::ConnectNotImplemented);
                             }
                         }
@@ -1470,6 +1470,14 @@ fn request_line<const H: usize>(
 /// The method of a tunnel (RFC 9110 §9.3.6), refused in any request form.
 const CONNECT: &[u8] = b"CONNECT";
 
+/// Does the request line at `at` begin with `CONNECT` (its method, when the method is seven
+/// bytes long)? Out of line: rare, and kept out of the head parser's loop.
+#[cold]
+#[inline(never)]
+fn is_connect(buf: &[u8], at: usize) -> bool {
+    buf.get(at..at + CONNECT.len()) == Some(CONNECT)
+}
+
 /// `HTTP/` DIGIT `.` DIGIT (RFC 9112 §2.3). Major 1 only (505 otherwise); minor 0 is 1.0,
 /// any other minor is handled as 1.1.
 fn parse_version(v: &[u8]) -> Result<Version, RemoteError> {
@@ -1561,28 +1569,7 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
         let Some(close) = value.iter().position(|&b| b == b']') else {
             return false;
         };
-        let inner = value.get(1..close).unwrap_or(&[]);
-        // RFC 3986 §3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]", IPvFuture =
-        // "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ). The IPv6 address's own
-        // grammar is left to whoever connects to it: its characters are checked here.
-        let literal_ok = match inner.split_first() {
-            Some((b'v' | b'V', future)) => {
-                let dot = future.iter().position(|&b| b == b'.').unwrap_or(0);
-                let (version, rest) = future.split_at(dot);
-                let rest = rest.get(1..).unwrap_or(&[]);
-                !version.is_empty()
-                    && version.iter().all(u8::is_ascii_hexdigit)
-                    && !rest.is_empty()
-                    && rest
-                        .iter()
-                        .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b))
-            }
-            Some(_) => inner
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.')),
-            None => false,
-        };
-        if !literal_ok {
+        if !is_ip_literal(value.get(1..close).unwrap_or(&[])) {
             return false;
         }
         let rest = value.get(close + 1..).unwrap_or(&[]);
@@ -1604,6 +1591,32 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     let reg_name_ok = host.iter().all(|&b| is_reg_name_byte(b));
     let port_ok = port.is_none_or(|p| p.len() <= 5 && p.iter().all(u8::is_ascii_digit));
     reg_name_ok && port_ok
+}
+
+/// What a Host's brackets may hold (RFC 3986 §3.2.2): IP-literal = "[" ( IPv6address /
+/// IPvFuture ) "]", IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ). The
+/// IPv6 address's own grammar is left to whoever connects to it: its characters are
+/// checked here. Out of line: rare, and kept out of the head parser's loop.
+#[cold]
+#[inline(never)]
+fn is_ip_literal(inner: &[u8]) -> bool {
+    match inner.split_first() {
+        Some((b'v' | b'V', future)) => {
+            let dot = future.iter().position(|&b| b == b'.').unwrap_or(0);
+            let (version, rest) = future.split_at(dot);
+            let rest = rest.get(1..).unwrap_or(&[]);
+            !version.is_empty()
+                && version.iter().all(u8::is_ascii_hexdigit)
+                && !rest.is_empty()
+                && rest
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b))
+        }
+        Some(_) => inner
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.')),
+        None => false,
+    }
 }
 
 /// Percent-decodes `buf[start..end]` in place (decoding only shrinks) and returns the span of
