@@ -343,44 +343,40 @@ impl Response {
         if needed > tx.len() {
             return Err(LocalError::BufferTooSmall { needed });
         }
-        let written = if fits {
+        let fields_written = if fits {
             // Down to the front, behind the line and the added fields (both ranges are in
             // the buffer: every field was written there, and `needed` fits).
             let (src, dst) = (from..from + fields.len, line_len..needed);
             if from != line_len && tx.get(src.clone()).is_some() && tx.get(dst).is_some() {
                 tx.copy_within(src, line_len);
             }
-            Self::write_head(
-                tx.get_mut(..line_len),
-                cfg,
-                status,
-                date,
-                server,
-                |_| Ok(()),
-            )
-            .map(|n| n + fields.len)
+            Ok(fields.len)
         } else {
             // It fits only where a pending head is, or in the room the fields left (the
             // application set `Date` or `Server`): a second walk writes it in place, and
             // must meet the same checks and lengths (an application's iterator whose clones
             // differ breaks the contract of `start_response`); otherwise no head is left.
             let mut again = Fields::default();
-            Self::write_head(tx.get_mut(..needed), cfg, status, date, server, |out| {
-                headers.each(&mut |name, value| {
+            let room = tx.get_mut(..needed).ok_or(LocalError::InvalidState)?;
+            let mut out = Cursor::new(room, line_len);
+            headers
+                .each(&mut |name, value| {
                     if again.check(name, value, cfg.mode, no_length)? {
                         out.put_field(name.as_bytes(), value)?;
                     }
                     Ok(())
                 })
-            })
-            .and_then(|n| {
-                if again == fields {
-                    Ok(n)
-                } else {
-                    Err(LocalError::InvalidState)
-                }
-            })
+                .and_then(|()| {
+                    if again == fields {
+                        Ok(out.pos() - line_len)
+                    } else {
+                        Err(LocalError::InvalidState)
+                    }
+                })
         };
+        let written = fields_written.and_then(|len| {
+            Self::write_line(tx.get_mut(..line_len), cfg, status, date, server).map(|n| n + len)
+        });
         if written != Ok(needed) {
             *self = Self {
                 phase: ResponsePhase::Idle,
@@ -409,15 +405,14 @@ impl Response {
         Ok(())
     }
 
-    /// Writes a head's status line, `Date` and `Server` fields and then the application's
-    /// fields (`fields`) into `room`; returns the length written.
-    fn write_head(
+    /// Writes a head's status line and the `Date` and `Server` fields the gateway adds into
+    /// `room`; returns the length written.
+    fn write_line(
         room: Option<&mut [u8]>,
         cfg: &ResponseConfig<'_>,
         status: &[u8],
         date: Option<Clock>,
         server: Option<&[u8]>,
-        fields: impl FnOnce(&mut Cursor<'_>) -> Result<(), LocalError>,
     ) -> Result<usize, LocalError> {
         let mut out = Cursor::new(room.ok_or(LocalError::InvalidState)?, 0);
         match cfg.mode {
@@ -437,7 +432,6 @@ impl Response {
         if let Some(server) = server {
             out.put_field(b"Server", server)?;
         }
-        fields(&mut out)?;
         Ok(out.pos())
     }
 
