@@ -814,15 +814,17 @@ impl Exchange<'_> {
     /// tokens, values free of control characters (HTAB allowed), `Content-Length` digits
     /// only, and hop-by-hop headers are refused: the gateway owns them.
     ///
-    /// `headers` is walked twice, through two clones of its iterator: once to check and
-    /// measure the head, once to write it. Both walks must yield the same fields (any
-    /// iterator over a slice or a `Vec` does).
+    /// `headers` is walked once, through a clone of its iterator, each field checked as it
+    /// is written; where the head fits only in place (a replacement, or the application's
+    /// own `Date` or `Server` in a tight buffer), a second clone writes it there and must
+    /// yield the same fields (any iterator over a slice or a `Vec` does).
     ///
     /// # Errors
     /// A [`LocalError`] naming the first problem; nothing is stored then. A second call is
     /// [`LocalError::AlreadyStarted`]: use [`Exchange::restart_response`] for the `exc_info`
-    /// form. [`LocalError::InvalidState`] if the second walk wrote other lengths than the
-    /// first measured: no head is stored then (also none that this call would replace).
+    /// form. If a second walk differs from the first (its checks fail, or
+    /// [`LocalError::InvalidState`] for other lengths), no head is stored (also none that
+    /// this call would replace).
     pub fn start_response<'h, I, N, V>(
         &mut self,
         status: &str,
