@@ -317,17 +317,8 @@ impl Response {
         } else {
             0
         };
-        let room = status_len
-            + if origin && unix_time.is_some() {
-                date_len
-            } else {
-                0
-            }
-            + if origin && !server_software.is_empty() {
-                server_len
-            } else {
-                0
-            };
+        // The most the line and the added fields can take: an application with neither.
+        let (_, _, room) = added(&Fields::default());
         let mut fields = Fields::default();
         let from = base + room;
         let mut fits = from <= tx.len();
@@ -1431,9 +1422,6 @@ pub(crate) fn status_text<'b>(status: u16, reason: &[u8], buf: &'b mut [u8; 64])
     buf.get(..len).unwrap_or(b"500 Internal Server Error")
 }
 
-/// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
-/// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the code. Checked in every build (CPython's are asserts).
-/// The length of a header field line as [`Cursor::put_field`] writes it.
 /// What the checks of an application's header fields found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Fields {
@@ -1498,10 +1486,14 @@ impl Fields {
     }
 }
 
+/// The length of a header field line as [`Cursor::put_field`] writes it.
 fn field_len(name: &[u8], value: &[u8]) -> usize {
     name.len() + 2 + value.len() + 2
 }
 
+/// Validates a status line: three digits, a space, a reason phrase of `SP / VCHAR /
+/// obs-text` (RFC 9112 §4, without the HTAB that CPython 3.14 also refuses). Returns the
+/// code. Checked in every build (CPython's are asserts).
 pub(crate) fn check_status(bytes: &[u8]) -> Result<u16, LocalError> {
     let Some((code, rest)) = bytes.split_at_checked(3) else {
         return Err(LocalError::BadStatus);
