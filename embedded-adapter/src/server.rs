@@ -561,7 +561,8 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
             }
             if out.overflow {
                 // If the head is out (or was committed and could not be staged), nothing
-                // more can be said: the connection closes gracefully after what was staged.
+                // more can be said: the connection closes after what was staged (with a
+                // reset if only the close delimits the body: `Closed::CutShort`).
                 // If a first block alone was too large, nothing was committed, and the
                 // error output answers.
                 log_warn!("application wrote more during its call than the body buffer holds");
