@@ -322,6 +322,10 @@ impl fmt::Write for ErrorsLog {
         Ok(())
     }
 
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        self.write_str(encode_char(c, &mut [0; 4]))
+    }
+
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
         // Gathered on the stack for this call only (never across an await, so no slot
         // carries it); a longer message goes out in parts.
@@ -356,7 +360,18 @@ impl Line {
     }
 }
 
+/// `c` as UTF-8: the `write_char` of both writers, one copy of the encoder (the trait's
+/// default inlines it into each).
+#[inline(never)]
+fn encode_char(c: char, buf: &mut [u8; 4]) -> &str {
+    c.encode_utf8(buf)
+}
+
 impl fmt::Write for Line {
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        self.write_str(encode_char(c, &mut [0; 4]))
+    }
+
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if s.len() > LINE - self.len {
             self.flush();

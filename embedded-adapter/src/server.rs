@@ -738,16 +738,18 @@ pub(crate) fn send(
 /// ([`Closed::CutShort`]), once what was sent is acknowledged (at most `linger`). Returns
 /// when the socket can listen again.
 async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, closed: Closed) {
-    if closed == Closed::CutShort {
-        // What was sent is acknowledged first (briefly), then the reset below.
-        let _ = with_timeout(linger, socket.flush()).await;
-    } else if closed != Closed::Gone {
-        socket.close();
-        let _ = with_timeout(linger, async {
-            while let Ok(1..) = socket.read(sink).await {}
-        })
-        .await;
-        // Our FIN still unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK): wait for it, briefly.
+    if closed != Closed::Gone {
+        if closed != Closed::CutShort {
+            // FIN, then what the client still sends is discarded until it closes (briefly).
+            socket.close();
+            let _ = with_timeout(linger, async {
+                while let Ok(1..) = socket.read(sink).await {}
+            })
+            .await;
+        }
+        // What was sent is acknowledged, briefly (one wait for both cases, one copy in the
+        // firmware): a response cut short before the reset below; otherwise our FIN, if
+        // still unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK).
         let _ = with_timeout(linger, socket.flush()).await;
     }
     // CLOSED and TIME-WAIT can listen again as they are (a listen resets them, no RST).
@@ -798,16 +800,21 @@ struct RequestLine<'e, 'a>(&'e Environ<'a>);
 impl RequestLine<'_, '_> {
     /// The pieces, in order.
     fn pieces(&self) -> [&[u8]; 7] {
+        /// One copy of the environ's (inlined) `get` for the five look-ups.
+        #[inline(never)]
+        fn get<'e>(env: &'e Environ<'_>, key: &str) -> Option<&'e [u8]> {
+            env.get(key)
+        }
         let env = self.0;
-        let query = env.get("QUERY_STRING").unwrap_or_default();
+        let query = get(env, "QUERY_STRING").unwrap_or_default();
         [
-            env.get("REQUEST_METHOD").unwrap_or(b"-"),
+            get(env, "REQUEST_METHOD").unwrap_or(b"-"),
             b" ",
-            env.get("SCRIPT_NAME").unwrap_or_default(),
-            env.get("PATH_INFO").unwrap_or_default(),
+            get(env, "SCRIPT_NAME").unwrap_or_default(),
+            get(env, "PATH_INFO").unwrap_or_default(),
             if query.is_empty() { b"" } else { b"?" },
             query,
-            env.get("SERVER_PROTOCOL").unwrap_or_default(),
+            get(env, "SERVER_PROTOCOL").unwrap_or_default(),
         ]
     }
 
