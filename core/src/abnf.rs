@@ -150,8 +150,9 @@ pub(crate) fn is_reg_name_byte(b: u8) -> bool {
     }
 }
 
-/// Is every byte of a non-empty `s` a `tchar`?
-#[inline]
+/// Is every byte of a non-empty `s` a `tchar`? (One copy in the `small` build.)
+#[cfg_attr(not(feature = "small"), inline)]
+#[cfg_attr(feature = "small", inline(never))]
 pub(crate) fn is_token(s: &[u8]) -> bool {
     #[cfg(not(feature = "small"))]
     return !s.is_empty() && all_bytes(s, swar_not_alpha_dash, is_tchar);
@@ -347,6 +348,31 @@ pub(crate) const fn swar_not_alpha_dash(x: usize) -> usize {
 #[inline(always)]
 pub(crate) fn is_alpha_dash(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'-'
+}
+
+/// `a.eq_ignore_ascii_case(b)`, the parser's and the framing checks' case-insensitive
+/// comparison. The default build inlines it as before; the `small` build keeps one shared
+/// copy (the standard one is inlined at each of its call sites, fifteen in the firmware).
+#[cfg_attr(not(feature = "small"), inline(always))]
+#[cfg_attr(feature = "small", inline(never))]
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Does `s` contain `b`? The default build is `contains` (its word-at-a-time `memchr` for
+/// longer slices, inlined); the `small` build one byte loop, one copy, and no `memchr`.
+#[cfg(not(feature = "small"))]
+#[inline(always)]
+pub(crate) fn has_byte(s: &[u8], b: u8) -> bool {
+    s.contains(&b)
+}
+
+/// [`has_byte`] in the `small` build.
+#[cfg(feature = "small")]
+#[inline(never)]
+#[allow(clippy::manual_contains)] // on purpose: `contains` links `memchr`'s word loop
+pub(crate) fn has_byte(s: &[u8], b: u8) -> bool {
+    s.iter().any(|&c| c == b)
 }
 
 /// Is `b` a control byte for field values: below SP (HTAB, CR and LF included) or DEL?

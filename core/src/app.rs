@@ -202,6 +202,8 @@ impl fmt::Display for AppError {
 impl core::error::Error for AppError {}
 
 impl From<LocalError> for AppError {
+    // One copy of the message table in the `small` build (it was inlined into a caller too).
+    #[cfg_attr(feature = "small", inline(never))]
     fn from(e: LocalError) -> Self {
         let message = match e {
             LocalError::InvalidState => "call not allowed in the current state",

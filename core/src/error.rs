@@ -82,6 +82,8 @@ impl RemoteError {
     /// assert_eq!(RemoteError::UriTooLong.status(), 414);
     /// ```
     #[must_use]
+    // One copy of the table in the `small` build (it was inlined into a caller too).
+    #[cfg_attr(feature = "small", inline(never))]
     pub const fn status(self) -> u16 {
         match self {
             Self::UnsupportedVersion => 505,

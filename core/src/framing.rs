@@ -6,7 +6,7 @@
 //! `FramingFields::request_framing` applies RFC 9112 §6.3 in order.
 
 use crate::RemoteError;
-use crate::abnf::{is_token, trim_ows};
+use crate::abnf::{eq_ignore_case, is_token, trim_ows};
 
 /// How the body of a request is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,7 +174,7 @@ impl FramingFields {
                 // Anything after chunked, chunked twice included.
                 return Err(RemoteError::ChunkedNotFinal);
             }
-            if name.eq_ignore_ascii_case(b"chunked") {
+            if eq_ignore_case(name, b"chunked") {
                 if element.len() != name.len() {
                     // chunked takes no parameters (RFC 9112 §7.1).
                     return Err(RemoteError::BadHeader);
@@ -197,9 +197,9 @@ impl FramingFields {
             if !is_token(token) {
                 return Err(RemoteError::BadHeader);
             }
-            if token.eq_ignore_ascii_case(b"close") {
+            if eq_ignore_case(token, b"close") {
                 self.conn_close = true;
-            } else if token.eq_ignore_ascii_case(b"keep-alive") {
+            } else if eq_ignore_case(token, b"keep-alive") {
                 self.conn_keep_alive = true;
             }
         }
@@ -209,7 +209,7 @@ impl FramingFields {
     /// Accounts for one `Expect` field. Only `100-continue` has a meaning; other
     /// expectations are ignored (RFC 9110 §10.1.1 allows, not requires, a 417).
     pub(crate) fn expectation(&mut self, value: &[u8]) {
-        if list_elements(value).any(|e| e.eq_ignore_ascii_case(b"100-continue")) {
+        if list_elements(value).any(|e| eq_ignore_case(e, b"100-continue")) {
             self.expect_continue = true;
         }
     }

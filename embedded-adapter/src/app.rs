@@ -9,7 +9,7 @@
 use core::fmt;
 
 use embassy_net::tcp::TcpSocket;
-use embassy_time::{Duration, Instant as EmbassyInstant};
+use embassy_time::Duration;
 use wsgiref::app::{
     AppError, Application, Body, InputError, Request, ResponseHeaders, ResponseStart, SliceInput,
     StartResponse,
@@ -18,7 +18,7 @@ use wsgiref::{Environ, Exchange, RemoteError};
 
 use crate::ServerConfig;
 use crate::fmt::log_warn;
-use crate::server::{Read, duration, now, read_until, send};
+use crate::server::{Read, duration, embassy_now, now, read_until, send};
 
 /// An application that reads the request body itself, with [`AsyncRequest::read_body`]: a
 /// request it answers without reading (a wrong password, a route that takes no body) never
@@ -182,7 +182,7 @@ impl<'r, 'c, 'n> AsyncRequest<'r, 'c, 'n> {
                         }
                     }
                     Ok(wsgiref::Body::NeedData) => {
-                        let deadline = EmbassyInstant::now() + duration(self.config.timeouts.body);
+                        let deadline = embassy_now() + duration(self.config.timeouts.body);
                         let exchange = &mut *out.exchange;
                         match read_until(self.socket, exchange.receive_buf(), Some(deadline)).await
                         {

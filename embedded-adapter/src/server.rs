@@ -419,12 +419,12 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
             let closed = self
                 .serve_connection::<F>(config, &mut link, (request, response))
                 .await;
-            let start = EmbassyInstant::now();
+            let start = embassy_now();
             close(&mut socket, body, self.config.linger, closed).await;
             log_debug!(
                 "connection closed ({}), listening again after {} ms",
                 closed,
-                start.elapsed().as_millis()
+                (embassy_now() - start).as_millis()
             );
         }
         socket.abort();
@@ -759,8 +759,18 @@ async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, cl
     }
 }
 
+/// The core's clock. Not inlined, like [`embassy_now`]: one copy of the conversion for its
+/// three call sites.
+#[inline(never)]
 pub(crate) fn now() -> Instant {
-    Instant::from_millis(EmbassyInstant::now().as_millis())
+    Instant::from_millis(embassy_now().as_millis())
+}
+
+/// embassy-time's clock: one copy of the time driver's read (inlined, it is copied into the
+/// HTTP task at each of its call sites).
+#[inline(never)]
+pub(crate) fn embassy_now() -> EmbassyInstant {
+    EmbassyInstant::now()
 }
 
 fn to_embassy(deadline: Instant) -> EmbassyInstant {

@@ -43,7 +43,8 @@ use heapless::Vec;
 
 use crate::RemoteError;
 use crate::abnf::{
-    find_ctl, find_lf, is_ows, is_reg_name_byte, is_target_byte, is_tchar, is_token, trim_ows,
+    eq_ignore_case, find_ctl, find_lf, has_byte, is_ows, is_reg_name_byte, is_target_byte,
+    is_tchar, is_token, trim_ows,
 };
 // The fast paths' scans; the `small` build has none of them (see `scan_field_line`).
 #[cfg(not(feature = "small"))]
@@ -661,7 +662,7 @@ impl HeadParser {
     ) -> bool {
         let kind = FieldKind::of(name);
         is_framing_field(name)
-            || !name.contains(&b'_')
+            || !has_byte(name, b'_')
                 && keep_field(name, limits.keep)
                 && !(kind == FieldKind::ContentType && head.content_type.is_some())
     }
@@ -777,7 +778,7 @@ impl HeadParser {
             colon,
             value_start,
             value_end: value_start + trim_ows(raw_value).len(),
-            underscore: name.contains(&b'_'),
+            underscore: has_byte(name, b'_'),
         })
     }
 
@@ -807,7 +808,7 @@ impl HeadParser {
                 }
                 head.flags.host = true;
             }
-            FieldKind::ContentLength if value.contains(&b',') => {
+            FieldKind::ContentLength if has_byte(value, b',') => {
                 head.flags.content_length(value)?;
                 // RFC 9110 §8.6: `5, 5` is replaced by one `5` (CONTENT_LENGTH is 1*digit).
                 let first = value.iter().position(u8::is_ascii_digit).unwrap_or(0);
@@ -854,9 +855,10 @@ impl HeadParser {
         if repeat {
             let kept = buf.get(..self.kept_end).unwrap_or(&[]);
             let name = name_span.of(kept);
-            let existing = head.fields.iter().position(|f| {
-                f.name.len == name_span.len && f.name.of(kept).eq_ignore_ascii_case(name)
-            });
+            let existing = head
+                .fields
+                .iter()
+                .position(|f| f.name.len == name_span.len && eq_ignore_case(f.name.of(kept), name));
             if let Some(i) = existing {
                 self.join(buf, head, i, at, value_span);
                 return Ok(());
@@ -1227,7 +1229,9 @@ enum FieldKind {
 }
 
 impl FieldKind {
-    #[inline]
+    // One copy in the `small` build (five call sites).
+    #[cfg_attr(not(feature = "small"), inline)]
+    #[cfg_attr(feature = "small", inline(never))]
     fn of(name: &[u8]) -> Self {
         // The six names have six different lengths: one comparison at most.
         let (known, kind): (&[u8], Self) = match name.len() {
@@ -1305,7 +1309,7 @@ fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
 /// every call.
 #[cfg(feature = "small")]
 fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
-    s.eq_ignore_ascii_case(lower)
+    eq_ignore_case(s, lower)
 }
 
 /// Fields whose value the parser must see whole to decide framing or persistence.
@@ -1326,7 +1330,7 @@ fn keep_field(name: &[u8], keep: Option<&[&str]>) -> bool {
             matches!(
                 FieldKind::of(name),
                 FieldKind::Host | FieldKind::ContentType | FieldKind::ContentLength
-            ) || list.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(name))
+            ) || list.iter().any(|k| eq_ignore_case(k.as_bytes(), name))
         }
     }
 }
@@ -1428,7 +1432,7 @@ fn request_line<const H: usize>(
     head: &mut Head<H>,
 ) -> Result<(), RemoteError> {
     let line = buf.get(start..end).ok_or(RemoteError::BadRequestLine)?;
-    if line.contains(&b'\r') {
+    if has_byte(line, b'\r') {
         return Err(RemoteError::BareCr);
     }
     let sp1 = line
@@ -1529,7 +1533,7 @@ fn split_target(
         let path_at = authority_at + authority_len;
         (path_at, target.get(path_at..).unwrap_or(&[]))
     };
-    if target.contains(&b'#') {
+    if has_byte(target, b'#') {
         // A fragment is never sent in a request-target (RFC 9112 §3.2).
         return Err(RemoteError::BadTarget);
     }
@@ -1610,7 +1614,7 @@ fn is_ip_literal(inner: &[u8]) -> bool {
                 && !rest.is_empty()
                 && rest
                     .iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:".contains(&b))
+                    .all(|&b| b.is_ascii_alphanumeric() || has_byte(b"-._~!$&'()*+,;=:", b))
         }
         Some(_) => inner
             .iter()
