@@ -103,7 +103,8 @@ pub struct PollConfig {
     pub limits: Limits,
     /// Core deadlines.
     pub timeouts: Timeouts,
-    /// Longest a thread waits for one socket's send buffer to take more bytes.
+    /// Longest a thread waits for one socket's send buffer to take more bytes: time
+    /// without progress (a client that reads slowly but steadily is not cut off).
     pub write_timeout: Duration,
     /// How long a closed connection may go on sending bytes that will be discarded (so
     /// that unread bytes do not turn the close into a reset that destroys the response).

@@ -163,8 +163,9 @@ impl<'s> SocketTransport<'s> {
     }
 
     /// The transport over a non-blocking `stream`: a read that finds no data waits up to
-    /// `read` for some, a write that finds the send buffer full waits up to `write` for room;
-    /// longer is [`TransportError::TimedOut`].
+    /// `read` for some, a write that finds the send buffer full waits up to `write` for room
+    /// (time without progress: any byte taken starts the wait again); longer is
+    /// [`TransportError::TimedOut`].
     #[must_use]
     pub fn nonblocking(
         stream: &'s TcpStream,
@@ -188,17 +189,6 @@ impl<'s> SocketTransport<'s> {
         self
     }
 
-    /// Waits until the socket can take more bytes (non-blocking mode; at once otherwise).
-    ///
-    /// # Errors
-    /// The wait timed out or failed.
-    pub fn wait_writable(&self) -> Result<(), TransportError> {
-        match self.waits {
-            Some((_, write)) => wait_ready_until(self.stream, false, write, self.cut_off),
-            None => Ok(()),
-        }
-    }
-
     /// Reads arm `timeout` on the socket first (tracked in `armed`, shared with the
     /// connection loop, so an unchanged timeout costs no system call).
     #[must_use]
@@ -220,22 +210,32 @@ impl<'s> SocketTransport<'s> {
 
 impl SendFile for SocketTransport<'_> {
     /// `sendfile(2)` from the file to the socket; on a non-blocking socket (the poll server)
-    /// a full send buffer is waited for, at most the write timeout each time. On a blocking
-    /// socket (the thread pool) `EAGAIN` means that its send timeout (`SO_SNDTIMEO`, the
-    /// write timeout) passed with no room: [`TransportError::TimedOut`], as for any write.
+    /// a full send buffer is waited for, at most the write timeout without progress. On a
+    /// blocking socket (the thread pool) `EAGAIN` means that its send timeout (`SO_SNDTIMEO`,
+    /// the write timeout) passed with no room: [`TransportError::TimedOut`], as for any
+    /// write.
     fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
         let stream = self.stream;
-        let blocking = self.waits.is_none();
+        // The end of the current stall (no byte taken since it began), if one began.
+        let stall: Cell<Option<Option<StdInstant>>> = Cell::new(None);
         send_file_with(
             len,
             |offset, count| {
-                rustix::fs::sendfile(stream, file, Some(offset), count).map_err(io::Error::from)
+                let sent = rustix::fs::sendfile(stream, file, Some(offset), count)
+                    .map_err(io::Error::from);
+                if matches!(sent, Ok(1..)) {
+                    stall.set(None);
+                }
+                sent
             },
-            || {
-                if blocking {
-                    Err(TransportError::TimedOut)
-                } else {
-                    self.wait_writable()
+            || match self.waits {
+                None => Err(TransportError::TimedOut),
+                Some((_, write)) => {
+                    let deadline = stall
+                        .get()
+                        .unwrap_or_else(|| StdInstant::now().checked_add(write));
+                    stall.set(Some(deadline));
+                    wait_for_room(stream, deadline, self.cut_off)
                 }
             },
         )
@@ -345,16 +345,44 @@ struct WaitingWriter<'s> {
 }
 
 impl WaitingWriter<'_> {
+    /// Runs `op` until it does not block, waiting for room at most `self.wait` without
+    /// progress (see [`wait_for_room`]).
     fn retry<T>(&mut self, mut op: impl FnMut(&TcpStream) -> io::Result<T>) -> io::Result<T> {
+        let deadline = StdInstant::now().checked_add(self.wait);
         loop {
             match op(self.stream) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_ready_until(self.stream, false, self.wait, self.cut_off)
+                    wait_for_room(self.stream, deadline, self.cut_off)
                         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
                 }
                 other => return other,
             }
         }
+    }
+}
+
+/// One wait for room in `stream`'s send buffer, of at most 100 ms, within a stall that may
+/// last until `deadline` (`None`: no deadline); the caller tries its write again after it.
+/// [`TransportError::TimedOut`] once the deadline (or `cut_off`) passed.
+///
+/// The write is tried again at least every 100 ms because Linux reports a TCP socket
+/// writable (`POLLOUT`) only once a third of its send buffer is free: a client that reads
+/// steadily but slowly from a large (autotuned) buffer takes bytes for many seconds without
+/// `poll` ever saying so, and must not be cut off as if it read nothing.
+fn wait_for_room(
+    stream: &TcpStream,
+    deadline: Option<StdInstant>,
+    cut_off: Option<&CutOff>,
+) -> Result<(), TransportError> {
+    const RETRY: Duration = Duration::from_millis(100);
+    let left = deadline.map_or(RETRY, |d| d.saturating_duration_since(StdInstant::now()));
+    if left.is_zero() {
+        return Err(TransportError::TimedOut);
+    }
+    match wait_ready_until(stream, false, left.min(RETRY), cut_off) {
+        // The slice ended without `POLLOUT`: the caller tries again.
+        Err(TransportError::TimedOut) if !cut_off.is_some_and(CutOff::passed) => Ok(()),
+        other => other,
     }
 }
 

@@ -13,6 +13,9 @@ use std::sync::Mutex;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+#[path = "common/slow.rs"]
+mod slow;
+
 use wsgiref::Timeouts;
 use wsgiref::app::{AppError, Bytes, Request, StartResponse};
 use wsgiref_std::poll::{PollConfig, PollServer, PollShutdown, raise_fd_limit};
@@ -556,6 +559,32 @@ fn a_client_that_never_reads_is_cut_off_by_the_write_timeout() {
     let _ = stuck.read_to_end(&mut got);
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
     assert!(got.len() < 8 << 20, "the whole body arrived");
+    server.stop(Duration::from_secs(5));
+}
+
+/// A client that reads steadily but slowly is not cut off, however long its response takes:
+/// the write timeout counts time without progress. (Linux reports the socket writable only
+/// once a third of its send buffer is free, so waiting for that alone cut such a client off
+/// once the buffer had grown large: after `write_timeout`, mid-response.)
+#[test]
+fn a_slow_steady_reader_gets_its_whole_response() {
+    let server = Running::start(PollConfig {
+        write_timeout: Duration::from_millis(300),
+        quiet: true,
+        ..PollConfig::default()
+    });
+    let mut reader = server.connect();
+    get(&mut reader, "/big");
+    // About 2.5 MB/s: 8 MiB take over three seconds, ten times the write timeout.
+    let started = Instant::now();
+    let (head, body) = slow::read_slowly(&mut reader, 2.5e6).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(body.len(), 8 << 20);
+    assert!(body.iter().all(|&b| b == b'x'));
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "read too fast to show anything"
+    );
     server.stop(Duration::from_secs(5));
 }
 

@@ -1,30 +1,40 @@
 //! File bodies through the server's sendfile(2) path: exact bytes, HEAD without body, and
 //! the connection kept alive after a file.
 
+#[path = "common/slow.rs"]
+mod slow;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use wsgiref::app::{AppError, Request, StartResponse};
 use wsgiref_std::file::FileResponse;
+use wsgiref_std::poll::{PollConfig, PollServer};
 use wsgiref_std::server::{ServerConfig, WsgiServer};
 
 fn fixture() -> PathBuf {
-    let path = std::env::temp_dir().join(format!("wsgiref-sendfile-{}.bin", std::process::id()));
-    let data: Vec<u8> = (0..1_234_567u32).map(|i| (i % 251) as u8).collect();
+    sized_fixture("", 1_234_567)
+}
+
+/// A file of `len` deterministic bytes, named after `tag`.
+fn sized_fixture(tag: &str, len: u32) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("wsgiref-sendfile{tag}-{}.bin", std::process::id()));
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     std::fs::write(&path, &data).unwrap();
     path
 }
 
-#[test]
-fn files_are_sent_whole_and_the_connection_persists() {
-    let path = fixture();
-    let expected = std::fs::read(&path).unwrap();
-    let served = path.clone();
-    let app = wsgiref::app::from_fn(
+/// An application that answers every request with the file at `path`, by sendfile.
+fn file_app(
+    path: PathBuf,
+) -> impl wsgiref::app::Application<Body = FileResponse> + Send + Sync + 'static {
+    wsgiref::app::from_fn(
         move |_req: &mut Request<'_, '_>, sr: &mut StartResponse<'_>| {
-            let file = FileResponse::open(&served).map_err(|_| AppError::new("open failed"))?;
+            let file = FileResponse::open(&path).map_err(|_| AppError::new("open failed"))?;
             let len = file.len().to_string();
             sr.start(
                 "200 OK",
@@ -35,7 +45,14 @@ fn files_are_sent_whole_and_the_connection_persists() {
             )?;
             Ok(file)
         },
-    );
+    )
+}
+
+#[test]
+fn files_are_sent_whole_and_the_connection_persists() {
+    let path = fixture();
+    let expected = std::fs::read(&path).unwrap();
+    let app = file_app(path.clone());
     let config = ServerConfig {
         quiet: true,
         ..ServerConfig::default()
@@ -78,4 +95,47 @@ fn files_are_sent_whole_and_the_connection_persists() {
     }
     assert!(rest.is_empty(), "{} extra bytes", rest.len());
     let _ = std::fs::remove_file(&path);
+}
+
+/// On the event loop, a client that reads a file steadily but slowly gets all of it: the
+/// write timeout counts sendfile's time without progress (see `poll.rs`'s
+/// `a_slow_steady_reader_gets_its_whole_response`).
+#[test]
+fn a_slow_steady_reader_gets_the_whole_file_on_the_event_loop() {
+    let path = sized_fixture("-slow", 8 << 20);
+    let expected = std::fs::read(&path).unwrap();
+    let config = PollConfig {
+        write_timeout: Duration::from_millis(300),
+        quiet: true,
+        ..PollConfig::default()
+    };
+    let server = PollServer::bind(
+        "127.0.0.1:0",
+        file_app(path.clone()),
+        config,
+        wsgiref_std::server::DefaultHandler,
+    )
+    .unwrap();
+    let addr = server.server_address();
+    let stop = server.shutdown_handle();
+    let serving = thread::spawn(move || server.serve_forever().unwrap());
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /f HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let result = slow::read_slowly(&mut stream, 2.5e6);
+    stop.shutdown();
+    serving.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    let (head, body) = result.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body == expected, "the file differs");
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "read too fast to show anything"
+    );
 }
