@@ -348,10 +348,13 @@ impl WaitingWriter<'_> {
     /// Runs `op` until it does not block, waiting for room at most `self.wait` without
     /// progress (see [`wait_for_room`]).
     fn retry<T>(&mut self, mut op: impl FnMut(&TcpStream) -> io::Result<T>) -> io::Result<T> {
-        let deadline = StdInstant::now().checked_add(self.wait);
+        // Set when the first attempt blocks (no clock reading for a write that does not).
+        let mut deadline = None;
         loop {
             match op(self.stream) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let deadline =
+                        *deadline.get_or_insert_with(|| StdInstant::now().checked_add(self.wait));
                     wait_for_room(self.stream, deadline, self.cut_off)
                         .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
                 }

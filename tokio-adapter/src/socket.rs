@@ -1,6 +1,7 @@
 //! Byte moving on a tokio `TcpStream`: async reads and writes for the connection loop, and
 //! the blocking [`Transport`] an application runs over inside `block_in_place`.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
@@ -97,19 +98,75 @@ fn try_write(stream: &TcpStream, slices: &mut &mut [IoSlice<'_>]) -> io::Result<
     Ok(true)
 }
 
-/// Writes the rest of `slices`, waiting for the socket to take more at most `stall` each
-/// time (an inactivity timeout, as `SO_SNDTIMEO`: a slow but moving client is not cut).
+/// Writes the rest of `slices`, waiting for the socket to take more at most `stall` without
+/// progress (an inactivity timeout, as `SO_SNDTIMEO`: a slow but moving client is not cut).
 async fn write_rest(
     stream: &TcpStream,
     mut slices: &mut [IoSlice<'_>],
     stall: Duration,
 ) -> io::Result<()> {
-    while !try_write(stream, &mut slices)? {
-        timeout(stall, stream.writable())
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    let left = |slices: &[IoSlice<'_>]| slices.iter().map(|s| s.len()).sum::<usize>();
+    // Set when a write first blocks, and again after each write that took bytes.
+    let mut deadline = None;
+    // The last wait ended without the socket being reported writable.
+    let mut unreported = false;
+    loop {
+        let before = left(slices);
+        let done = if unreported {
+            try_send_unreported(stream, &mut slices)?
+        } else {
+            try_write(stream, &mut slices)?
+        };
+        if done {
+            return Ok(());
+        }
+        if deadline.is_none() || left(slices) < before {
+            deadline = Some(TokioInstant::now().checked_add(stall));
+        }
+        unreported = !wait_for_room(stream, deadline.flatten()).await?;
     }
-    Ok(())
+}
+
+/// [`try_write`] when the socket was not reported writable: tokio's own writes would not
+/// try (they return `WouldBlock` until it is), so the bytes go to the socket directly
+/// (`send`, the first slice at a time: the slow path).
+fn try_send_unreported(stream: &TcpStream, slices: &mut &mut [IoSlice<'_>]) -> io::Result<bool> {
+    use rustix::net::{SendFlags, send};
+    while let Some(first) = slices.first() {
+        match send(stream, first, SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(slices, n),
+            Err(rustix::io::Errno::AGAIN) => return Ok(false),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
+}
+
+/// How often a write that waits for room tries again (see [`wait_for_room`]).
+const RETRY: Duration = Duration::from_millis(100);
+
+/// One wait for room in `stream`'s send buffer, of at most [`RETRY`], within a stall that
+/// may last until `deadline` (`None`: no deadline); the caller tries its write again after
+/// it. `Ok(true)` if the socket was reported writable, `Ok(false)` if the wait ended
+/// without that; `TimedOut` once the deadline passed.
+///
+/// The write is tried again at least every [`RETRY`] because Linux reports a TCP socket
+/// writable (`EPOLLOUT`) only once a third of its send buffer is free: a client that reads
+/// steadily but slowly from a large (autotuned) buffer takes bytes for many seconds without
+/// the socket ever being reported writable, and must not be cut off as if it read nothing.
+async fn wait_for_room(stream: &TcpStream, deadline: Option<TokioInstant>) -> io::Result<bool> {
+    let now = TokioInstant::now();
+    if deadline.is_some_and(|d| d <= now) {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    let slice = now + RETRY;
+    let until = deadline.map_or(slice, |d| d.min(slice));
+    match timeout_at(until, stream.writable()).await {
+        Ok(ready) => ready.map(|()| true),
+        Err(_) => Ok(false),
+    }
 }
 
 /// Fills `storage` with the non-empty pieces of `group`; returns how many.
@@ -199,22 +256,43 @@ impl BlockingSocket<'_> {
 
 impl SendFile for BlockingSocket<'_> {
     /// Sends the first `len` bytes of `file` with `sendfile(2)`, waiting for the socket (at
-    /// most `write_stall` each time) when it is full.
+    /// most `write_stall` without progress) when it is full.
     fn send_file(&mut self, file: &File, len: u64) -> Result<(), TransportError> {
         let (stream, stall) = (self.stream, self.write_stall);
+        // The end of the current stall (no byte taken since it began), if one began.
+        let deadline: Cell<Option<Option<TokioInstant>>> = Cell::new(None);
+        // The last wait ended without the socket being reported writable.
+        let unreported = Cell::new(false);
         send_file_with(
             len,
-            // `try_io` clears the socket's readiness when sendfile finds it full, so the wait
-            // really waits.
             |offset, count| {
-                stream.try_io(Interest::WRITABLE, || {
+                let mut send = || {
                     rustix::fs::sendfile(stream, file, Some(offset), count).map_err(io::Error::from)
-                })
+                };
+                // `try_io` clears the socket's readiness when sendfile finds it full, so the
+                // wait really waits; but while the socket is not reported writable it does
+                // not try, so after a wait without that, sendfile goes directly (see
+                // `wait_for_room`).
+                let sent = if unreported.get() {
+                    send()
+                } else {
+                    stream.try_io(Interest::WRITABLE, send)
+                };
+                if matches!(sent, Ok(1..)) {
+                    deadline.set(None);
+                }
+                sent
             },
-            || match self.wait(async { timeout(stall, stream.writable()).await }) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(transport_error(&e)),
-                Err(_) => Err(TransportError::TimedOut),
+            || {
+                let until = deadline
+                    .get()
+                    .unwrap_or_else(|| TokioInstant::now().checked_add(stall));
+                deadline.set(Some(until));
+                let reported = self
+                    .wait(wait_for_room(stream, until))
+                    .map_err(|e| transport_error(&e))?;
+                unreported.set(!reported);
+                Ok(())
             },
         )
     }

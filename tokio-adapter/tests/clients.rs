@@ -32,6 +32,8 @@ use wsgiref_tokio::{Execution, RequestHandler, ServerConfig};
 #[path = "../../std-adapter/tests/common/http.rs"]
 mod http;
 use http::*;
+#[path = "../../std-adapter/tests/common/slow.rs"]
+mod slow;
 
 // ---------------------------------------------------------------------------------------
 // Harness: the server on its own runtime, temp dirs, clients.
@@ -748,6 +750,54 @@ fn client_that_stops_reading_is_cut_off_after_write_timeout() {
     // The server is fine.
     let r = server.get("/small");
     assert_eq!((r.status, r.body.as_slice()), (200, &b"xxxxx"[..]));
+}
+
+/// A client that reads steadily but slowly is not cut off, however long its response takes:
+/// the write timeout counts time without progress, in both executions. (Linux reports the
+/// socket writable only once a third of its send buffer is free, so waiting for that alone
+/// cut such a client off once the buffer had grown large.)
+#[test]
+fn a_slow_steady_reader_gets_its_whole_response() {
+    for execution in [Execution::BlockInPlace, Execution::Inline] {
+        let config = ServerConfig {
+            execution,
+            write_timeout: Duration::from_millis(300),
+            ..quiet()
+        };
+        let server = Server::start(huge, config);
+        let mut s = server.connect();
+        s.write_all(b"GET /huge HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        // About 2.5 MB/s: 8 MiB take over three seconds, ten times the write timeout.
+        let started = Instant::now();
+        let (head, body) = slow::read_slowly(&mut s, 2.5e6).unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{execution:?}: {head}"
+        );
+        assert_eq!(body.len(), HUGE, "{execution:?}");
+        assert!(body.iter().all(|&b| b == b'x'), "{execution:?}");
+        assert!(
+            started.elapsed() > Duration::from_secs(3),
+            "read too fast to show anything"
+        );
+    }
+    // The same by sendfile (the files application), on the default execution.
+    let dir = TempDir::new("slow-file");
+    let big = pattern(8 << 20, 6);
+    fs::write(dir.file("big.bin"), &big).unwrap();
+    let app = AnyApp::Files(wsgiref_std::apps::FileApp::new(&dir.0).unwrap());
+    let config = ServerConfig {
+        write_timeout: Duration::from_millis(300),
+        ..quiet()
+    };
+    let server = Server::start(app, config);
+    let mut s = server.connect();
+    s.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (head, body) = slow::read_slowly(&mut s, 2.5e6).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body == big, "the file differs");
 }
 
 // ---------------------------------------------------------------------------------------
