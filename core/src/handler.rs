@@ -1437,8 +1437,9 @@ struct Fields {
 }
 
 impl Fields {
-    /// Checks one field and counts it; true if it is written (a Content-Length is not,
-    /// where the status allows none: `no_length`).
+    /// Checks one field and counts it; true if it is written (a Content-Length is not where
+    /// the status allows none, `no_length`, nor when it repeats the number of an earlier
+    /// one: a sender sends one, RFC 9110 §5.3 and §8.6; CPython sends both).
     #[inline]
     fn check(
         &mut self,
@@ -1454,6 +1455,7 @@ impl Fields {
             return Err(LocalError::BadHeaderValue);
         }
         let kind = ResponseName::of(name);
+        let mut repeat = false;
         match kind {
             ResponseName::HopByHop => return Err(LocalError::HopByHopHeader),
             ResponseName::ContentLength => {
@@ -1468,6 +1470,7 @@ impl Fields {
                     .flatten();
                 match (n, mode) {
                     (Some(n), _) if self.declared.is_none_or(|d| d == n) => {
+                        repeat = self.declared.is_some();
                         self.declared = Some(n);
                     }
                     (_, OutputMode::Origin) => return Err(LocalError::BadContentLength),
@@ -1478,7 +1481,7 @@ impl Fields {
             ResponseName::Server => self.has_server = true,
             ResponseName::Other => {}
         }
-        let written = !(no_length && kind == ResponseName::ContentLength);
+        let written = !(repeat || no_length && kind == ResponseName::ContentLength);
         if written {
             self.len = self.len.saturating_add(field_len(name.as_bytes(), value));
         }

@@ -3,7 +3,7 @@
 //! and when the head counts as sent.
 
 use wsgiref::handler::Transmit;
-use wsgiref::{Config, Connection, Event, Exchange, Instant, LocalError, Version};
+use wsgiref::{Config, Connection, Event, Exchange, Instant, LocalError, OutputMode, Version};
 
 const T0: Instant = Instant::from_millis(0);
 const GET11: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -167,6 +167,39 @@ fn an_application_content_length_is_digits_only() {
         push(out, ex.finish().unwrap());
     });
     assert!(out.ends_with("Content-Length: 005\r\n\r\nhello"), "{out:?}");
+}
+
+/// A `Content-Length` the application repeats with the same number goes out once (RFC 9110
+/// §5.3: not a list field; Node's parser refuses a response with two), in both output
+/// modes; differing ones are refused.
+#[test]
+fn a_repeated_content_length_is_sent_once() {
+    let cgi = Config {
+        mode: OutputMode::Cgi,
+        ..Config::DEFAULT
+    };
+    for config in [Config::DEFAULT, cgi] {
+        let (out, _) = serve_one(&config, 512, GET11, |ex, out| {
+            let headers = [
+                ("Content-Length", "5"),
+                ("X-A", "1"),
+                ("Content-Length", "5"),
+            ];
+            ex.start_response("200 OK", &headers).unwrap();
+            push(out, ex.write(b"hello").unwrap());
+            push(out, ex.finish().unwrap());
+        });
+        assert_eq!(out.matches("Content-Length").count(), 1, "{out:?}");
+        assert!(
+            out.ends_with("Content-Length: 5\r\nX-A: 1\r\n\r\nhello"),
+            "{out:?}"
+        );
+    }
+    let (_, _) = serve_one(&Config::DEFAULT, 512, GET11, |ex, _| {
+        let headers = [("Content-Length", "5"), ("Content-Length", "6")];
+        let got = ex.start_response("200 OK", &headers);
+        assert_eq!(got, Err(LocalError::BadContentLength));
+    });
 }
 
 /// When the chunk's size line does not fit beside the committed head, the write fails and
