@@ -127,6 +127,7 @@ impl Config<'_> {
         error_output: ErrorOutput::DEFAULT,
     };
 
+    #[inline]
     fn head_limits(&self) -> HeadLimits<'_> {
         HeadLimits {
             max_request_line: self.limits.max_request_line,

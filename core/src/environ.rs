@@ -227,29 +227,41 @@ const CGI_STR_NAMES: [&str; 15] = [
 /// The fixed variables of an HTTP request, in iteration order.
 const CGI_KEYS: &[&str] = CGI_STR_NAMES.split_at(14).0;
 
-/// Where `key` is in [`CGI_STR_NAMES`]: one dispatch on the length first (at most six
-/// names share one).
+/// One dispatch on `key`'s length first (at most six names share one), then `$then` with
+/// `$i` bound to the name's index in [`CGI_STR_NAMES`]; `None` for other keys.
 #[cfg(not(feature = "small"))]
-#[inline(always)]
+macro_rules! cgi_dispatch {
+    ($key:expr, $i:ident => $then:expr) => {
+        match ($key.len(), $key) {
+            (14, "REQUEST_METHOD") => cgi_dispatch!(@ 0, $i => $then),
+            (11, "SCRIPT_NAME") => cgi_dispatch!(@ 1, $i => $then),
+            (9, "PATH_INFO") => cgi_dispatch!(@ 2, $i => $then),
+            (12, "QUERY_STRING") => cgi_dispatch!(@ 3, $i => $then),
+            (12, "CONTENT_TYPE") => cgi_dispatch!(@ 4, $i => $then),
+            (14, "CONTENT_LENGTH") => cgi_dispatch!(@ 5, $i => $then),
+            (11, "SERVER_NAME") => cgi_dispatch!(@ 6, $i => $then),
+            (11, "SERVER_PORT") => cgi_dispatch!(@ 7, $i => $then),
+            (15, "SERVER_PROTOCOL") => cgi_dispatch!(@ 8, $i => $then),
+            (15, "SERVER_SOFTWARE") => cgi_dispatch!(@ 9, $i => $then),
+            (17, "GATEWAY_INTERFACE") => cgi_dispatch!(@ 10, $i => $then),
+            (11, "REMOTE_ADDR") => cgi_dispatch!(@ 11, $i => $then),
+            (11, "REMOTE_PORT") => cgi_dispatch!(@ 12, $i => $then),
+            (11, "REMOTE_HOST") => cgi_dispatch!(@ 13, $i => $then),
+            (15, "wsgi.url_scheme") => cgi_dispatch!(@ 14, $i => $then),
+            _ => None,
+        }
+    };
+    (@ $index:literal, $i:ident => $then:expr) => {{
+        let $i: usize = $index;
+        $then
+    }};
+}
+
+/// Where `key` is in [`CGI_STR_NAMES`] ([`cgi_dispatch`]; the default build dispatches
+/// straight to the value in [`Environ::cgi_str`], so this is for the tests).
+#[cfg(all(not(feature = "small"), test))]
 fn cgi_str_index(key: &str) -> Option<usize> {
-    Some(match (key.len(), key) {
-        (14, "REQUEST_METHOD") => 0,
-        (11, "SCRIPT_NAME") => 1,
-        (9, "PATH_INFO") => 2,
-        (12, "QUERY_STRING") => 3,
-        (12, "CONTENT_TYPE") => 4,
-        (14, "CONTENT_LENGTH") => 5,
-        (11, "SERVER_NAME") => 6,
-        (11, "SERVER_PORT") => 7,
-        (15, "SERVER_PROTOCOL") => 8,
-        (15, "SERVER_SOFTWARE") => 9,
-        (17, "GATEWAY_INTERFACE") => 10,
-        (11, "REMOTE_ADDR") => 11,
-        (11, "REMOTE_PORT") => 12,
-        (11, "REMOTE_HOST") => 13,
-        (15, "wsgi.url_scheme") => 14,
-        _ => return None,
-    })
+    cgi_dispatch!(key, i => Some(i))
 }
 
 /// Where `key` is in [`CGI_STR_NAMES`]: with the `small` feature, one loop over the names
@@ -335,9 +347,6 @@ impl<'a> HttpSource<'a> {
     /// The value of `HTTP_` + `name`: the kept field whose name maps to `name` (upper case,
     /// `-` as `_`), except Content-Type and Content-Length.
     fn http_field(&self, name: &[u8]) -> Option<&'a [u8]> {
-        if name == b"CONTENT_TYPE" || name == b"CONTENT_LENGTH" {
-            return None;
-        }
         if name == b"HOST" {
             // The target's authority, else the one Host field (found while parsing).
             if let Some(authority) = self.target_authority() {
@@ -349,6 +358,17 @@ impl<'a> HttpSource<'a> {
                 .get(usize::from(self.host?))
                 .map(|host| host.value.of(self.head));
         }
+        if name == b"CONTENT_TYPE" || name == b"CONTENT_LENGTH" {
+            return None;
+        }
+        self.search_field(name)
+    }
+
+    /// [`HttpSource::http_field`]'s search of the kept fields (out of line in the default
+    /// build, so that `HTTP_HOST` does not pay for the loop's registers).
+    #[cfg_attr(not(feature = "small"), inline(never))]
+    #[cfg_attr(feature = "small", inline(always))]
+    fn search_field(&self, name: &[u8]) -> Option<&'a [u8]> {
         let head = self.head;
         for (i, f) in self.fields.iter().enumerate() {
             if usize::from(f.name.len) != name.len() || !field_name_matches(f.name.of(head), name) {
@@ -366,10 +386,17 @@ impl<'a> HttpSource<'a> {
     /// stands for the Host field (RFC 9112 §3.2.2: the server ignores a received Host and
     /// uses the target's): `HTTP_HOST` is it. `None` for origin-form and asterisk-form,
     /// where the path starts the target.
+    #[inline]
     fn target_authority(&self) -> Option<&'a [u8]> {
         if !self.absolute_form {
             return None;
         }
+        self.absolute_authority()
+    }
+
+    /// [`HttpSource::target_authority`] of an absolute-form target.
+    #[cold]
+    fn absolute_authority(&self) -> Option<&'a [u8]> {
         let [method, path, ..] = self.line;
         let target = method.end() + 1;
         // The kept request line is contiguous from the method to the path (only the path is
@@ -796,8 +823,16 @@ impl<'a> Environ<'a> {
     }
 
     /// The string-valued CGI and WSGI variables of a request (everything but `HTTP_*`).
+    #[cfg(feature = "small")]
     fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
         self.cgi_str_at(h, cgi_str_index(key)?)
+    }
+
+    /// [`Environ::cgi_str`] in the default build: each arm of the name dispatch resolves
+    /// its value in place (one jump, not one for the index and another for the value).
+    #[cfg(not(feature = "small"))]
+    fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
+        cgi_dispatch!(key, at => self.cgi_str_at(h, at))
     }
 
     /// The variable `CGI_STR_NAMES[at]`.
