@@ -455,3 +455,55 @@ fn unread_bodies_are_drained_not_parsed() {
     }
     assert_eq!(served, [b"/1".to_vec(), b"/2".to_vec()]);
 }
+
+/// `Environ::request_line_vars` is `get` of its five variables, on a request's environ as
+/// parsed and after middleware changed it (the access log of the embedded adapter reads it).
+#[test]
+fn request_line_vars_are_what_get_gives() {
+    use wsgiref::{Connection, Event, Instant};
+    const KEYS: [&str; 5] = [
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_PROTOCOL",
+    ];
+    let config = Config::DEFAULT;
+    for input in [
+        &b"GET /a/b?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        b"POST http://h.example?q HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        // As parsed; then with each of several middleware changes.
+        for change in 0..5 {
+            let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
+            let mut conn: Connection<'_> = Connection::new(&config, &mut rx, &mut tx);
+            conn.receive_buf()[..input.len()].copy_from_slice(input);
+            conn.handle_received(input.len());
+            assert!(matches!(
+                conn.poll_event(Instant::from_millis(0)),
+                Event::Request
+            ));
+            let mut arena = [0u8; 128];
+            let (mut environ, _exchange) = conn.exchange(&mut arena).expect("in Request");
+            match change {
+                0 => {}
+                1 => environ.set("REMOTE_USER", b"alice").unwrap(),
+                2 => {
+                    environ.set("SCRIPT_NAME", b"/a").unwrap();
+                    environ.set("PATH_INFO", b"/b").unwrap();
+                }
+                3 => environ.remove("QUERY_STRING").unwrap(),
+                _ => environ
+                    .set_value("REQUEST_METHOD", wsgiref::Value::Bool(true))
+                    .unwrap(),
+            }
+            let want = KEYS.map(|key| environ.get(key));
+            assert_eq!(
+                environ.request_line_vars(),
+                want,
+                "{input:?} change {change}"
+            );
+        }
+    }
+}

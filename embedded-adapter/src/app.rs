@@ -9,7 +9,6 @@
 use core::fmt;
 
 use embassy_net::tcp::TcpSocket;
-use embassy_time::Duration;
 use wsgiref::app::{
     AppError, Application, Body, InputError, Request, ResponseHeaders, ResponseStart, SliceInput,
     StartResponse,
@@ -246,26 +245,6 @@ pub(crate) struct Output<'r, 'c> {
     pub(crate) overflow: bool,
 }
 
-impl Output<'_, '_> {
-    /// Sends what was staged.
-    pub(crate) async fn flush(
-        &mut self,
-        socket: &mut TcpSocket<'_>,
-        timeout: Duration,
-    ) -> Result<(), InputError> {
-        if self.staged > 0 {
-            let bytes = self.staging.get(..self.staged).unwrap_or_default();
-            if send(socket, &[bytes], timeout).await.is_err() {
-                return Err(InputError::Io(
-                    embedded_io_async::ErrorKind::ConnectionReset,
-                ));
-            }
-            self.staged = 0;
-        }
-        Ok(())
-    }
-}
-
 impl ResponseStart for Output<'_, '_> {
     fn start(
         &mut self,
@@ -329,10 +308,7 @@ impl fmt::Write for ErrorsLog {
     fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> fmt::Result {
         // Gathered on the stack for this call only (never across an await, so no slot
         // carries it); a longer message goes out in parts.
-        let mut line = Line {
-            buf: [0; LINE],
-            len: 0,
-        };
+        let mut line = Line(heapless::String::new());
         let _ = fmt::write(&mut line, args);
         line.flush();
         Ok(())
@@ -342,21 +318,13 @@ impl fmt::Write for ErrorsLog {
 /// Room for one `wsgi.errors` message before it is logged in parts.
 const LINE: usize = 160;
 
-/// A `wsgi.errors` message being gathered: whole `&str` pieces, so always UTF-8.
-struct Line {
-    buf: [u8; LINE],
-    len: usize,
-}
+/// A `wsgi.errors` message being gathered.
+struct Line(heapless::String<LINE>);
 
 impl Line {
     fn flush(&mut self) {
-        let text = self
-            .buf
-            .get(..self.len)
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or_default();
-        log_errors(text);
-        self.len = 0;
+        log_errors(&self.0);
+        self.0.clear();
     }
 }
 
@@ -373,17 +341,14 @@ impl fmt::Write for Line {
     }
 
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if s.len() > LINE - self.len {
+        if s.len() > LINE - self.0.len() {
             self.flush();
             if s.len() > LINE {
                 log_errors(s);
                 return Ok(());
             }
         }
-        if let Some(dst) = self.buf.get_mut(self.len..self.len + s.len()) {
-            dst.copy_from_slice(s.as_bytes());
-            self.len += s.len();
-        }
+        let _ = self.0.push_str(s);
         Ok(())
     }
 }

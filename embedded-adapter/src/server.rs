@@ -390,9 +390,10 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
             match select(socket.accept(self.config.port), self.stop.wait()).await {
                 Either::First(Ok(())) => {}
                 Either::First(Err(_)) => {
-                    // The socket is not closed yet (cannot happen after `close`): reset it.
-                    socket.abort();
-                    let _ = with_timeout(self.config.linger, socket.flush()).await;
+                    // The socket is not closed yet (cannot happen after `close`): reset it,
+                    // as for a client gone (the listen failed, so it is open: one copy of the
+                    // reset in the firmware). A port of 0 fails with the socket closed.
+                    close(&mut socket, body, self.config.linger, Closed::Gone).await;
                     Timer::after_millis(10).await;
                     continue;
                 }
@@ -523,7 +524,7 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
         let fail = 'response: {
             // 1. The application (which reads the body if it wants it). The request lives in
             // this block only, so the slot's future does not keep it across the sends below.
-            let (called, environ, mut out, socket, read, body_failed) = {
+            let (called, environ, out, socket, read, body_failed) = {
                 let mut req = AsyncRequest {
                     environ: &mut environ,
                     out: Output {
@@ -555,19 +556,6 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                 (called, environ, out, socket, read, body_failed)
             };
             let mut errors = ErrorsLog;
-            // Output the application wrote during its call.
-            if out.flush(socket, self.config.write_timeout).await.is_err() {
-                return false;
-            }
-            if out.overflow {
-                // If the head is out (or was committed and could not be staged), nothing
-                // more can be said: the connection closes after what was staged (with a
-                // reset if only the close delimits the body: `Closed::CutShort`).
-                // If a first block alone was too large, nothing was committed, and the
-                // error output answers.
-                log_warn!("application wrote more during its call than the body buffer holds");
-                break 'response true;
-            }
             let exchange = out.exchange;
             // 2. The response body, block by block; `wsgi.input` is the body read.
             let mut input = SliceInput(read);
@@ -576,42 +564,60 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
                 input: &mut input,
                 errors: &mut errors,
             };
-            let error = match called {
-                Ok(_) if exchange.status() == 0 => Some(AppError::with_kind(
-                    "AssertionError",
-                    "write() before start_response()",
-                )),
-                Ok(mut app_body) => {
-                    let mut first = true;
-                    loop {
-                        let single = first && app_body.single_block() && !exchange.headers_sent();
-                        first = false;
-                        let block = match app_body.next_block(&mut req) {
-                            None => break None,
-                            Some(Err(e)) => break Some(e),
-                            Some(Ok(block)) => block,
-                        };
-                        let t = if single {
-                            exchange.write_whole(block)
-                        } else {
-                            exchange.write(block)
-                        };
-                        // Only the pieces are kept across the send, not the `Transmit` too.
-                        let pieces = match t {
-                            Ok(t) => t.pieces(),
-                            Err(e) => break Some(e.into()),
-                        };
-                        if send(socket, &pieces, self.config.write_timeout)
-                            .await
-                            .is_err()
-                        {
-                            return false;
-                        }
-                    }
-                    // The body is dropped (closed) here, before the response ends.
+            let mut called = called;
+            // First the output the application wrote during its call, then each block (one
+            // send for both: one copy in the firmware).
+            let mut pieces: [&[u8]; 3] =
+                [out.staging.get(..out.staged).unwrap_or_default(), &[], &[]];
+            let mut first = true;
+            let error = loop {
+                if send(socket, &pieces, self.config.write_timeout)
+                    .await
+                    .is_err()
+                {
+                    return false;
                 }
-                Err(e) => Some(e),
+                let app_body = match &mut called {
+                    _ if first && out.overflow => {
+                        // If the head is out (or was committed and could not be staged),
+                        // nothing more can be said: the connection closes after what was
+                        // staged (with a reset if only the close delimits the body:
+                        // `Closed::CutShort`). If a first block alone was too large, nothing
+                        // was committed, and the error output answers.
+                        log_warn!(
+                            "application wrote more during its call than the body buffer holds"
+                        );
+                        break 'response true;
+                    }
+                    Ok(_) if exchange.status() == 0 => {
+                        break Some(AppError::with_kind(
+                            "AssertionError",
+                            "write() before start_response()",
+                        ));
+                    }
+                    Ok(app_body) => app_body,
+                    Err(e) => break Some(*e),
+                };
+                let single = first && app_body.single_block() && !exchange.headers_sent();
+                first = false;
+                let block = match app_body.next_block(&mut req) {
+                    None => break None,
+                    Some(Err(e)) => break Some(e),
+                    Some(Ok(block)) => block,
+                };
+                let t = if single {
+                    exchange.write_whole(block)
+                } else {
+                    exchange.write(block)
+                };
+                // Only the pieces are kept across the send, not the `Transmit` too.
+                pieces = match t {
+                    Ok(t) => t.pieces(),
+                    Err(e) => break Some(e.into()),
+                };
             };
+            // The body is dropped (closed) here, before the response ends.
+            drop(called);
             // 3. The end of the response, or the error output (a body that could not be read
             // is answered with its status, and was logged as such by the core's caller).
             match error {
@@ -738,24 +744,29 @@ pub(crate) fn send(
 /// ([`Closed::CutShort`]), once what was sent is acknowledged (at most `linger`). Returns
 /// when the socket can listen again.
 async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, closed: Closed) {
-    if closed != Closed::Gone {
-        if closed != Closed::CutShort {
-            // FIN, then what the client still sends is discarded until it closes (briefly).
-            socket.close();
-            let _ = with_timeout(linger, async {
-                while let Ok(1..) = socket.read(sink).await {}
-            })
-            .await;
-        }
-        // What was sent is acknowledged, briefly (one wait for both cases, one copy in the
-        // firmware): a response cut short before the reset below; otherwise our FIN, if
-        // still unacknowledged (FIN-WAIT-1, CLOSING, LAST-ACK).
-        let _ = with_timeout(linger, socket.flush()).await;
+    if !matches!(closed, Closed::Gone | Closed::CutShort) {
+        // FIN, then what the client still sends is discarded until it closes (briefly).
+        socket.close();
+        let _ = with_timeout(linger, async {
+            while let Ok(1..) = socket.read(sink).await {}
+        })
+        .await;
     }
-    // CLOSED and TIME-WAIT can listen again as they are (a listen resets them, no RST).
-    if !matches!(socket.state(), State::Closed | State::TimeWait) {
+    // One wait for every case (one copy in the firmware): what was sent is acknowledged,
+    // briefly (a response cut short before the reset below; otherwise our FIN, if still
+    // unacknowledged: FIN-WAIT-1, CLOSING, LAST-ACK), then the reset, if any, goes out.
+    let mut flush = closed != Closed::Gone;
+    for reset in [false, true] {
+        if flush {
+            let _ = with_timeout(linger, socket.flush()).await;
+        }
+        // CLOSED and TIME-WAIT can listen again as they are (a listen resets them, no RST);
+        // after the reset (`abort` closes the socket at once), nothing is left to do.
+        if reset || matches!(socket.state(), State::Closed | State::TimeWait) {
+            return;
+        }
         socket.abort();
-        let _ = with_timeout(linger, socket.flush()).await;
+        flush = true;
     }
 }
 
@@ -810,50 +821,44 @@ struct RequestLine<'e, 'a>(&'e Environ<'a>);
 impl RequestLine<'_, '_> {
     /// The pieces, in order.
     fn pieces(&self) -> [&[u8]; 7] {
-        /// One copy of the environ's (inlined) `get` for the five look-ups.
-        #[inline(never)]
-        fn get<'e>(env: &'e Environ<'_>, key: &str) -> Option<&'e [u8]> {
-            env.get(key)
-        }
-        let env = self.0;
-        let query = get(env, "QUERY_STRING").unwrap_or_default();
+        let [method, script, path, query, protocol] = self.0.request_line_vars();
+        let query = query.unwrap_or_default();
         [
-            get(env, "REQUEST_METHOD").unwrap_or(b"-"),
+            method.unwrap_or(b"-"),
             b" ",
-            get(env, "SCRIPT_NAME").unwrap_or_default(),
-            get(env, "PATH_INFO").unwrap_or_default(),
+            script.unwrap_or_default(),
+            path.unwrap_or_default(),
             if query.is_empty() { b"" } else { b"?" },
             query,
-            get(env, "SERVER_PROTOCOL").unwrap_or_default(),
+            protocol.unwrap_or_default(),
         ]
     }
 
-    /// Writes the line, one printable run at a time.
+    /// Writes the line in pieces of up to [`LOG_PIECE`] characters, gathered on the stack
+    /// (ASCII `char`s, so no UTF-8 check).
     fn write_to(&self, mut put: impl FnMut(&str)) {
-        let printable = |b: &u8| b.is_ascii_graphic() || *b == b' ';
+        let mut text = heapless::String::<LOG_PIECE>::new();
         for (i, piece) in self.pieces().iter().enumerate() {
-            if i == 6 {
-                put(" ");
-            }
-            let mut rest: &[u8] = piece;
-            while !rest.is_empty() {
-                let n = rest
-                    .iter()
-                    .position(|b| !printable(b))
-                    .unwrap_or(rest.len());
-                let (run, tail) = rest.split_at_checked(n).unwrap_or((rest, &[]));
-                put(core::str::from_utf8(run).unwrap_or_default());
-                rest = match tail.split_first() {
-                    Some((_, tail)) => {
-                        put("?");
-                        tail
-                    }
-                    None => tail,
+            let space: &[u8] = if i == 6 { b" " } else { b"" };
+            for &b in space.iter().chain(*piece) {
+                let c = if b.is_ascii_graphic() || b == b' ' {
+                    char::from(b)
+                } else {
+                    '?'
                 };
+                if text.push(c).is_err() {
+                    put(&text);
+                    text.clear();
+                    let _ = text.push(c);
+                }
             }
         }
+        put(&text);
     }
 }
+
+/// The most characters of the access line written at once.
+const LOG_PIECE: usize = 64;
 
 impl fmt::Display for RequestLine<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -908,6 +913,30 @@ mod tests {
                 ("SERVER_PROTOCOL", b"HTTP/1.0")
             ]),
             "- / HTTP/1.0"
+        );
+    }
+
+    #[test]
+    fn a_long_access_line_is_whole() {
+        // Longer than one piece of the writer: the pieces join up.
+        let path: std::vec::Vec<u8> = (0..300u32).map(|i| (i % 256) as u8).collect();
+        let want: std::string::String = path
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    char::from(b)
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        assert_eq!(
+            line(&[
+                ("REQUEST_METHOD", b"POST"),
+                ("PATH_INFO", &path),
+                ("SERVER_PROTOCOL", b"HTTP/1.1"),
+            ]),
+            std::format!("POST {want} HTTP/1.1")
         );
     }
 
