@@ -236,12 +236,17 @@ pass "head larger than the request buffer: 431"
 # An application that drops its body read midway (a 200 ms timeout around it) while the
 # body is still coming: its second read fails and the connection is dropped, so the rest
 # of the body is never taken for the next request on the connection.
+# What arrives is read from the start, by a reader of its own, so that a write failing on
+# the dropped connection (EPIPE: SIGPIPE is ignored) cannot skip the check.
 in_ns timeout 10 bash -c '
+  trap "" PIPE
   exec 3<>"/dev/tcp/$1/$2"
+  cat <&3 >"$3/impatient" 2>/dev/null &
   printf "POST /guarded?impatient HTTP/1.1\r\nHost: a\r\nContent-Length: 32\r\n\r\n" >&3
   sleep 0.6
-  printf "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" >&3
-  cat <&3 >"$3/impatient"' _ "$dev_ip" "$port" "$work" || true
+  printf "GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" >&3 2>/dev/null
+  wait' _ "$dev_ip" "$port" "$work" || true
+[ -f "$work/impatient" ] || fail "a body read dropped midway: nothing recorded"
 grep -q 'HTTP/1.1' "$work/impatient" && fail "a body read dropped midway was answered: $(cat "$work/impatient")"
 code=$(in_ns curl -sS -m 5 -o /dev/null -w '%{http_code}' "$url/hello")
 [ "$code" = 200 ] || fail "not serving after a dropped body read: $code"
