@@ -635,9 +635,10 @@ impl<A: Application, H: RequestHandler> PollServer<A, H> {
         self.server_name = name.into();
     }
 
-    /// Stop accepting; idle keep-alive connections close at once, requests in flight
-    /// finish (within [`PollConfig::shutdown_timeout`], then their connections are cut),
-    /// then `serve_forever` returns.
+    /// Stop accepting; idle keep-alive connections close (at once, or, while an
+    /// application runs, when the last one returns: the thread that runs it closes them),
+    /// requests in flight finish (within [`PollConfig::shutdown_timeout`], then their
+    /// connections are cut), then `serve_forever` returns.
     pub fn shutdown(&self) {
         self.shutdown_handle().shutdown();
     }
