@@ -152,7 +152,7 @@ impl Config<'_> {
             server_software: self.gateway.server_software,
             http11: self.http_version == Version::Http11,
             manage_connection: true,
-            error: self.error_output,
+            error: &self.error_output,
         }
     }
 }

@@ -117,37 +117,84 @@ impl RemoteError {
     /// A short description, used in logs (never sent to the client beyond the reason phrase).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::BadRequestLine => "malformed request line",
-            Self::BadMethod => "invalid method",
-            Self::BadTarget => "invalid request-target",
-            Self::BadVersion => "malformed HTTP version",
-            Self::Http09 => "request line without HTTP version",
-            Self::UnsupportedVersion => "unsupported HTTP major version",
-            Self::UriTooLong => "request-target too long",
-            Self::HeadTooLarge => "request head too large",
-            Self::TooManyHeaders => "too many header fields",
-            Self::BadHeader => "malformed header field",
-            Self::WhitespaceBeforeColon => "whitespace before colon in header field",
-            Self::ObsFold => "obsolete line folding",
-            Self::BareCr => "bare CR",
-            Self::LeadingEmptyLines => "too many empty lines before request line",
-            Self::MissingHost => "HTTP/1.1 request without Host",
-            Self::BadHost => "duplicate or invalid Host",
-            Self::ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
-            Self::BadContentLength => "invalid or conflicting Content-Length",
-            Self::UnsupportedTransferCoding => "unsupported transfer-coding",
-            Self::ConnectNotImplemented => "CONNECT is not implemented",
-            Self::ChunkedNotFinal => "chunked is not the final transfer-coding",
-            Self::TransferEncodingOnHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
-            Self::BadChunk => "malformed chunk",
-            Self::ChunkExtensionTooLong => "chunk extension too long",
-            Self::TrailersTooLarge => "trailer section too large",
-            Self::BodyTooLarge => "request body too large",
-            Self::Timeout => "request timed out",
-            Self::UnexpectedEof => "connection closed mid-request",
+        let (start, end) = match DESCRIPTION_ENDS.split_at_checked(self as usize) {
+            Some((before, [end, ..])) => match before.last() {
+                Some(&start) => (start as usize, *end as usize),
+                None => (0, *end as usize),
+            },
+            _ => (0, 0),
+        };
+        match DESCRIPTIONS.split_at_checked(end) {
+            Some((head, _)) => match head.split_at_checked(start) {
+                Some((_, text)) => text,
+                None => "",
+            },
+            None => "",
         }
     }
+}
+
+/// [`RemoteError::as_str`]'s descriptions, one after the other in the order of the variants
+/// (`DESCRIPTIONS`), and where each one ends (`DESCRIPTION_ENDS`): 2 bytes of table a
+/// variant, where a `match` of strings takes 8 (a pointer and a length).
+macro_rules! descriptions {
+    ($($variant:ident => $text:literal,)*) => {
+        const DESCRIPTIONS: &str = concat!($($text),*);
+        #[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
+        const DESCRIPTION_ENDS: [u16; [$(RemoteError::$variant),*].len()] = {
+            let lens = [$($text.len()),*];
+            let mut ends = [0; [$(RemoteError::$variant),*].len()];
+            let mut i = 0;
+            let mut end = 0;
+            while i < lens.len() {
+                end += lens[i];
+                ends[i] = end as u16;
+                i += 1;
+            }
+            ends
+        };
+        /// The variants in the order of the descriptions (which must be theirs).
+        #[cfg(test)]
+        const DESCRIBED: &[RemoteError] = &[$(RemoteError::$variant),*];
+        /// The descriptions by a `match`, which names every variant.
+        #[cfg(test)]
+        fn described(error: RemoteError) -> &'static str {
+            match error {
+                $(RemoteError::$variant => $text,)*
+            }
+        }
+    };
+}
+
+descriptions! {
+    BadRequestLine => "malformed request line",
+    BadMethod => "invalid method",
+    BadTarget => "invalid request-target",
+    BadVersion => "malformed HTTP version",
+    Http09 => "request line without HTTP version",
+    UnsupportedVersion => "unsupported HTTP major version",
+    UriTooLong => "request-target too long",
+    HeadTooLarge => "request head too large",
+    TooManyHeaders => "too many header fields",
+    BadHeader => "malformed header field",
+    WhitespaceBeforeColon => "whitespace before colon in header field",
+    ObsFold => "obsolete line folding",
+    BareCr => "bare CR",
+    LeadingEmptyLines => "too many empty lines before request line",
+    MissingHost => "HTTP/1.1 request without Host",
+    BadHost => "duplicate or invalid Host",
+    ContentLengthWithTransferEncoding => "Content-Length with Transfer-Encoding",
+    BadContentLength => "invalid or conflicting Content-Length",
+    UnsupportedTransferCoding => "unsupported transfer-coding",
+    ConnectNotImplemented => "CONNECT is not implemented",
+    ChunkedNotFinal => "chunked is not the final transfer-coding",
+    TransferEncodingOnHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
+    BadChunk => "malformed chunk",
+    ChunkExtensionTooLong => "chunk extension too long",
+    TrailersTooLarge => "trailer section too large",
+    BodyTooLarge => "request body too large",
+    Timeout => "request timed out",
+    UnexpectedEof => "connection closed mid-request",
 }
 
 impl fmt::Display for RemoteError {
@@ -219,3 +266,21 @@ impl fmt::Display for LocalError {
 }
 
 impl core::error::Error for LocalError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_follow_the_variants() {
+        for (at, &error) in DESCRIBED.iter().enumerate() {
+            assert_eq!(error as usize, at);
+            assert_eq!(error.as_str(), described(error));
+        }
+        assert_eq!(DESCRIBED.len(), DESCRIPTION_ENDS.len());
+        assert_eq!(
+            RemoteError::UnexpectedEof.as_str(),
+            "connection closed mid-request"
+        );
+    }
+}

@@ -121,7 +121,7 @@ pub(crate) struct ResponseConfig<'a> {
     /// headers. A standalone writer (SimpleHandler, CGI) does neither, as CPython.
     pub(crate) manage_connection: bool,
     /// The error output for application errors.
-    pub(crate) error: ErrorOutput<'a>,
+    pub(crate) error: &'a ErrorOutput<'a>,
 }
 
 /// The fixed body of the error output (`BaseHandler.error_body`).
@@ -323,12 +323,15 @@ impl Response {
         let from = base + room;
         let mut fits = from <= tx.len();
         let mut out = Cursor::new(tx, from);
-        headers.each(&mut |name, value| {
-            if fields.check(name, value, cfg.mode, no_length)? {
-                fits = fits && out.put_field(name.as_bytes(), value).is_ok();
-            }
-            Ok(())
-        })?;
+        walk_fields(
+            headers,
+            &mut fields,
+            &mut out,
+            &mut fits,
+            cfg.mode,
+            no_length,
+            false,
+        )?;
         let (date, server, line_len) = added(&fields);
         let needed = line_len + fields.len;
         if needed > tx.len() {
@@ -350,20 +353,17 @@ impl Response {
             let mut again = Fields::default();
             let room = tx.get_mut(..needed).ok_or(LocalError::InvalidState)?;
             let mut out = Cursor::new(room, line_len);
-            headers
-                .each(&mut |name, value| {
-                    if again.check(name, value, cfg.mode, no_length)? {
-                        out.put_field(name.as_bytes(), value)?;
-                    }
-                    Ok(())
-                })
-                .and_then(|()| {
-                    if again == fields {
-                        Ok(out.pos() - line_len)
-                    } else {
-                        Err(LocalError::InvalidState)
-                    }
-                })
+            let mut all = true;
+            walk_fields(
+                headers, &mut again, &mut out, &mut all, cfg.mode, no_length, true,
+            )
+            .and_then(|()| {
+                if again == fields {
+                    Ok(out.pos() - line_len)
+                } else {
+                    Err(LocalError::InvalidState)
+                }
+            })
         };
         let written = fields_written.and_then(|len| {
             Self::write_line(tx.get_mut(..line_len), cfg, status, date, server).map(|n| n + len)
@@ -669,8 +669,9 @@ impl Response {
             (status_text(status, reason, &mut line), plain, reason)
         };
         self.phase = ResponsePhase::Idle;
-        // One header-list type for both: one copy of its loop.
-        let headers = HeaderIter(headers.iter().take(16));
+        // One header-list type for both, the application's (one copy of its loop); at most
+        // 16 fields.
+        let headers = ResponseHeaders::Text(headers.get(..16).unwrap_or(headers));
         let started = self.start_list(tx, cfg, unix_time, status_line, &headers, false);
         let result = started.and_then(|()| self.commit(tx, cfg, req, Some(body.len() as u64)));
         self.phase = ResponsePhase::Finished;
@@ -699,6 +700,33 @@ impl Response {
         self.pending = 0;
         Transmit { head, body, tail }
     }
+}
+
+/// One walk over an application's header list for [`Response::start_list`]: checks each
+/// field into `fields` and writes each one that is written with `out`, while `fits`. A
+/// field that does not fit turns `fits` false (nothing more is written), or, if `strict`,
+/// is the walk's error. One function for both of `start_list`'s walks: one copy of the
+/// closure `each` calls.
+fn walk_fields(
+    headers: &dyn HeaderList,
+    fields: &mut Fields,
+    out: &mut Cursor<'_>,
+    fits: &mut bool,
+    mode: OutputMode,
+    no_length: bool,
+    strict: bool,
+) -> Result<(), LocalError> {
+    headers.each(&mut |name, value| {
+        if fields.check(name, value, mode, no_length)? && *fits {
+            if let Err(e) = out.put_field(name.as_bytes(), value) {
+                if strict {
+                    return Err(e);
+                }
+                *fits = false;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Response header fields as [`Response::start`] reads them (twice: to validate, then to
@@ -803,14 +831,16 @@ impl<'t> ResponseWriter<'t> {
         self.unix_time = Some(Clock::new(unix_secs));
     }
 
-    fn cfg(&self) -> ResponseConfig<'t> {
-        ResponseConfig {
+    /// The response, the buffer, the settings and the request's facts, borrowed apart.
+    fn parts(&mut self) -> (&mut Response, &mut [u8], ResponseConfig<'_>, &RequestFacts) {
+        let cfg = ResponseConfig {
             mode: self.mode,
             server_software: self.server_software,
             http11: self.http11,
             manage_connection: false,
-            error: self.error,
-        }
+            error: &self.error,
+        };
+        (&mut self.response, self.tx, cfg, &self.facts)
     }
 
     /// `start_response`; with `replace`, the `exc_info` form.
@@ -833,9 +863,9 @@ impl<'t> ResponseWriter<'t> {
         headers: ResponseHeaders<'_>,
         replace: bool,
     ) -> Result<(), LocalError> {
-        let cfg = self.cfg();
-        self.response
-            .start_headers(self.tx, &cfg, self.unix_time, status, headers, replace)
+        let unix_time = self.unix_time;
+        let (response, tx, cfg, _) = self.parts();
+        response.start_headers(tx, &cfg, unix_time, status, headers, replace)
     }
 
     /// A body block; `whole` when it is the entire body.
@@ -847,8 +877,8 @@ impl<'t> ResponseWriter<'t> {
         data: &'a [u8],
         whole: bool,
     ) -> Result<Transmit<'a>, LocalError> {
-        let cfg = self.cfg();
-        self.response.write(self.tx, &cfg, &self.facts, data, whole)
+        let (response, tx, cfg, facts) = self.parts();
+        response.write(tx, &cfg, facts, data, whole)
     }
 
     /// Completes the response.
@@ -856,15 +886,15 @@ impl<'t> ResponseWriter<'t> {
     /// # Errors
     /// As [`crate::Exchange::finish`].
     pub fn finish(&mut self) -> Result<Transmit<'_>, LocalError> {
-        let cfg = self.cfg();
-        self.response.finish(self.tx, &cfg, &self.facts)
+        let (response, tx, cfg, facts) = self.parts();
+        response.finish(tx, &cfg, facts)
     }
 
     /// The error output with `status` (500 gives `ERROR_BODY`).
     pub fn fail(&mut self, status: u16) -> Transmit<'_> {
-        let cfg = self.cfg();
-        self.response
-            .fail(self.tx, &cfg, &self.facts, self.unix_time, status)
+        let unix_time = self.unix_time;
+        let (response, tx, cfg, facts) = self.parts();
+        response.fail(tx, &cfg, facts, unix_time, status)
     }
 
     /// Has the head been handed out?
