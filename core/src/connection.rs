@@ -468,47 +468,62 @@ impl<'b, const H: usize> Connection<'b, H> {
             .parser
             .parse(self.rx, &mut self.filled, &mut self.head, &limits)
         {
-            Err(e) => {
-                self.reject(e);
-                self.next_event()
-            }
-            Ok(Progress::NeedData) => {
-                if self.parser.started(self.filled) {
-                    self.state.head_started();
-                }
-                if !self.state.eof {
-                    Ev::NeedData
-                } else if self.state.head_started {
-                    self.reject(RemoteError::UnexpectedEof);
-                    self.next_event()
-                } else {
-                    self.state.close();
-                    Ev::Close
-                }
-            }
             Ok(Progress::Done) => match self.head.flags.request_framing(self.head.version) {
-                Err(e) => {
-                    self.reject(e);
-                    self.next_event()
-                }
                 Ok(BodyFraming::ContentLength(n)) if n > self.config.limits.max_body => {
-                    self.reject(RemoteError::BodyTooLarge);
-                    self.next_event()
+                    self.reject_next(RemoteError::BodyTooLarge)
+                }
+                // The usual request, without a body: its own short path.
+                Ok(BodyFraming::None) => {
+                    self.body = BodyReader::Done;
+                    self.body_pos = self.head.len;
+                    self.state.head_complete(false);
+                    Ev::Request
                 }
                 Ok(framing) => {
                     self.body = BodyReader::new(framing);
                     self.body_pos = self.head.len;
-                    self.response = Response::new();
+                    // `self.response` is fresh: `new` and `start_next_cycle` reset it.
                     let expect = self.head.flags.expect_continue
                         && self.head.version == Version::Http11
                         && !self.body.is_done();
                     self.state.head_complete(expect);
                     Ev::Request
                 }
+                Err(e) => self.reject_next(e),
             },
+            Ok(Progress::NeedData) => self.head_need_data(),
+            Err(e) => self.reject_next(e),
         }
     }
 
+    /// [`Connection::poll_head`] when the head is not complete yet (out of line: the
+    /// usual head comes in one read).
+    #[cfg_attr(not(feature = "small"), inline(never))]
+    fn head_need_data(&mut self) -> Ev {
+        if self.parser.started(self.filled) {
+            self.state.head_started();
+        }
+        if !self.state.eof {
+            Ev::NeedData
+        } else if self.state.head_started {
+            self.reject_next(RemoteError::UnexpectedEof)
+        } else {
+            self.state.close();
+            Ev::Close
+        }
+    }
+
+    /// Rejects the request with `error`, and the event that follows.
+    #[cold]
+    #[inline(never)]
+    fn reject_next(&mut self, error: RemoteError) -> Ev {
+        self.reject(error);
+        self.next_event()
+    }
+
+    // Out of line in the default build: `next_event`, inlined into `poll_event`, then keeps
+    // no registers for it on the way to the head parser.
+    #[cfg_attr(not(feature = "small"), inline(never))]
     fn poll_drain(&mut self) -> Ev {
         let limits = self.config.body_limits();
         loop {
@@ -552,6 +567,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         self.body_pos = 0;
         self.parser = HeadParser::new();
         self.head = Head::new();
+        self.response = Response::new();
         self.state.next_cycle();
     }
 

@@ -140,13 +140,11 @@ impl State {
 
     /// Head → Exchange.
     pub(crate) fn head_complete(&mut self, expect_continue: bool) {
+        // `waiting_body`, `continue_sent`, `body_error` and `drained` are reset by `new`
+        // and `next_cycle`: nothing sets them while a head is received.
         self.phase = Phase::Exchange;
         self.anchored = false;
-        self.waiting_body = false;
         self.expect_continue = expect_continue;
-        self.continue_sent = false;
-        self.body_error = None;
-        self.drained = 0;
     }
 
     /// Any phase → Error: the core answers `error` itself and then closes.
@@ -182,6 +180,8 @@ impl State {
         self.waiting_body = false;
         self.expect_continue = false;
         self.continue_sent = false;
+        self.body_error = None;
+        self.drained = 0;
     }
 
     /// Body progress (or the start of waiting) resets the body deadline.
