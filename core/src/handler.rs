@@ -550,6 +550,8 @@ impl Response {
         len: u64,
         whole: bool,
     ) -> Result<Option<(bool, &'static [u8])>, LocalError> {
+        // The response as it was before this block committed its head, if it did.
+        let mut before = None;
         let framing = match self.phase {
             ResponsePhase::Idle | ResponsePhase::Finished => return Err(LocalError::InvalidState),
             ResponsePhase::Started if len == 0 && !whole => return Ok(None),
@@ -560,19 +562,8 @@ impl Response {
                 return Err(LocalError::BodyTooLong);
             }
             ResponsePhase::Started => {
-                let before = *self;
-                let framing = self.commit(tx, cfg, req, whole.then_some(len))?;
-                if framing == OutFraming::Chunked && len > 0 {
-                    // The chunk's size line must fit beside the head, or nothing counts as
-                    // committed: no byte is handed out, and the error output may still
-                    // replace this response.
-                    let mut out = Cursor::new(tx, self.pending);
-                    if let Err(e) = out.put_hex(len).and_then(|()| out.put(b"\r\n")) {
-                        *self = before;
-                        return Err(e);
-                    }
-                }
-                framing
+                before = Some(*self);
+                self.commit(tx, cfg, req, whole.then_some(len))?
             }
             ResponsePhase::Committed(f) => f,
         };
@@ -588,8 +579,15 @@ impl Response {
             OutFraming::Chunked if len == 0 => (true, b""),
             OutFraming::Chunked => {
                 let mut out = Cursor::new(tx, self.pending);
-                out.put_hex(len)?;
-                out.put(b"\r\n")?;
+                if let Err(e) = out.put_hex(len).and_then(|()| out.put(b"\r\n")) {
+                    // The chunk's size line must fit beside a head this block committed, or
+                    // nothing counts as committed: no byte is handed out, and the error
+                    // output may still replace this response.
+                    if let Some(before) = before {
+                        *self = before;
+                    }
+                    return Err(e);
+                }
                 self.pending = out.pos();
                 (true, b"\r\n")
             }
