@@ -97,6 +97,48 @@ fn files_are_sent_whole_and_the_connection_persists() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// On the thread pool, whose blocking sends wait for any room (`SO_SNDTIMEO` bounds each),
+/// a client that reads a file steadily but slowly gets all of it under a write timeout far
+/// shorter than the transfer: the event loop's test below, for the other engine.
+#[test]
+fn a_slow_steady_reader_gets_the_whole_file_on_the_thread_pool() {
+    let path = sized_fixture("-slow-pool", 8 << 20);
+    let expected = std::fs::read(&path).unwrap();
+    let config = ServerConfig {
+        write_timeout: Duration::from_millis(300),
+        quiet: true,
+        ..ServerConfig::default()
+    };
+    let server = WsgiServer::bind(
+        "127.0.0.1:0",
+        file_app(path.clone()),
+        config,
+        wsgiref_std::server::DefaultHandler,
+    )
+    .unwrap();
+    let addr = server.server_address();
+    let serving = thread::spawn(move || server.handle_connection().unwrap());
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /f HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let result = slow::read_slowly(&mut stream, 2.5e6);
+    drop(stream);
+    serving.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    let (head, body) = result.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body == expected, "the file differs");
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "read too fast to show anything"
+    );
+}
+
 /// On the event loop, a client that reads a file steadily but slowly gets all of it: the
 /// write timeout counts sendfile's time without progress (see `poll.rs`'s
 /// `a_slow_steady_reader_gets_its_whole_response`).
