@@ -356,30 +356,33 @@ impl<'a> HttpSource<'a> {
             return self
                 .fields
                 .get(usize::from(self.host?))
-                .map(|host| host.value.of(self.head));
-        }
-        if name == b"CONTENT_TYPE" || name == b"CONTENT_LENGTH" {
-            return None;
+                .map(|host| value_of(host.value, self.head));
         }
         self.search_field(name)
     }
 
     /// [`HttpSource::http_field`]'s search of the kept fields (out of line in the default
-    /// build, so that `HTTP_HOST` does not pay for the loop's registers).
+    /// build, so that `HTTP_HOST` does not pay for the loop's registers). Content-Type and
+    /// Content-Length are turned away by name, after `HOST` (one length comparison for it):
+    /// no other name matches their fields, so the loop need not skip `content_type` and
+    /// `content_length`.
     #[cfg_attr(not(feature = "small"), inline(never))]
     #[cfg_attr(feature = "small", inline(always))]
     fn search_field(&self, name: &[u8]) -> Option<&'a [u8]> {
-        let head = self.head;
-        for (i, f) in self.fields.iter().enumerate() {
-            if usize::from(f.name.len) != name.len() || !field_name_matches(f.name.of(head), name) {
-                continue;
-            }
-            let i = u8::try_from(i).ok();
-            if i != self.content_type && i != self.content_length {
-                return Some(f.value.of(head));
-            }
+        if name == b"CONTENT_TYPE" || name == b"CONTENT_LENGTH" {
+            return None;
         }
-        None
+        let head = self.head;
+        self.fields
+            .iter()
+            .find(|f| {
+                // A name out of range (never) matches nothing: fewer registers than `Span::of`.
+                usize::from(f.name.len) == name.len()
+                    && head
+                        .get(usize::from(f.name.start)..f.name.end())
+                        .is_some_and(|field| field_name_matches(field, name))
+            })
+            .map(|f| value_of(f.value, head))
     }
 
     /// The authority of an absolute-form request-target (`http://authority/path`), which
@@ -611,8 +614,11 @@ impl<'a> Environ<'a> {
 
     /// [`Environ::get`] on a request's environ without middleware changes.
     fn http_get(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
-        if let Some(name) = key.as_bytes().strip_prefix(b"HTTP_") {
-            return h.http_field(name);
+        // `strip_prefix(b"HTTP_")` as one word comparison and one byte comparison.
+        if let Some((&word, [b'_', name @ ..])) = key.as_bytes().split_first_chunk() {
+            if u32::from_le_bytes(word) == u32::from_le_bytes(*b"HTTP") {
+                return h.http_field(name);
+            }
         }
         self.cgi_str(h, key)
     }
@@ -804,17 +810,24 @@ impl<'a> Environ<'a> {
         self.cgi_value(h, key)
     }
 
-    /// The ports' and the peer address's text, all formatted on first use (`get` and `set`,
-    /// not `get_or_init`, whose reentrancy panic would be dead code here). Not inlined: three
-    /// variables share it.
+    /// `SERVER_PORT`, `REMOTE_ADDR` or `REMOTE_PORT` (`CGI_STR_NAMES[at]`; `None` for other
+    /// `at`): the ports' and the peer address's text, all formatted on first use (`get` and
+    /// `set`, not `get_or_init`, whose reentrancy panic would be dead code here). Not inlined:
+    /// three variables share it.
     #[inline(never)]
-    fn numbers(&self, h: &HttpSource<'a>) -> Option<&Numbers> {
+    fn number(&self, h: &HttpSource<'a>, at: usize) -> Option<&[u8]> {
         if self.numbers.get().is_none() {
             let _ = self
                 .numbers
                 .set(Numbers::new(h.gateway.server_port, *h.remote));
         }
-        self.numbers.get()
+        let n = self.numbers.get()?;
+        Some(n.get(match at {
+            7 => n.server_port,
+            11 => n.remote_addr,
+            12 => n.remote_port,
+            _ => return None,
+        }))
     }
 
     /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
@@ -889,10 +902,16 @@ impl<'a> Environ<'a> {
     }
 
     /// [`Environ::cgi_str`] in the default build: each arm of the name dispatch resolves
-    /// its value in place (one jump, not one for the index and another for the value).
+    /// its value in place (one jump, not one for the index and another for the value). The
+    /// formatted variables leave the dispatch for one call at the end, a tail call: no arm
+    /// saves registers for a call.
     #[cfg(not(feature = "small"))]
     fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
-        cgi_dispatch!(key, at => self.cgi_str_at(h, at))
+        let at = cgi_dispatch!(key, at => match at {
+            7 | 11 | 12 => Some(at),
+            _ => return self.cgi_str_at(h, at),
+        })?;
+        self.number(h, at)
     }
 
     /// The variable `CGI_STR_NAMES[at]`.
@@ -900,25 +919,23 @@ impl<'a> Environ<'a> {
     fn cgi_str_at(&self, h: &HttpSource<'a>, at: usize) -> Option<&[u8]> {
         let field = |i: Option<u8>| {
             i.and_then(|i| h.fields.get(usize::from(i)))
-                .map(|f| f.value.of(h.head))
+                .map(|f| value_of(f.value, h.head))
         };
         let [method, _, query, protocol] = h.line;
         let g = h.gateway;
         match at {
-            0 => Some(method.of(h.head)),
+            0 => Some(value_of(method, h.head)),
             1 => Some(b""),
             2 => Some(path_info(h)),
-            3 => Some(query.of(h.head)),
+            3 => Some(value_of(query, h.head)),
             // CPython's get_environ: text/plain when absent, '' for no length.
             4 => Some(field(h.content_type).unwrap_or(b"text/plain")),
             5 => Some(field(h.content_length).unwrap_or(b"")),
             6 => Some(g.server_name.as_bytes()),
-            7 => self.numbers(h).map(|n| n.get(n.server_port)),
-            8 => Some(protocol.of(h.head)),
+            7 | 11 | 12 => self.number(h, at),
+            8 => Some(value_of(protocol, h.head)),
             9 => Some(g.server_software.as_bytes()),
             10 => Some(b"CGI/1.1"),
-            11 => self.numbers(h).map(|n| n.get(n.remote_addr)),
-            12 => self.numbers(h).map(|n| n.get(n.remote_port)),
             // simple_server's base environ: never resolved (CPython since 3.3).
             13 => Some(b""),
             14 => Some(g.url_scheme.as_bytes()),
@@ -927,15 +944,51 @@ impl<'a> Environ<'a> {
     }
 }
 
+/// `span.of(head)` for a lookup's value. The default build branches to an out-of-line empty
+/// value when the span is out of range (never, for the parser's spans) instead of selecting
+/// it on every lookup.
+#[cfg(not(feature = "small"))]
+#[inline(always)]
+fn value_of(span: Span, head: &[u8]) -> &[u8] {
+    match head.get(usize::from(span.start)..span.end()) {
+        Some(value) => value,
+        None => out_of_range(),
+    }
+}
+
+#[cfg(not(feature = "small"))]
+#[cold]
+#[inline(never)]
+fn out_of_range() -> &'static [u8] {
+    &[]
+}
+
+/// `span.of(head)` for a lookup's value.
+#[cfg(feature = "small")]
+#[inline(always)]
+fn value_of(span: Span, head: &[u8]) -> &[u8] {
+    span.of(head)
+}
+
 /// `PATH_INFO` of a request.
 #[inline(always)]
 fn path_info<'a>(h: &HttpSource<'a>) -> &'a [u8] {
     // An absolute-form target without a path (`http://h?q`) asks for `/` (RFC 9110 §4.2.3),
     // as its origin-form would (RFC 9112 §3.2.1).
-    match h.line[1].of(h.head) {
+    match value_of(h.line[1], h.head) {
+        #[cfg(not(feature = "small"))]
+        b"" => empty_path(h),
+        #[cfg(feature = "small")]
         b"" if h.absolute_form => b"/",
         path => path,
     }
+}
+
+/// [`path_info`] of an empty path (a branch rather than selects on every lookup).
+#[cfg(not(feature = "small"))]
+#[cold]
+fn empty_path<'a>(h: &HttpSource<'a>) -> &'a [u8] {
+    if h.absolute_form { b"/" } else { b"" }
 }
 
 /// The request-line variable `CGI_STR_NAMES[at]` (`at` is 0 to 3 or 8) of a request: what
