@@ -291,6 +291,9 @@ impl<A> fmt::Debug for Server<'_, A> {
 
 impl<'a, A: AsyncApplication> Server<'a, A> {
     /// A server for `app` on `stack`.
+    // Not inlined, nor are `log`, `new_socket` and `duration`: called once each, they are
+    // smaller out of the HTTP task's poll function than in it (measured on the firmware).
+    #[inline(never)]
     pub fn new(stack: Stack<'a>, app: A, config: ServerConfig<'a>) -> Self {
         Self {
             stack,
@@ -338,8 +341,33 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
         slots: &mut [Slot<SRX, STX, RQ, RS, B, AR, F>; N],
     ) {
         let config = self.config.core_config(B);
-        let futures = slots.each_mut().map(|slot| self.serve_slot(&config, slot));
-        embassy_futures::join::join_array(futures).await;
+        self.join_slots(&config, slots).await;
+    }
+
+    /// The slots' futures, joined. Not inlined: built in `run`, the `N` futures and the
+    /// copies `join_array` makes of them (10 KiB with four slots) sat in the stack frame of
+    /// the HTTP task's poll function at every poll, its other locals beyond them, each
+    /// reached with extra instructions. Now that frame holds one copy (under 4 KiB with
+    /// four slots), and this function's frame the others, only while the future is built.
+    #[inline(never)]
+    fn join_slots<
+        's,
+        const N: usize,
+        const SRX: usize,
+        const STX: usize,
+        const RQ: usize,
+        const RS: usize,
+        const B: usize,
+        const AR: usize,
+        const F: usize,
+    >(
+        &'s self,
+        config: &'s Config<'s>,
+        slots: &'s mut [Slot<SRX, STX, RQ, RS, B, AR, F>; N],
+    ) -> impl Future<Output = [(); N]> + 's {
+        embassy_futures::join::join_array(
+            slots.each_mut().map(|slot| self.serve_slot(config, slot)),
+        )
     }
 
     /// Serves connections on one slot until [`Server::stop`].
@@ -381,51 +409,53 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
             arena,
             fields: _,
         } = slot;
-        let mut socket = TcpSocket::new(self.stack, socket_rx, socket_tx);
+        let mut socket = new_socket(self.stack, socket_rx, socket_tx);
         while !self.stop.is_set() {
             // smoltcp gives up on a handshake only through the socket's timeout: without it
             // a SYN whose final ACK never comes (a client gone, a spoofed address) holds the
             // socket in SYN-RECEIVED for good, and a few of them every socket of the pool.
             socket.set_timeout(Some(duration(self.config.timeouts.first_byte)));
-            match select(socket.accept(self.config.port), self.stop.wait()).await {
-                Either::First(Ok(())) => {}
-                Either::First(Err(_)) => {
-                    // The socket is not closed yet (cannot happen after `close`): reset it,
-                    // as for a client gone (the listen failed, so it is open: one copy of the
-                    // reset in the firmware). A port of 0 fails with the socket closed.
-                    close(&mut socket, body, self.config.linger, Closed::Gone).await;
-                    Timer::after_millis(10).await;
+            let accepted = match select(socket.accept(self.config.port), self.stop.wait()).await {
+                Either::First(result) => result.is_ok(),
+                Either::Second(()) => break,
+            };
+            let closed = if accepted {
+                // The core's deadlines take over from here.
+                socket.set_timeout(None);
+                if !matches!(socket.state(), State::Established | State::CloseWait) {
+                    // The handshake timed out (accept returns once the socket left
+                    // SYN-RECEIVED): listen again.
+                    log_debug!("handshake timed out");
+                    socket.abort();
                     continue;
                 }
-                Either::Second(()) => break,
-            }
-            // The core's deadlines take over from here.
-            socket.set_timeout(None);
-            if !matches!(socket.state(), State::Established | State::CloseWait) {
-                // The handshake timed out (accept returns once the socket left SYN-RECEIVED):
-                // listen again.
-                log_debug!("handshake timed out");
-                socket.abort();
+                socket.set_nagle_enabled(false);
+                let peer = socket.remote_endpoint();
+                log_debug!("connection from {}", OptEndpoint(peer));
+                let mut link = Link {
+                    socket: &mut socket,
+                    peer,
+                    body: &mut body[..],
+                    arena: &mut arena[..],
+                };
+                self.serve_connection::<F>(config, &mut link, (request, response))
+                    .await
+            } else {
+                // The listen failed: the socket is not closed yet (cannot happen after
+                // `close`). It is reset below, as for a client gone, then listens again after
+                // a pause (one close path in the firmware). A port of 0 fails with the
+                // socket closed.
+                Closed::Gone
+            };
+            let took = close(&mut socket, body, self.config.linger, closed).await;
+            if !accepted {
+                Timer::after_millis(10).await;
                 continue;
             }
-            socket.set_nagle_enabled(false);
-            let peer = socket.remote_endpoint();
-            log_debug!("connection from {}", OptEndpoint(peer));
-            let mut link = Link {
-                socket: &mut socket,
-                peer,
-                body: &mut body[..],
-                arena: &mut arena[..],
-            };
-            let closed = self
-                .serve_connection::<F>(config, &mut link, (request, response))
-                .await;
-            let start = embassy_now();
-            close(&mut socket, body, self.config.linger, closed).await;
             log_debug!(
                 "connection closed ({}), listening again after {} ms",
                 closed,
-                (embassy_now() - start).as_millis()
+                took.as_millis()
             );
         }
         socket.abort();
@@ -651,6 +681,7 @@ impl<'a, A: AsyncApplication> Server<'a, A> {
         conn.phase() != Phase::Exchange
     }
 
+    #[inline(never)]
     fn log(&self, peer: Option<IpEndpoint>, environ: &Environ<'_>, status: u16, bytes: u64) {
         if !self.config.quiet {
             log_info!(
@@ -742,8 +773,15 @@ pub(crate) fn send(
 /// close into a reset that destroys the response. A client that does not close in time, or
 /// one that is gone, is reset; so is a connection whose response was cut short
 /// ([`Closed::CutShort`]), once what was sent is acknowledged (at most `linger`). Returns
-/// when the socket can listen again.
-async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, closed: Closed) {
+/// when the socket can listen again, with how long it took (for the log: measured in here,
+/// the instant is not kept in the slot's state across the close).
+async fn close(
+    socket: &mut TcpSocket<'_>,
+    sink: &mut [u8],
+    linger: Duration,
+    closed: Closed,
+) -> Duration {
+    let start = embassy_now();
     if !matches!(closed, Closed::Gone | Closed::CutShort) {
         // FIN, then what the client still sends is discarded until it closes (briefly).
         socket.close();
@@ -763,16 +801,23 @@ async fn close(socket: &mut TcpSocket<'_>, sink: &mut [u8], linger: Duration, cl
         // CLOSED and TIME-WAIT can listen again as they are (a listen resets them, no RST);
         // after the reset (`abort` closes the socket at once), nothing is left to do.
         if reset || matches!(socket.state(), State::Closed | State::TimeWait) {
-            return;
+            break;
         }
         socket.abort();
         flush = true;
     }
+    embassy_now() - start
 }
 
-/// The core's clock. Not inlined, like [`embassy_now`]: one copy of the conversion for its
-/// three call sites.
+/// `TcpSocket::new`, out of line (see [`Server::new`]): the smoltcp socket it builds is
+/// then not a temporary of the HTTP task's frame.
 #[inline(never)]
+fn new_socket<'a>(stack: Stack<'a>, rx: &'a mut [u8], tx: &'a mut [u8]) -> TcpSocket<'a> {
+    TcpSocket::new(stack, rx, tx)
+}
+
+/// The core's clock (inlined: out of line it measured 116 bytes more in the firmware;
+/// [`embassy_now`] stays out of line).
 pub(crate) fn now() -> Instant {
     Instant::from_millis(embassy_now().as_millis())
 }
@@ -788,6 +833,7 @@ fn to_embassy(deadline: Instant) -> EmbassyInstant {
     EmbassyInstant::from_millis(deadline.as_millis())
 }
 
+#[inline(never)]
 pub(crate) fn duration(d: core::time::Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
