@@ -437,9 +437,15 @@ impl<'b, const H: usize> Connection<'b, H> {
     /// [`Event::Close`]; `now` anchors the deadlines of the situation it reports.
     pub fn poll_event(&mut self, now: Instant) -> Event<'_> {
         let event = self.next_event();
-        if self.state.anchor().is_none() && self.state.timer().is_some() {
+        // A request leaves no timer without its anchor: in `Exchange` only a wait for body
+        // bytes runs one, and `poll_body` anchors it as it begins.
+        if !matches!(event, Ev::Request)
+            && self.state.anchor().is_none()
+            && self.state.timer().is_some()
+        {
             self.state.set_anchor(now);
         }
+        debug_assert!(self.state.anchor().is_some() || self.state.timer().is_none());
         match event {
             Ev::NeedData => Event::NeedData,
             Ev::Request => Event::Request,
@@ -450,6 +456,17 @@ impl<'b, const H: usize> Connection<'b, H> {
     }
 
     fn next_event(&mut self) -> Ev {
+        // The head phase with one comparison rather than a jump table.
+        if self.state.phase == Phase::Head {
+            self.poll_head()
+        } else {
+            self.later_event()
+        }
+    }
+
+    /// [`Connection::next_event`] past the head phase.
+    #[cfg_attr(not(feature = "small"), inline(never))]
+    fn later_event(&mut self) -> Ev {
         match self.state.phase {
             Phase::Head => self.poll_head(),
             Phase::Exchange => Ev::Request,
@@ -521,9 +538,6 @@ impl<'b, const H: usize> Connection<'b, H> {
         self.next_event()
     }
 
-    // Out of line in the default build: `next_event`, inlined into `poll_event`, then keeps
-    // no registers for it on the way to the head parser.
-    #[cfg_attr(not(feature = "small"), inline(never))]
     fn poll_drain(&mut self) -> Ev {
         let limits = self.config.body_limits();
         loop {
@@ -636,7 +650,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         if self.state.phase != Phase::Exchange {
             return Err(LocalError::InvalidState);
         }
-        self.head.decode_path(self.rx);
+        decode_path(&mut self.head, self.rx);
         let (head_bytes, body_region) = self.rx.split_at_mut(self.head.len.min(self.rx.len()));
         let environ = Environ::from_head(
             head_bytes,
@@ -662,6 +676,29 @@ impl<'b, const H: usize> Connection<'b, H> {
         };
         Ok((environ, exchange))
     }
+}
+
+/// [`Head::decode_path`]. The default build decodes out of line: the environ then copies
+/// the request line from the head in one piece, not the path from registers (the `small`
+/// build is smaller with the call in line).
+#[inline(always)]
+fn decode_path<const H: usize>(head: &mut Head<H>, rx: &mut [u8]) {
+    #[cfg(not(feature = "small"))]
+    if head.path_raw {
+        decode_raw_path(head, rx);
+    } else {
+        head.exchanged = true;
+    }
+    #[cfg(feature = "small")]
+    head.decode_path(rx);
+}
+
+/// [`decode_path`] of a path that needs decoding.
+#[cfg(not(feature = "small"))]
+#[cold]
+#[inline(never)]
+fn decode_raw_path<const H: usize>(head: &mut Head<H>, rx: &mut [u8]) {
+    head.decode_path(rx);
 }
 
 /// Moves unconsumed body bytes down to the end of the head when space is needed.

@@ -203,7 +203,7 @@ impl Default for Gateway<'_> {
     }
 }
 
-/// The string-valued variables `Environ::cgi_str` knows, by their index in its table: the
+/// The string-valued variables `HttpSource::cgi_str` knows, by their index in its table: the
 /// fixed variables of an HTTP request in iteration order ([`CGI_KEYS`]), then
 /// `wsgi.url_scheme` (listed with [`WSGI_KEYS`]).
 const CGI_STR_NAMES: [&str; 15] = [
@@ -258,7 +258,7 @@ macro_rules! cgi_dispatch {
 }
 
 /// Where `key` is in [`CGI_STR_NAMES`] ([`cgi_dispatch`]; the default build dispatches
-/// straight to the value in [`Environ::cgi_str`], so this is for the tests).
+/// straight to the value in [`HttpSource::cgi_str`], so this is for the tests).
 #[cfg(all(not(feature = "small"), test))]
 fn cgi_str_index(key: &str) -> Option<usize> {
     cgi_dispatch!(key, i => Some(i))
@@ -325,7 +325,7 @@ impl Numbers {
 }
 
 /// The environ of an HTTP request: borrowed parts of the parsed head.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct HttpSource<'a> {
     head: &'a [u8],
     fields: &'a [Field],
@@ -341,6 +341,11 @@ struct HttpSource<'a> {
     absolute_form: bool,
     gateway: &'a Gateway<'a>,
     remote: &'a Option<SocketAddr>,
+    /// `SERVER_PORT`, `REMOTE_ADDR` and `REMOTE_PORT` as text, formatted when first read.
+    numbers: OnceCell<Numbers>,
+    /// No variable was set or removed yet: the arena is empty. (Last, so that the enum
+    /// [`Source`] keeps its tag in this byte, and [`Environ::get`] tests both at once.)
+    unedited: bool,
 }
 
 impl<'a> HttpSource<'a> {
@@ -414,6 +419,99 @@ impl<'a> HttpSource<'a> {
         authority.get(..end)
     }
 
+    /// [`Environ::get`] on a request's environ without middleware changes.
+    fn http_get(&self, key: &str) -> Option<&[u8]> {
+        // `strip_prefix(b"HTTP_")` as one word comparison and one byte comparison.
+        if let Some((&word, [b'_', name @ ..])) = key.as_bytes().split_first_chunk() {
+            if u32::from_le_bytes(word) == u32::from_le_bytes(*b"HTTP") {
+                return self.http_field(name);
+            }
+        }
+        self.cgi_str(key)
+    }
+
+    /// `SERVER_PORT`, `REMOTE_ADDR` or `REMOTE_PORT` (`CGI_STR_NAMES[at]`; `None` for other
+    /// `at`): the ports' and the peer address's text, all formatted on first use (`get` and
+    /// `set`, not `get_or_init`, whose reentrancy panic would be dead code here). Not inlined:
+    /// three variables share it.
+    #[inline(never)]
+    fn number(&self, at: usize) -> Option<&[u8]> {
+        if self.numbers.get().is_none() {
+            let _ = self
+                .numbers
+                .set(Numbers::new(self.gateway.server_port, *self.remote));
+        }
+        let n = self.numbers.get()?;
+        Some(n.get(match at {
+            7 => n.server_port,
+            11 => n.remote_addr,
+            12 => n.remote_port,
+            _ => return None,
+        }))
+    }
+
+    /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
+    fn cgi_value(&self, key: &str) -> Option<Value<'_>> {
+        if let Some(s) = self.cgi_str(key) {
+            return Some(Value::Str(s));
+        }
+        let g = self.gateway;
+        match key {
+            "wsgi.version" => Some(Value::Version(1, 0)),
+            "wsgi.multithread" => Some(Value::Bool(g.multithread)),
+            "wsgi.multiprocess" => Some(Value::Bool(g.multiprocess)),
+            "wsgi.run_once" => Some(Value::Bool(g.run_once)),
+            _ => None,
+        }
+    }
+
+    /// The string-valued CGI and WSGI variables of a request (everything but `HTTP_*`).
+    #[cfg(feature = "small")]
+    fn cgi_str(&self, key: &str) -> Option<&[u8]> {
+        self.cgi_str_at(cgi_str_index(key)?)
+    }
+
+    /// [`HttpSource::cgi_str`] in the default build: each arm of the name dispatch resolves
+    /// its value in place (one jump, not one for the index and another for the value). The
+    /// formatted variables leave the dispatch for one call at the end, a tail call: no arm
+    /// saves registers for a call.
+    #[cfg(not(feature = "small"))]
+    fn cgi_str(&self, key: &str) -> Option<&[u8]> {
+        let at = cgi_dispatch!(key, at => match at {
+            7 | 11 | 12 => Some(at),
+            _ => return self.cgi_str_at(at),
+        })?;
+        self.number(at)
+    }
+
+    /// The variable `CGI_STR_NAMES[at]`.
+    #[inline(always)]
+    fn cgi_str_at(&self, at: usize) -> Option<&[u8]> {
+        let field = |i: Option<u8>| {
+            i.and_then(|i| self.fields.get(usize::from(i)))
+                .map(|f| value_of(f.value, self.head))
+        };
+        let [method, _, query, protocol] = self.line;
+        let g = self.gateway;
+        match at {
+            0 => Some(value_of(method, self.head)),
+            1 => Some(b""),
+            2 => Some(path_info(self)),
+            3 => Some(value_of(query, self.head)),
+            // CPython's get_environ: text/plain when absent, '' for no length.
+            4 => Some(field(self.content_type).unwrap_or(b"text/plain")),
+            5 => Some(field(self.content_length).unwrap_or(b"")),
+            6 => Some(g.server_name.as_bytes()),
+            7 | 11 | 12 => self.number(at),
+            8 => Some(value_of(protocol, self.head)),
+            9 => Some(g.server_software.as_bytes()),
+            10 => Some(b"CGI/1.1"),
+            // simple_server's base environ: never resolved (CPython since 3.3).
+            13 => Some(b""),
+            14 => Some(g.url_scheme.as_bytes()),
+            _ => None,
+        }
+    }
     /// Does the head have a Host field (kept, so not Content-Type or Content-Length)?
     fn has_host_field(&self) -> bool {
         self.fields
@@ -422,7 +520,7 @@ impl<'a> HttpSource<'a> {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Source<'a> {
     Http(HttpSource<'a>),
     Pairs(&'a [(&'a str, &'a [u8])]),
@@ -554,8 +652,6 @@ impl Extras<'_> {
 pub struct Environ<'a> {
     source: Source<'a>,
     extras: Extras<'a>,
-    /// `SERVER_PORT`, `REMOTE_ADDR` and `REMOTE_PORT` as text, formatted when first read.
-    numbers: OnceCell<Numbers>,
 }
 
 impl<'a> Environ<'a> {
@@ -567,7 +663,6 @@ impl<'a> Environ<'a> {
         Self {
             source: Source::Pairs(pairs),
             extras: Extras { buf: arena, len: 0 },
-            numbers: OnceCell::new(),
         }
     }
 
@@ -591,9 +686,10 @@ impl<'a> Environ<'a> {
                 absolute_form: head.absolute_form,
                 gateway,
                 remote,
+                numbers: OnceCell::new(),
+                unedited: true,
             }),
             extras: Extras { buf: arena, len: 0 },
-            numbers: OnceCell::new(),
         }
     }
 
@@ -602,25 +698,21 @@ impl<'a> Environ<'a> {
     #[must_use]
     #[inline]
     pub fn get(&self, key: &str) -> Option<&[u8]> {
-        match (&self.source, self.extras.len) {
+        match &self.source {
             // The common case, kept short: a request's environ nobody has changed.
-            (Source::Http(h), 0) => self.http_get(h, key),
-            _ => match self.value(key)? {
-                Value::Str(s) => Some(s),
-                _ => None,
-            },
+            Source::Http(h) if h.unedited => h.http_get(key),
+            _ => self.edited_get(key),
         }
     }
 
-    /// [`Environ::get`] on a request's environ without middleware changes.
-    fn http_get(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
-        // `strip_prefix(b"HTTP_")` as one word comparison and one byte comparison.
-        if let Some((&word, [b'_', name @ ..])) = key.as_bytes().split_first_chunk() {
-            if u32::from_le_bytes(word) == u32::from_le_bytes(*b"HTTP") {
-                return h.http_field(name);
-            }
+    /// [`Environ::get`] of other environs (out of the way of the common case).
+    #[cold]
+    #[inline(never)]
+    fn edited_get(&self, key: &str) -> Option<&[u8]> {
+        match self.value(key)? {
+            Value::Str(s) => Some(s),
+            _ => None,
         }
-        self.cgi_str(h, key)
     }
 
     /// [`Environ::get`] as UTF-8 text, if it is valid UTF-8.
@@ -651,6 +743,7 @@ impl<'a> Environ<'a> {
     /// # Errors
     /// [`LocalError::CapacityExceeded`] if the arena cannot hold it; nothing changes then.
     pub fn set(&mut self, key: &str, value: &[u8]) -> Result<(), LocalError> {
+        self.edit();
         self.extras.put(key, Some(Value::Str(value)))
     }
 
@@ -669,11 +762,19 @@ impl<'a> Environ<'a> {
         self.set(k2, v2)
     }
 
+    /// Before the arena's first entry: lookups leave the unedited path.
+    fn edit(&mut self) {
+        if let Source::Http(h) = &mut self.source {
+            h.unedited = false;
+        }
+    }
+
     /// Sets (or replaces) a variable with any [`Value`], such as a `wsgi.*` flag.
     ///
     /// # Errors
     /// [`LocalError::CapacityExceeded`] if the arena cannot hold it; nothing changes then.
     pub fn set_value(&mut self, key: &str, value: Value<'_>) -> Result<(), LocalError> {
+        self.edit();
         self.extras.put(key, Some(value))
     }
 
@@ -684,6 +785,7 @@ impl<'a> Environ<'a> {
     /// that is not there.
     pub fn remove(&mut self, key: &str) -> Result<(), LocalError> {
         if self.base_value(key).is_some() {
+            self.edit();
             self.extras.put(key, None)
         } else {
             self.extras.delete(key);
@@ -724,25 +826,25 @@ impl<'a> Environ<'a> {
     /// field's or a pair's (the others are looked up by name).
     fn base_keys(&self) -> impl Iterator<Item = (Key<'a>, Option<&'a [u8]>)> + 'a {
         let (cgi, http, wsgi, pairs): (&[&str], &[Field], &[&str], &[(&str, &[u8])]) =
-            match self.source {
+            match &self.source {
                 Source::Http(h) => (CGI_KEYS, h.fields, &WSGI_KEYS, &[]),
-                Source::Pairs(p) => (&[], &[], &[], p),
+                Source::Pairs(p) => (&[], &[], &[], *p),
             };
-        let head = match self.source {
+        let head = match &self.source {
             Source::Http(h) => h.head,
             Source::Pairs(_) => &[],
         };
-        let (ct, cl) = match self.source {
+        let (ct, cl) = match &self.source {
             Source::Http(h) => (h.content_type, h.content_length),
             Source::Pairs(_) => (None, None),
         };
         // An absolute-form target's authority is `HTTP_HOST` (RFC 9112 §3.2.2), with or
         // without a Host field (HTTP/1.0).
-        let authority = match self.source {
+        let authority = match &self.source {
             Source::Http(h) => h.target_authority(),
             Source::Pairs(_) => None,
         };
-        let target_host = match self.source {
+        let target_host = match &self.source {
             Source::Http(h) if authority.is_some() && !h.has_host_field() => {
                 Some((Key::Http(b"Host"), authority))
             }
@@ -807,42 +909,7 @@ impl<'a> Environ<'a> {
         if let Some(name) = key.as_bytes().strip_prefix(b"HTTP_") {
             return h.http_field(name).map(Value::Str);
         }
-        self.cgi_value(h, key)
-    }
-
-    /// `SERVER_PORT`, `REMOTE_ADDR` or `REMOTE_PORT` (`CGI_STR_NAMES[at]`; `None` for other
-    /// `at`): the ports' and the peer address's text, all formatted on first use (`get` and
-    /// `set`, not `get_or_init`, whose reentrancy panic would be dead code here). Not inlined:
-    /// three variables share it.
-    #[inline(never)]
-    fn number(&self, h: &HttpSource<'a>, at: usize) -> Option<&[u8]> {
-        if self.numbers.get().is_none() {
-            let _ = self
-                .numbers
-                .set(Numbers::new(h.gateway.server_port, *h.remote));
-        }
-        let n = self.numbers.get()?;
-        Some(n.get(match at {
-            7 => n.server_port,
-            11 => n.remote_addr,
-            12 => n.remote_port,
-            _ => return None,
-        }))
-    }
-
-    /// The CGI and WSGI variables of a request (everything but `HTTP_*`).
-    fn cgi_value(&self, h: &HttpSource<'a>, key: &str) -> Option<Value<'_>> {
-        if let Some(s) = self.cgi_str(h, key) {
-            return Some(Value::Str(s));
-        }
-        let g = h.gateway;
-        match key {
-            "wsgi.version" => Some(Value::Version(1, 0)),
-            "wsgi.multithread" => Some(Value::Bool(g.multithread)),
-            "wsgi.multiprocess" => Some(Value::Bool(g.multiprocess)),
-            "wsgi.run_once" => Some(Value::Bool(g.run_once)),
-            _ => None,
-        }
+        h.cgi_value(key)
     }
 
     /// What [`Environ::get`] gives for `REQUEST_METHOD`, `SCRIPT_NAME`, `PATH_INFO`,
@@ -891,54 +958,6 @@ impl<'a> Environ<'a> {
         };
         match value? {
             Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The string-valued CGI and WSGI variables of a request (everything but `HTTP_*`).
-    #[cfg(feature = "small")]
-    fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
-        self.cgi_str_at(h, cgi_str_index(key)?)
-    }
-
-    /// [`Environ::cgi_str`] in the default build: each arm of the name dispatch resolves
-    /// its value in place (one jump, not one for the index and another for the value). The
-    /// formatted variables leave the dispatch for one call at the end, a tail call: no arm
-    /// saves registers for a call.
-    #[cfg(not(feature = "small"))]
-    fn cgi_str(&self, h: &HttpSource<'a>, key: &str) -> Option<&[u8]> {
-        let at = cgi_dispatch!(key, at => match at {
-            7 | 11 | 12 => Some(at),
-            _ => return self.cgi_str_at(h, at),
-        })?;
-        self.number(h, at)
-    }
-
-    /// The variable `CGI_STR_NAMES[at]`.
-    #[inline(always)]
-    fn cgi_str_at(&self, h: &HttpSource<'a>, at: usize) -> Option<&[u8]> {
-        let field = |i: Option<u8>| {
-            i.and_then(|i| h.fields.get(usize::from(i)))
-                .map(|f| value_of(f.value, h.head))
-        };
-        let [method, _, query, protocol] = h.line;
-        let g = h.gateway;
-        match at {
-            0 => Some(value_of(method, h.head)),
-            1 => Some(b""),
-            2 => Some(path_info(h)),
-            3 => Some(value_of(query, h.head)),
-            // CPython's get_environ: text/plain when absent, '' for no length.
-            4 => Some(field(h.content_type).unwrap_or(b"text/plain")),
-            5 => Some(field(h.content_length).unwrap_or(b"")),
-            6 => Some(g.server_name.as_bytes()),
-            7 | 11 | 12 => self.number(h, at),
-            8 => Some(value_of(protocol, h.head)),
-            9 => Some(g.server_software.as_bytes()),
-            10 => Some(b"CGI/1.1"),
-            // simple_server's base environ: never resolved (CPython since 3.3).
-            13 => Some(b""),
-            14 => Some(g.url_scheme.as_bytes()),
             _ => None,
         }
     }
@@ -992,7 +1011,7 @@ fn empty_path<'a>(h: &HttpSource<'a>) -> &'a [u8] {
 }
 
 /// The request-line variable `CGI_STR_NAMES[at]` (`at` is 0 to 3 or 8) of a request: what
-/// `Environ::cgi_str_at` gives for it, without the other variables.
+/// `HttpSource::cgi_str_at` gives for it, without the other variables.
 #[inline(always)]
 fn line_str<'a>(h: &HttpSource<'a>, at: usize) -> &'a [u8] {
     let [method, _, query, protocol] = h.line;
