@@ -54,7 +54,8 @@ pub(crate) enum ResponseName {
 }
 
 impl ResponseName {
-    /// With the `small` feature: one loop over the names (smaller code than the dispatch).
+    /// With the `small` feature: one loop over the names (smaller code than the dispatch),
+    /// kept as one text with an end and a kind each (2 bytes a name, not 12).
     #[cfg(feature = "small")]
     pub(crate) fn of(name: &str) -> Self {
         const NAMES: [(&str, ResponseName); 11] = [
@@ -70,10 +71,48 @@ impl ResponseName {
             ("proxy-authenticate", ResponseName::HopByHop),
             ("proxy-authorization", ResponseName::HopByHop),
         ];
-        NAMES
-            .iter()
-            .find(|(known, _)| known.eq_ignore_ascii_case(name))
-            .map_or(Self::Other, |&(_, kind)| kind)
+        // The names one after the other, and where each one ends, with its kind.
+        #[allow(clippy::indexing_slicing)] // const evaluation: out of bounds fails the build
+        const LEN: usize = {
+            let mut len = 0;
+            let mut i = 0;
+            while i < NAMES.len() {
+                len += NAMES[i].0.len();
+                i += 1;
+            }
+            len
+        };
+        #[allow(clippy::indexing_slicing)] // const evaluation: out of bounds fails the build
+        static TEXT: ([u8; LEN], [(u8, ResponseName); NAMES.len()]) = {
+            let mut text = [0; LEN];
+            let mut ends = [(0, ResponseName::Other); NAMES.len()];
+            let (mut i, mut at) = (0, 0);
+            while i < NAMES.len() {
+                let name = NAMES[i].0.as_bytes();
+                let mut j = 0;
+                while j < name.len() {
+                    text[at] = name[j];
+                    at += 1;
+                    j += 1;
+                }
+                ends[i] = (at as u8, NAMES[i].1);
+                i += 1;
+            }
+            (text, ends)
+        };
+        let mut start = 0;
+        for &(end, kind) in &TEXT.1 {
+            let end = usize::from(end);
+            if TEXT
+                .0
+                .get(start..end)
+                .is_some_and(|known| crate::abnf::eq_ignore_case(known, name.as_bytes()))
+            {
+                return kind;
+            }
+            start = end;
+        }
+        Self::Other
     }
 
     /// One dispatch on the length, then at most two comparisons.
@@ -1050,6 +1089,8 @@ mod tests {
             ("Content-Type", Other),
             ("", Other),
             ("X", Other),
+            ("TEDate", Other),
+            ("e", Other),
         ];
         for (name, want) in table {
             assert_eq!(ResponseName::of(name), *want, "{name}");

@@ -6,7 +6,9 @@
 //! pipelined request are never taken for body bytes.
 
 use crate::RemoteError;
-use crate::abnf::{is_field_value_byte, is_ows, is_tchar};
+use crate::abnf::is_tchar;
+#[cfg(any(not(feature = "small"), test))]
+use crate::abnf::{is_field_value_byte, is_ows};
 use crate::framing::BodyFraming;
 
 /// Limits that apply while decoding a body.
@@ -33,7 +35,7 @@ pub(crate) enum Step {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) enum Chunk {
     /// In `chunk-size`; `digits` seen so far.
-    Size { digits: u16 },
+    Size { digits: Digits },
     /// After a quoted extension value, before `;` or CRLF.
     ExtSpace,
     /// After whitespace that must be followed by `;` (BWS of RFC 9112 §7.1.1).
@@ -74,6 +76,38 @@ pub(crate) enum Chunk {
     Done,
 }
 
+/// The digits of a chunk size seen so far: their number, or with the `small` feature
+/// whether there was one (a `bool`, so that [`Chunk`] is one byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct Digits(
+    #[cfg(not(feature = "small"))] u16,
+    #[cfg(feature = "small")] bool,
+);
+
+impl Chunk {
+    /// The start of a size line: no digit yet.
+    const SIZE_START: Self = Self::Size {
+        digits: Digits::NONE,
+    };
+}
+
+impl Digits {
+    /// No digit yet.
+    #[cfg(not(feature = "small"))]
+    const NONE: Self = Self(0);
+    #[cfg(feature = "small")]
+    const NONE: Self = Self(false);
+
+    /// After one digit more.
+    fn one_more(self) -> Self {
+        #[cfg(not(feature = "small"))]
+        return Self(self.0.saturating_add(1));
+        #[cfg(feature = "small")]
+        return Self(true);
+    }
+}
+
 /// A request-body decoder.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum BodyReader {
@@ -102,7 +136,7 @@ impl BodyReader {
             BodyFraming::None | BodyFraming::ContentLength(0) => Self::Done,
             BodyFraming::ContentLength(n) => Self::Length { remaining: n },
             BodyFraming::Chunked => Self::Chunked {
-                state: Chunk::Size { digits: 0 },
+                state: Chunk::SIZE_START,
                 size: 0,
                 line: 0,
                 trailers: 0,
@@ -196,7 +230,11 @@ impl BodyReader {
                         }
                         _ => {}
                     }
-                    *state = chunk_transition(*state, b, size)?;
+                    #[cfg(not(feature = "small"))]
+                    let next = chunk_transition(*state, b, size)?;
+                    #[cfg(feature = "small")]
+                    let next = chunk_transition_small(*state, b, size)?;
+                    *state = next;
                     if *state == Chunk::Data {
                         // The size line is complete.
                         *total = total.checked_add(*size).ok_or(RemoteError::BodyTooLarge)?;
@@ -209,7 +247,7 @@ impl BodyReader {
                         // reached its end, so what follows is never taken as body.
                         *self = Self::Done;
                         return Ok((i, Step::Done));
-                    } else if *state == (Chunk::Size { digits: 0 }) {
+                    } else if *state == Chunk::SIZE_START {
                         *line = 0;
                     }
                 }
@@ -220,6 +258,7 @@ impl BodyReader {
 }
 
 /// One byte of chunked framing (everything but data). `size` accumulates the chunk size.
+#[cfg(any(not(feature = "small"), test))]
 fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, RemoteError> {
     use Chunk::*;
     let bad = Err(RemoteError::BadChunk);
@@ -236,11 +275,11 @@ fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, Remote
                     .and_then(|s| s.checked_add(u64::from(v)))
                     .ok_or(RemoteError::BadChunk)?;
                 Size {
-                    digits: digits.saturating_add(1),
+                    digits: digits.one_more(),
                 }
             }
             // `0x`, signs, `_`, a bare LF, an empty size: all malformed.
-            _ if digits == 0 => return bad,
+            _ if digits == Digits::NONE => return bad,
             b';' => ExtNameStart,
             b'\r' => SizeLf,
             _ if is_ows(b) => ExtBws,
@@ -310,7 +349,7 @@ fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, Remote
             _ => return bad,
         },
         DataLf => match b {
-            b'\n' => Size { digits: 0 },
+            b'\n' => Chunk::SIZE_START,
             _ => return bad,
         },
         TrailerStart => match b {
@@ -338,6 +377,213 @@ fn chunk_transition(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, Remote
         // Data is handled by the caller; Done consumes nothing.
         Data | Done => state,
     })
+}
+
+/// [`chunk_transition`] in the `small` build: the size's digits in code, every other byte
+/// through [`CHUNK_NEXT`] by state and byte class (the same answers: a test compares the
+/// two on every state and byte).
+#[cfg(feature = "small")]
+fn chunk_transition_small(state: Chunk, b: u8, size: &mut u64) -> Result<Chunk, RemoteError> {
+    if let Chunk::Size { digits } = state {
+        let v = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ if digits == Digits::NONE => return Err(RemoteError::BadChunk),
+            // After a digit: the table's row of `ExtSpace`, which has the same answers.
+            _ => 16,
+        };
+        if v < 16 {
+            *size = size
+                .checked_mul(16)
+                .and_then(|s| s.checked_add(u64::from(v)))
+                .ok_or(RemoteError::BadChunk)?;
+            return Ok(Chunk::Size {
+                digits: digits.one_more(),
+            });
+        }
+    }
+    // The delimiters are classes 1 to 8, in this order; HTAB is taken as SP.
+    let delimiter = if b == b'\t' { b' ' } else { b };
+    let class = match b";\r\n =\"\\:".iter().position(|&c| c == delimiter) {
+        Some(at) => at + 1,
+        None if is_tchar(b) => TCHAR,
+        None if b > b' ' && b != 0x7f => VCHAR,
+        None => CTL,
+    };
+    let row = usize::from(state.index().saturating_sub(1));
+    let next = CHUNK_NEXT
+        .get(row)
+        .and_then(|r| r.get(class))
+        .copied()
+        .unwrap_or(BAD_CHUNK);
+    match CHUNK_STATES.get(usize::from(next)) {
+        // Only the LF of a size line gives `Data`: after the last chunk (size 0), the
+        // trailer section.
+        Some(Chunk::Data) if *size == 0 => Ok(Chunk::TrailerStart),
+        Some(&to) => Ok(to),
+        None => Err(CHUNK_ERRORS
+            .get(usize::from(next.saturating_sub(BAD_CHUNK)))
+            .copied()
+            .unwrap_or(RemoteError::BadChunk)),
+    }
+}
+
+// The byte classes of chunked framing, the columns of `CHUNK_NEXT`: a `tchar`, the
+// delimiters, any other visible byte or obs-text, and the rest (controls, DEL).
+#[cfg(feature = "small")]
+const TCHAR: usize = 0;
+#[cfg(feature = "small")]
+const SEMI: usize = 1;
+#[cfg(feature = "small")]
+const CR: usize = 2;
+#[cfg(feature = "small")]
+const LF: usize = 3;
+#[cfg(feature = "small")]
+const OWS: usize = 4;
+#[cfg(feature = "small")]
+const EQUALS: usize = 5;
+#[cfg(feature = "small")]
+const DQUOTE: usize = 6;
+#[cfg(feature = "small")]
+const BACKSLASH: usize = 7;
+#[cfg(feature = "small")]
+const COLON: usize = 8;
+#[cfg(feature = "small")]
+const VCHAR: usize = 9;
+#[cfg(feature = "small")]
+const CTL: usize = 10;
+
+/// The entries of [`CHUNK_NEXT`] after the states' indexes: its errors, in the order of
+/// [`CHUNK_ERRORS`].
+#[cfg(feature = "small")]
+const BAD_CHUNK: u8 = CHUNK_STATES.len() as u8;
+#[cfg(feature = "small")]
+const BAD_HEADER: u8 = BAD_CHUNK + 1;
+#[cfg(feature = "small")]
+const OBS_FOLD: u8 = BAD_CHUNK + 2;
+#[cfg(feature = "small")]
+const WS_COLON: u8 = BAD_CHUNK + 3;
+#[cfg(feature = "small")]
+const CHUNK_ERRORS: [RemoteError; 4] = [
+    RemoteError::BadChunk,
+    RemoteError::BadHeader,
+    RemoteError::ObsFold,
+    RemoteError::WhitespaceBeforeColon,
+];
+
+/// The states in the order of [`Chunk::index`].
+#[cfg(feature = "small")]
+const CHUNK_STATES: [Chunk; 20] = {
+    use Chunk::*;
+    [
+        Chunk::SIZE_START,
+        ExtSpace,
+        ExtBws,
+        ExtNameStart,
+        ExtName,
+        ExtNameEnd,
+        ExtValueStart,
+        ExtToken,
+        ExtQuoted,
+        ExtEscape,
+        SizeLf,
+        Data,
+        DataCr,
+        DataLf,
+        TrailerStart,
+        TrailerName,
+        TrailerValue,
+        TrailerLf,
+        FinalLf,
+        Done,
+    ]
+};
+
+/// The next state's [`Chunk::index`], or an error, by state (a row each from `ExtSpace` to
+/// `FinalLf`) and byte class: [`chunk_transition`]'s `match` by class.
+#[cfg(feature = "small")]
+#[allow(clippy::indexing_slicing)] // const evaluation: an index out of bounds fails the build
+static CHUNK_NEXT: [[u8; 11]; 18] = {
+    let mut table = [[0; 11]; 18];
+    let mut row = 0;
+    while row < table.len() {
+        let mut class = 0;
+        while class < 11 {
+            table[row][class] = chunk_next(CHUNK_STATES[row + 1], class);
+            class += 1;
+        }
+        row += 1;
+    }
+    table
+};
+
+/// An entry of [`CHUNK_NEXT`].
+#[cfg(feature = "small")]
+const fn chunk_next(state: Chunk, class: usize) -> u8 {
+    use Chunk::*;
+    let to = match (state, class) {
+        (ExtSpace | ExtName | ExtToken, CR) => SizeLf,
+        (ExtSpace | ExtBws | ExtName | ExtNameEnd | ExtToken, SEMI) => ExtNameStart,
+        (ExtSpace | ExtBws | ExtToken, OWS) => ExtBws,
+        (ExtNameStart, OWS) => ExtNameStart,
+        (ExtNameStart | ExtName, TCHAR) => ExtName,
+        (ExtName | ExtNameEnd, OWS) => ExtNameEnd,
+        (ExtName | ExtNameEnd, EQUALS) => ExtValueStart,
+        (ExtValueStart, OWS) => ExtValueStart,
+        (ExtValueStart, DQUOTE) => ExtQuoted,
+        (ExtValueStart | ExtToken, TCHAR) => ExtToken,
+        // qdtext.
+        (ExtQuoted, TCHAR | SEMI | OWS | EQUALS | COLON | VCHAR) => ExtQuoted,
+        (ExtQuoted, DQUOTE) => ExtSpace,
+        (ExtQuoted, BACKSLASH) => ExtEscape,
+        // HTAB, SP, VCHAR, obs-text.
+        (ExtEscape, TCHAR | SEMI | OWS | EQUALS | DQUOTE | BACKSLASH | COLON | VCHAR) => ExtQuoted,
+        (SizeLf, LF) => Data,
+        (DataCr, CR) => DataLf,
+        (DataLf, LF) => Chunk::SIZE_START,
+        (TrailerStart, CR) => FinalLf,
+        (TrailerStart | TrailerName, TCHAR) => TrailerName,
+        (TrailerStart, OWS) => return OBS_FOLD,
+        (TrailerName, COLON) => TrailerValue,
+        (TrailerName, OWS) => return WS_COLON,
+        (TrailerValue, CR) => TrailerLf,
+        (TrailerValue, LF | CTL) | (TrailerStart | TrailerName, _) => return BAD_HEADER,
+        (TrailerValue, _) => TrailerValue,
+        (TrailerLf, LF) => TrailerStart,
+        (FinalLf, LF) => Done,
+        _ => return BAD_CHUNK,
+    };
+    to.index()
+}
+
+impl Chunk {
+    /// The state's place in the declaration (the `small` build's table index).
+    #[cfg(feature = "small")]
+    const fn index(self) -> u8 {
+        match self {
+            Self::Size { .. } => 0,
+            Self::ExtSpace => 1,
+            Self::ExtBws => 2,
+            Self::ExtNameStart => 3,
+            Self::ExtName => 4,
+            Self::ExtNameEnd => 5,
+            Self::ExtValueStart => 6,
+            Self::ExtToken => 7,
+            Self::ExtQuoted => 8,
+            Self::ExtEscape => 9,
+            Self::SizeLf => 10,
+            Self::Data => 11,
+            Self::DataCr => 12,
+            Self::DataLf => 13,
+            Self::TrailerStart => 14,
+            Self::TrailerName => 15,
+            Self::TrailerValue => 16,
+            Self::TrailerLf => 17,
+            Self::FinalLf => 18,
+            Self::Done => 19,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -459,6 +705,39 @@ mod tests {
                     (got, _) => panic!("{input:?} split {split}: got {got:?}, want {expected:?}"),
                 }
             }
+        }
+    }
+
+    /// The `small` build's table gives the same answer as the `match` for every state the
+    /// decoder passes it (all but `Data` and `Done`), byte and kind of size.
+    #[cfg(feature = "small")]
+    #[test]
+    fn the_table_is_the_match() {
+        let mut states: Vec<Chunk> = CHUNK_STATES.to_vec();
+        let one = Digits::NONE.one_more();
+        states.extend([
+            Chunk::Size { digits: one },
+            Chunk::Size {
+                digits: one.one_more(),
+            },
+        ]);
+        for state in states {
+            if matches!(state, Chunk::Data | Chunk::Done) {
+                continue;
+            }
+            for b in 0..=u8::MAX {
+                for size in [0, 1, 0x0fff_ffff_ffff_fffe, 0x1000_0000_0000_0000, u64::MAX] {
+                    let (mut a, mut b2) = (size, size);
+                    assert_eq!(
+                        (chunk_transition(state, b, &mut a), a),
+                        (chunk_transition_small(state, b, &mut b2), b2),
+                        "{state:?} {b:#04x} {size:#x}"
+                    );
+                }
+            }
+        }
+        for (i, state) in CHUNK_STATES.iter().enumerate() {
+            assert_eq!(usize::from(state.index()), i);
         }
     }
 
