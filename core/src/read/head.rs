@@ -72,6 +72,8 @@ pub(crate) struct Span {
 }
 
 impl Span {
+    // One copy in the `small` build (inlined at a dozen sites).
+    #[cfg_attr(feature = "small", inline(never))]
     pub(crate) fn new(start: usize, end: usize) -> Self {
         // Callers guarantee end <= u16::MAX (the head limit is clamped); saturate anyway.
         let start = u16::try_from(start).unwrap_or(u16::MAX);
@@ -846,17 +848,22 @@ impl HeadParser {
                 }
                 head.flags.host = true;
             }
-            FieldKind::ContentLength if has_byte(value, b',') => {
+            FieldKind::ContentLength => {
                 head.flags.content_length(value)?;
-                // RFC 9110 §8.6: `5, 5` is replaced by one `5` (CONTENT_LENGTH is 1*digit).
-                let first = value.iter().position(u8::is_ascii_digit).unwrap_or(0);
-                let digits = value.get(first..).unwrap_or(&[]);
-                field.value_start += first;
-                field.value_end =
-                    field.value_start + digits.iter().take_while(|b| b.is_ascii_digit()).count();
+                if has_byte(value, b',') {
+                    // RFC 9110 §8.6: `5, 5` is replaced by one `5` (CONTENT_LENGTH is 1*digit).
+                    let first = value.iter().position(u8::is_ascii_digit).unwrap_or(0);
+                    let digits = value.get(first..).unwrap_or(&[]);
+                    field.value_start += first;
+                    field.value_end = field.value_start
+                        + digits.iter().take_while(|b| b.is_ascii_digit()).count();
+                }
             }
-            FieldKind::ContentLength => head.flags.content_length(value)?,
             FieldKind::TransferEncoding => head.flags.transfer_encoding(value)?,
+            // The `small` build parses every value as a list (the same flags).
+            #[cfg(feature = "small")]
+            FieldKind::Connection => head.flags.connection(value)?,
+            #[cfg(not(feature = "small"))]
             FieldKind::Connection => {
                 // The two common single-token values directly; lists through the full parse.
                 if eq_lower(value, b"keep-alive") {
@@ -1602,20 +1609,16 @@ fn parse_version(v: &[u8]) -> Result<Version, RemoteError> {
 ///
 /// origin-form (`/p?q`), absolute-form (`scheme://authority/p?q`: the path is taken from it,
 /// RFC 9112 §3.2.2) and asterisk-form (`*`, OPTIONS only). Authority-form (CONNECT) is not
-/// served.
+/// served. Every refusal is [`RemoteError::BadTarget`].
 fn split_target(
     method: &[u8],
     target: &[u8],
     offset: usize,
 ) -> Result<(usize, usize, Span), RemoteError> {
-    let (path_at, rest) = if target.first() == Some(&b'/') {
-        (0, target)
-    } else if target == b"*" {
-        if method != b"OPTIONS" {
-            return Err(RemoteError::BadTarget);
-        }
-        (0, target)
+    let path_at = if target.first() == Some(&b'/') || target == b"*" && method == b"OPTIONS" {
+        0
     } else {
+        // `*` with another method has no `://`: refused here.
         let authority_at = absolute_form_authority(target).ok_or(RemoteError::BadTarget)?;
         let after = target.get(authority_at..).unwrap_or(&[]);
         let authority_len = after
@@ -1627,24 +1630,20 @@ fn split_target(
         if matches!(authority.first(), None | Some(b':')) || !is_valid_host(authority) {
             return Err(RemoteError::BadTarget);
         }
-        let path_at = authority_at + authority_len;
-        (path_at, target.get(path_at..).unwrap_or(&[]))
+        authority_at + authority_len
     };
     if has_byte(target, b'#') {
         // A fragment is never sent in a request-target (RFC 9112 §3.2).
         return Err(RemoteError::BadTarget);
     }
-    let (path_len, query) = match rest.iter().position(|&b| b == b'?') {
-        Some(q) => {
-            let q_at = offset + path_at + q + 1;
-            (q, Span::new(q_at, offset + target.len()))
-        }
-        None => (
-            rest.len(),
-            Span::new(offset + target.len(), offset + target.len()),
-        ),
+    let rest = target.get(path_at..).unwrap_or(&[]);
+    let end = offset + target.len();
+    let path_start = offset + path_at;
+    let (path_end, query_start) = match rest.iter().position(|&b| b == b'?') {
+        Some(q) => (path_start + q, path_start + q + 1),
+        None => (end, end),
     };
-    Ok((offset + path_at, offset + path_at + path_len, query))
+    Ok((path_start, path_end, Span::new(query_start, end)))
 }
 
 /// If `target` starts with `scheme "://"`, where the authority begins.
