@@ -184,9 +184,74 @@ impl State {
         self.drained = 0;
     }
 
-    /// Body progress (or the start of waiting) resets the body deadline.
-    pub(crate) fn body_progress(&mut self, waiting: bool) {
-        self.waiting_body = waiting;
+    /// Body progress resets the body deadline (anchored by the next poll).
+    pub(crate) fn body_progress(&mut self) {
+        self.waiting_body = false;
         self.anchored = false;
+    }
+
+    /// The application waits for body bytes from `now`: the body deadline starts, anchored
+    /// here. So in `Exchange` a running timer always has its anchor, and
+    /// `Connection::poll_event` need not anchor one after a `Request`.
+    pub(crate) fn body_wait(&mut self, now: Instant) {
+        self.waiting_body = true;
+        self.set_anchor(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every sequence of up to six transitions, each in the phases where the connection
+    /// makes it, from a new connection: in `Exchange` a running timer is anchored (what
+    /// `Connection::poll_event` relies on after a `Request`).
+    #[test]
+    fn an_exchange_timer_is_always_anchored() {
+        const STEPS: usize = 11;
+        fn apply(s: &mut State, step: usize) {
+            let now = Instant::from_millis(7);
+            match step {
+                0 => s.head_started(),
+                1 => s.head_complete(false),
+                2 => s.head_complete(true),
+                3 => s.body_wait(now),
+                4 => s.body_progress(),
+                5 => s.response_finished(false),
+                6 => s.response_finished(true),
+                7 => s.next_cycle(),
+                8 => s.fail(RemoteError::Timeout, 0),
+                // The timeouts of `Connection::handle_timeout` and `handle_timeout_now`.
+                9 => {
+                    s.body_error = Some(RemoteError::Timeout);
+                    s.waiting_body = false;
+                }
+                _ => s.close(),
+            }
+        }
+        fn walk(s: State, depth: usize) {
+            if s.phase == Phase::Exchange && s.timer().is_some() {
+                assert!(s.anchor().is_some(), "{s:?}");
+            }
+            if depth == 0 {
+                return;
+            }
+            for step in 0..STEPS {
+                let allowed = match step {
+                    0..=2 => s.phase == Phase::Head,
+                    3 | 5 | 6 | 9 => s.phase == Phase::Exchange,
+                    4 => matches!(s.phase, Phase::Exchange | Phase::Drain),
+                    7 => s.phase == Phase::Drain,
+                    _ => true,
+                };
+                if !allowed {
+                    continue;
+                }
+                let mut next = s;
+                apply(&mut next, step);
+                walk(next, depth - 1);
+            }
+        }
+        walk(State::new(), 6);
     }
 }
