@@ -97,6 +97,37 @@ fn files_are_sent_whole_and_the_connection_persists() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// The client of the slow-reader tests: asks for `/f` with `request` and reads the answer
+/// at 2.5 MB/s. Returns what it read and how long that took.
+fn fetch_slowly(
+    addr: std::net::SocketAddr,
+    request: &[u8],
+) -> (Result<(String, Vec<u8>), String>, Duration) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let started = Instant::now();
+    let result = slow::read_slowly(&mut stream, 2.5e6);
+    (result, started.elapsed())
+}
+
+/// The slow reader got the whole file, and the transfer took long enough to outlast the
+/// write timeout many times.
+fn check_slow_fetch(
+    (result, took): (Result<(String, Vec<u8>), String>, Duration),
+    expected: &[u8],
+) {
+    let (head, body) = result.unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body == expected, "the file differs");
+    assert!(
+        took > Duration::from_secs(3),
+        "read too fast to show anything"
+    );
+}
+
 /// On the thread pool, whose blocking sends wait for any room (`SO_SNDTIMEO` bounds each),
 /// a client that reads a file steadily but slowly gets all of it under a write timeout far
 /// shorter than the transfer: the event loop's test below, for the other engine.
@@ -118,25 +149,13 @@ fn a_slow_steady_reader_gets_the_whole_file_on_the_thread_pool() {
     .unwrap();
     let addr = server.server_address();
     let serving = thread::spawn(move || server.handle_connection().unwrap());
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET /f HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let started = Instant::now();
-    let result = slow::read_slowly(&mut stream, 2.5e6);
-    drop(stream);
+    let fetched = fetch_slowly(
+        addr,
+        b"GET /f HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
     serving.join().unwrap();
     let _ = std::fs::remove_file(&path);
-    let (head, body) = result.unwrap();
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(body == expected, "the file differs");
-    assert!(
-        started.elapsed() > Duration::from_secs(3),
-        "read too fast to show anything"
-    );
+    check_slow_fetch(fetched, &expected);
 }
 
 /// On the event loop, a client that reads a file steadily but slowly gets all of it: the
@@ -161,23 +180,9 @@ fn a_slow_steady_reader_gets_the_whole_file_on_the_event_loop() {
     let addr = server.server_address();
     let stop = server.shutdown_handle();
     let serving = thread::spawn(move || server.serve_forever().unwrap());
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .write_all(b"GET /f HTTP/1.1\r\nHost: a\r\n\r\n")
-        .unwrap();
-    let started = Instant::now();
-    let result = slow::read_slowly(&mut stream, 2.5e6);
+    let fetched = fetch_slowly(addr, b"GET /f HTTP/1.1\r\nHost: a\r\n\r\n");
     stop.shutdown();
     serving.join().unwrap();
     let _ = std::fs::remove_file(&path);
-    let (head, body) = result.unwrap();
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-    assert!(body == expected, "the file differs");
-    assert!(
-        started.elapsed() > Duration::from_secs(3),
-        "read too fast to show anything"
-    );
+    check_slow_fetch(fetched, &expected);
 }
