@@ -781,6 +781,7 @@ impl Exchange<'_> {
     }
 
     fn poll_body_limited(&mut self, now: Instant, max: usize) -> Result<Body<'_>, RemoteError> {
+        self.state.body_asked = true;
         if let Some(e) = self.state.body_error {
             return Err(e);
         }
@@ -987,14 +988,17 @@ impl Exchange<'_> {
             .write_external(self.tx, &cfg, &facts, len, whole)
     }
 
-    /// Before a head that goes out with the whole response body (`whole`, or `len` bytes
-    /// that are all the application declared: it is done with the request): if more of the
-    /// request's declared body is left unread than draining it may take, the connection
-    /// will close after the response, and this head is the last chance to say so (RFC 9112
-    /// §9.6).
+    /// Before the head goes out: if more of the request's declared body is left unread than
+    /// draining it may take, and the application is done with the request (the head goes
+    /// out with the whole response body: `whole`, or `len` bytes that are all it declared)
+    /// or has not asked for a byte of the body (it is taken as not reading it), the
+    /// connection will close after the response, and this head is the last chance to say
+    /// so (RFC 9112 §9.6). An application that reads while its response streams (an echo)
+    /// keeps the connection; one that writes first and reads the body afterwards loses it,
+    /// having been told `Connection: close`.
     fn announce_undrainable(&mut self, whole: bool, len: u64) {
         if !self.response.headers_sent()
-            && (whole || self.response.declared() == Some(len))
+            && (whole || self.response.declared() == Some(len) || !self.state.body_asked)
             && self.body.unread_exceeds(self.config.limits.max_drain)
         {
             self.response.must_close = true;

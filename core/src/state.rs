@@ -82,6 +82,8 @@ pub(crate) struct State {
     /// `100 Continue`: expected by the client, and whether it was sent.
     pub(crate) expect_continue: bool,
     pub(crate) continue_sent: bool,
+    /// The application has asked for body bytes (read, or polled) during this request.
+    pub(crate) body_asked: bool,
     /// A body error seen while the application was reading.
     pub(crate) body_error: Option<RemoteError>,
     /// Body octets discarded while draining.
@@ -100,6 +102,7 @@ impl State {
             waiting_body: false,
             expect_continue: false,
             continue_sent: false,
+            body_asked: false,
             body_error: None,
             drained: 0,
         }
@@ -140,8 +143,8 @@ impl State {
 
     /// Head → Exchange.
     pub(crate) fn head_complete(&mut self, expect_continue: bool) {
-        // `waiting_body`, `continue_sent`, `body_error` and `drained` are reset by `new`
-        // and `next_cycle`: nothing sets them while a head is received.
+        // `waiting_body`, `continue_sent`, `body_asked`, `body_error` and `drained` are reset
+        // by `new` and `next_cycle`: nothing sets them while a head is received.
         self.phase = Phase::Exchange;
         self.anchored = false;
         self.expect_continue = expect_continue;
@@ -180,6 +183,7 @@ impl State {
         self.waiting_body = false;
         self.expect_continue = false;
         self.continue_sent = false;
+        self.body_asked = false;
         self.body_error = None;
         self.drained = 0;
     }
