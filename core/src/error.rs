@@ -50,12 +50,13 @@ pub enum RemoteError {
     ContentLengthWithTransferEncoding,
     /// A Content-Length that is not a decimal number, or several that differ (400).
     BadContentLength,
-    /// A transfer-coding other than `chunked` (501, RFC 9112 §6.1).
+    /// A transfer-coding other than `chunked` before a final `chunked` (501, RFC 9112 §6.1).
     UnsupportedTransferCoding,
     /// The CONNECT method, in any request form: a tunnel through a proxy, which this origin
     /// server does not implement (501, RFC 9110 §9.1; a 2xx would open a tunnel).
     ConnectNotImplemented,
-    /// `chunked` is not the final transfer-coding, or appears twice (400, RFC 9112 §6.3).
+    /// `chunked` is not the final transfer-coding (absent, or followed by another), or
+    /// appears twice (400, RFC 9112 §6.3 rule 4).
     ChunkedNotFinal,
     /// Transfer-Encoding in an HTTP/1.0 request (400, RFC 9112 §6.1).
     TransferEncodingOnHttp10,

@@ -158,8 +158,9 @@ impl FramingFields {
 
     /// Accounts for one `Transfer-Encoding` field (several fields form one list).
     ///
-    /// RFC 9112 §6.3 rule 4: chunked must be the final coding, applied once; any other
-    /// coding is one we cannot decode (501) unless chunked already came before it (400).
+    /// RFC 9112 §6.3 rule 4: chunked must be the final coding, applied once (else 400, also
+    /// when it is absent: [`FramingFields::request_framing`]); any other coding before it
+    /// is one we cannot decode (501, §6.1).
     pub(crate) fn transfer_encoding(&mut self, value: &[u8]) -> Result<(), RemoteError> {
         self.te_present = true;
         let mut any = false;
@@ -229,7 +230,13 @@ impl FramingFields {
                 // (it is the classic smuggling vector).
                 return Err(RemoteError::ContentLengthWithTransferEncoding);
             }
+            if !self.te_chunked {
+                // §6.3 rule 4: chunked is not the final coding (it is absent), so the length
+                // cannot be determined: 400 (a MUST, before §6.1's SHOULD of 501).
+                return Err(RemoteError::ChunkedNotFinal);
+            }
             if self.te_unsupported {
+                // Chunked last, after a coding we cannot decode (§6.1).
                 return Err(RemoteError::UnsupportedTransferCoding);
             }
             return Ok(BodyFraming::Chunked);
@@ -281,8 +288,10 @@ mod tests {
         let table: &[(&[&[u8]], Result<BodyFraming, RemoteError>)] = &[
             (&[b"chunked"], Ok(Chunked)),
             (&[b"CHUNKED"], Ok(Chunked)),
-            (&[b"identity"], Err(UnsupportedTransferCoding)),
-            (&[b"gzip"], Err(UnsupportedTransferCoding)),
+            (&[b"identity"], Err(ChunkedNotFinal)),
+            (&[b"gzip"], Err(ChunkedNotFinal)),
+            (&[b"xchunked"], Err(ChunkedNotFinal)),
+            (&[b"gzip", b"identity"], Err(ChunkedNotFinal)),
             (&[b"gzip, chunked"], Err(UnsupportedTransferCoding)),
             (&[b"gzip", b"chunked"], Err(UnsupportedTransferCoding)),
             (&[b"chunked, gzip"], Err(ChunkedNotFinal)),

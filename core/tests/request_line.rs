@@ -142,7 +142,7 @@ fn a_rejected_request_keeps_its_line() {
         (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, b"GET / HTTP/2.0"),
         (b"GET /%41 HTTP/1.1\r\n\r\n", 400, b"GET /%41 HTTP/1.1"),
         (
-            b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             501,
             b"POST /x HTTP/1.1",
         ),
