@@ -781,7 +781,6 @@ impl Exchange<'_> {
     }
 
     fn poll_body_limited(&mut self, now: Instant, max: usize) -> Result<Body<'_>, RemoteError> {
-        self.state.body_asked = true;
         if let Some(e) = self.state.body_error {
             return Err(e);
         }
@@ -998,7 +997,9 @@ impl Exchange<'_> {
     /// having been told `Connection: close`.
     fn announce_undrainable(&mut self, whole: bool, len: u64) {
         if !self.response.headers_sent()
-            && (whole || self.response.declared() == Some(len) || !self.state.body_asked)
+            && (whole
+                || self.response.declared() == Some(len)
+                || !(self.state.body_asked || self.state.continue_sent))
             && self.body.unread_exceeds(self.config.limits.max_drain)
         {
             self.response.must_close = true;

@@ -82,7 +82,9 @@ pub(crate) struct State {
     /// `100 Continue`: expected by the client, and whether it was sent.
     pub(crate) expect_continue: bool,
     pub(crate) continue_sent: bool,
-    /// The application has asked for body bytes (read, or polled) during this request.
+    /// The application has asked for body bytes during this request and received some or
+    /// waited for them (set where those happen: `body_progress`, `body_wait`; a `100
+    /// Continue` it was sent is `continue_sent`).
     pub(crate) body_asked: bool,
     /// A body error seen while the application was reading.
     pub(crate) body_error: Option<RemoteError>,
@@ -190,6 +192,7 @@ impl State {
 
     /// Body progress resets the body deadline (anchored by the next poll).
     pub(crate) fn body_progress(&mut self) {
+        self.body_asked = true;
         self.waiting_body = false;
         self.anchored = false;
     }
@@ -198,6 +201,7 @@ impl State {
     /// here. So in `Exchange` a running timer always has its anchor, and
     /// `Connection::poll_event` need not anchor one after a `Request`.
     pub(crate) fn body_wait(&mut self, now: Instant) {
+        self.body_asked = true;
         self.waiting_body = true;
         self.set_anchor(now);
     }
