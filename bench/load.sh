@@ -23,6 +23,8 @@
 # BASE_PORT, BASE_PORT+1, ...), SKIP_BUILD (1: use the binaries already built),
 # CARGO_TARGET_DIR (where cargo puts the binaries: target/ of the work tree and
 # bench/hyper-hello/target/ unless set),
+# ONLY (space-separated server names to run, of: wsgiref wsgiref-tN wsgiref-pollN tokio-bip
+# tokio-inline hyper python; all unless set),
 # PERF (1: also count the server's syscalls and context switches per request with
 # `perf stat`; needs perf and tracepoint access).
 
@@ -37,6 +39,7 @@ POLL_LOOPS=${POLL_LOOPS:-"1 2"}
 BASE_PORT=${BASE_PORT:-18300}
 SKIP_BUILD=${SKIP_BUILD:-0}
 PERF=${PERF:-0}
+ONLY=${ONLY:-}
 CLK_TCK=$(getconf CLK_TCK)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -129,6 +132,16 @@ SERVERS=(wsgiref)
 for t in $WSGIREF_THREADS; do SERVERS+=("wsgiref-t$t"); done
 for l in $POLL_LOOPS; do SERVERS+=("wsgiref-poll$l"); done
 SERVERS+=(tokio-bip tokio-inline hyper python)
+if [ -n "$ONLY" ]; then
+    kept=()
+    for name in $ONLY; do
+        found=0
+        for s in "${SERVERS[@]}"; do [ "$s" = "$name" ] && found=1; done
+        [ "$found" = 1 ] || die "ONLY: no server named $name (${SERVERS[*]})"
+        kept+=("$name")
+    done
+    SERVERS=("${kept[@]}")
+fi
 
 port_of() {
     local i
@@ -340,6 +353,31 @@ echo "- wrk CPU/req: the same for the client (wrk shares the two CPUs with the s
 echo "- conns answered: server-side connections that had sent a response / all open,"
 echo "  $((DURATION - 1)) s into the keep-alive run."
 echo "- errors: wrk's socket errors (connect, read, write, timeout) plus non-2xx responses."
+has() { local s; for s in "${SERVERS[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+if has wsgiref && has hyper; then
+    # Paired by round: both ran in the same round, minutes apart, so a slow spell of the
+    # machine weighs on both sides of a ratio more than on two medians.
+    echo
+    echo "Round by round, \`wsgiref\` against hyper (req/s):"
+    echo
+    echo "| round | keep-alive wsgiref | keep-alive hyper | ratio | close wsgiref | close hyper | ratio |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    for r in $(seq "$ROUNDS"); do
+        w1=$(awk '{ print $1 }' "$WORK/wsgiref.keepalive.$r.res")
+        h1=$(awk '{ print $1 }' "$WORK/hyper.keepalive.$r.res")
+        w2=$(awk '{ print $1 }' "$WORK/wsgiref.close.$r.res")
+        h2=$(awk '{ print $1 }' "$WORK/hyper.close.$r.res")
+        awk -v r="$r" -v w1="$w1" -v h1="$h1" -v w2="$w2" -v h2="$h2" 'BEGIN {
+            printf "| %d | %.0f | %.0f | %.1f%% | %.0f | %.0f | %.1f%% |\n", r, w1, h1, 100 * w1 / h1, w2, h2, 100 * w2 / h2 }'
+        awk -v w="$w1" -v h="$h1" 'BEGIN { print 100 * w / h }' >>"$WORK/ratio.keepalive"
+        awk -v w="$w2" -v h="$h2" 'BEGIN { print 100 * w / h }' >>"$WORK/ratio.close"
+    done
+    for sc in keepalive close; do
+        ahead=$(awk '$1 >= 100 { n++ } END { print n + 0 }' "$WORK/ratio.$sc")
+        printf -- '- %s: median of the per-round ratios %.1f%%, ahead in %d of %d rounds.\n' \
+            "$sc" "$(median <"$WORK/ratio.$sc")" "$ahead" "$ROUNDS"
+    done
+fi
 if [ "$PERF" = 1 ]; then
     echo
     echo "| server | syscalls/req keep-alive | context switches/req keep-alive | syscalls/req close | context switches/req close |"
