@@ -84,7 +84,8 @@ pub(crate) struct State {
     pub(crate) continue_sent: bool,
     /// The application has asked for body bytes during this request and received some or
     /// waited for them (set where those happen: `body_progress`, `body_wait`; a `100
-    /// Continue` it was sent is `continue_sent`).
+    /// Continue` it was sent is `continue_sent`). Read only before the response head goes
+    /// out (`Exchange::announce_undrainable`): the drain's progress sets it too, later.
     pub(crate) body_asked: bool,
     /// A body error seen while the application was reading.
     pub(crate) body_error: Option<RemoteError>,
