@@ -4,7 +4,8 @@
 Raw sockets only. Written in session 11 by a reviewer working from the RFC text, not from the
 server's code: each case's expectation is the RFC's requirement (MUST) or clearly expected
 behaviour, and where the RFCs allow several behaviours the case records the server's choice
-(CHOICE) instead of judging it. Run by `tests/conformance.rs` (part of `cargo test`).
+(CHOICE) instead of judging it. Run by `std-adapter/tests/conformance.rs` and
+`tokio-adapter/tests/conformance.rs` (part of `cargo test`).
 
 Usage:
   python3 probe.py --bin PATH [--only ID[,ID..]] [--engine poll|threads|both]
