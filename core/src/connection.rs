@@ -622,7 +622,7 @@ impl<'b, const H: usize> Connection<'b, H> {
         if self.head.method.len > 0 {
             return self.head.request_line();
         }
-        if error == RemoteError::UriTooLong {
+        if matches!(error, RemoteError::UriTooLong | RemoteError::MethodTooLong) {
             return Span::default();
         }
         let bytes = received.of(self.rx);

@@ -28,6 +28,9 @@ pub enum RemoteError {
     UnsupportedVersion,
     /// The request line or its target is longer than the limit (414).
     UriTooLong,
+    /// The request line is longer than the limit without a space among its first
+    /// `max_request_line` octets: a method longer than any implemented (501, RFC 9112 §3).
+    MethodTooLong,
     /// The request head is larger than the limit (431).
     HeadTooLarge,
     /// More header fields than the limit (431).
@@ -90,7 +93,9 @@ impl RemoteError {
             Self::UnsupportedVersion => 505,
             Self::UriTooLong => 414,
             Self::HeadTooLarge | Self::TooManyHeaders | Self::TrailersTooLarge => 431,
-            Self::UnsupportedTransferCoding | Self::ConnectNotImplemented => 501,
+            Self::UnsupportedTransferCoding | Self::ConnectNotImplemented | Self::MethodTooLong => {
+                501
+            }
             Self::BodyTooLarge => 413,
             Self::Timeout => 408,
             Self::BadRequestLine
@@ -175,6 +180,7 @@ descriptions! {
     Http09 => "request line without HTTP version",
     UnsupportedVersion => "unsupported HTTP major version",
     UriTooLong => "request-target too long",
+    MethodTooLong => "method too long",
     HeadTooLarge => "request head too large",
     TooManyHeaders => "too many header fields",
     BadHeader => "malformed header field",

@@ -302,8 +302,12 @@ fn limits_have_their_status() {
         "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n",
         "v".repeat(250)
     );
+    // A method longer than the request-line limit (no space among its first 64 octets):
+    // RFC 9112 §3, SHOULD 501.
+    let long_method = format!("{} / HTTP/1.1\r\nHost: a\r\n\r\n", "M".repeat(80));
     let table: &[(&str, &[u8], u16)] = &[
         ("request line over the limit", long_target.as_bytes(), 414),
+        ("method over the request-line limit", long_method.as_bytes(), 501),
         ("head over the limit", big_head.as_bytes(), 431),
         ("too many fields", b"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431),
         ("declared body over the limit", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413),

@@ -442,8 +442,13 @@ impl HeadParser {
         limits: &HeadLimits<'_>,
     ) -> Result<usize, RemoteError> {
         let next = self.line_start + line.lf + 1;
+        if self.consumed + line.lf + 1 > limits.max_head
+            || line.content_end > limits.max_request_line
+        {
+            let text = buf.get(self.line_start..next).unwrap_or(&[]);
+            return Err(self.line_too_long(text, limits));
+        }
         self.consumed += line.lf + 1;
-        self.check_head_size(limits)?;
         if line.content_end == 0 {
             self.empty_lines += 1;
             if self.empty_lines > limits.max_empty_lines {
@@ -452,9 +457,6 @@ impl HeadParser {
             self.consumed -= line.lf + 1;
         } else {
             let len = line.content_end;
-            if len > limits.max_request_line {
-                return Err(RemoteError::UriTooLong);
-            }
             let at = self.keep_line(buf, self.line_start + len, next);
             match line.fast {
                 // Spans are 16-bit; the head limit is clamped so that this holds.
@@ -639,14 +641,11 @@ impl HeadParser {
             let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
             self.lone_cr = line == b"\r";
             let cr = usize::from(line.last() == Some(&b'\r'));
-            if partial - cr > limits.max_request_line {
-                return Err(RemoteError::UriTooLong);
+            if partial - cr > limits.max_request_line || self.consumed + partial > limits.max_head {
+                return Err(self.line_too_long(line, limits));
             }
         }
         if self.consumed + partial > limits.max_head {
-            if !self.request_line_done {
-                return Err(RemoteError::UriTooLong);
-            }
             let room = limits.max_head.saturating_sub(self.consumed);
             let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
             return Err(field_too_large(line.get(..room).unwrap_or(line)));
@@ -670,7 +669,8 @@ impl HeadParser {
         // The buffer is full and holds no complete line: the byte that does not fit decides,
         // unless an earlier one already did (as when the line is received whole).
         if !self.request_line_done {
-            return Err(RemoteError::UriTooLong);
+            let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
+            return Err(self.line_too_long(line, limits));
         }
         let line = buf.get(self.line_start..*filled).unwrap_or(&[]);
         let Some(colon) = check_field_prefix(line)? else {
@@ -705,6 +705,24 @@ impl HeadParser {
             || !has_byte(name, b'_')
                 && keep_field(name, limits.keep)
                 && !(kind == FieldKind::ContentType && head.content_type.is_some())
+    }
+
+    /// The refusal of a request line that outgrew a limit (`max_request_line`, `max_head` or
+    /// the buffer), `self.consumed` counting the octets before it: 501 if the octets before
+    /// the first one over a limit are all method (a token without a space: a method longer
+    /// than any implemented, RFC 9112 §3's SHOULD), else 414. Only those octets decide, so
+    /// the answer does not depend on how the line arrived.
+    #[cold]
+    fn line_too_long(&self, line: &[u8], limits: &HeadLimits<'_>) -> RemoteError {
+        let room = limits
+            .max_head
+            .saturating_sub(self.consumed)
+            .min(limits.max_request_line);
+        if is_token(line.get(..room).unwrap_or(line)) {
+            RemoteError::MethodTooLong
+        } else {
+            RemoteError::UriTooLong
+        }
     }
 
     fn check_head_size(&self, limits: &HeadLimits<'_>) -> Result<(), RemoteError> {
@@ -2411,7 +2429,9 @@ mod tests {
             let big = parse_reads(&input, input.len() + 64, &limits, |free| free);
             if !matches!(
                 whole.result,
-                Err(RemoteError::HeadTooLarge | RemoteError::UriTooLong)
+                Err(RemoteError::HeadTooLarge
+                    | RemoteError::UriTooLong
+                    | RemoteError::MethodTooLong)
             ) {
                 assert_eq!(
                     whole, big,
@@ -2445,6 +2465,32 @@ mod tests {
             ),
             (
                 format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", a(11)),
+                limits(24, 65535, 100, None),
+                256,
+                Err(RemoteError::UriTooLong),
+            ),
+            // Over the limit with only method octets before the first byte beyond it: 501
+            // (RFC 9112 §3), whatever follows that byte; a space before it: 414.
+            (
+                format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", a(24)),
+                limits(24, 65535, 100, None),
+                256,
+                Err(RemoteError::MethodTooLong),
+            ),
+            (
+                format!("{}\r\n\r\n", a(40)),
+                limits(24, 65535, 100, None),
+                256,
+                Err(RemoteError::MethodTooLong),
+            ),
+            (
+                format!("{} HTTP/1.1\r\nHost: h\r\n\r\n", a(40)),
+                limits(8190, 20, 100, None),
+                256,
+                Err(RemoteError::MethodTooLong),
+            ),
+            (
+                format!("GET {}\r\n\r\n", a(40)),
                 limits(24, 65535, 100, None),
                 256,
                 Err(RemoteError::UriTooLong),
