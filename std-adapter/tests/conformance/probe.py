@@ -26,6 +26,7 @@ Verdicts:
 import argparse
 import ast
 import concurrent.futures
+import contextlib
 import os
 import re
 import select
@@ -479,20 +480,31 @@ def get(path=b'/', headers=b'', version=b'HTTP/1.1', host=True):
     return post(path, headers, b'', version, b'GET', host)
 
 
+def must(msg):
+    """FAIL with the message of a check (rejected, served, an extra check) that returned one."""
+    if msg:
+        fail(msg)
+
+
+def said(msg, res):
+    """A message given as text, or as a function of the result (which may itself raise a verdict)."""
+    return msg(res) if callable(msg) else msg
+
+
 def reject_case(cid, title, ref, req, statuses=(400,), app='echo', canary=True,
-                alt=None, expect=None):
+                alt=None, expect=None, close_wait=1.5, passed=None):
     """A request that must be rejected with `statuses` and the connection closed.
-    alt: optional (label, checker(res)->None|msg) accepted as an RFC-permitted CHOICE."""
+    alt: optional (label, checker(res)->None|msg) accepted as an RFC-permitted CHOICE.
+    passed: the PASS message (text or function of the result), 'rejected N and closed' if None."""
     exp = expect or ('%s and close; the pipelined next request is not processed'
                      % '/'.join(map(str, statuses)))
 
     @case(cid, title, ref, app=app, expect=exp)
     def fn(ctx):
-        res = exchange(ctx.port(app), req + (CANARY if canary else b''), n=1, close_wait=1.5)
-        ctx.res = res
+        res = ctx.exchange(app, req + (CANARY if canary else b''), n=1, close_wait=close_wait)
         m = rejected(res, statuses)
         if m is None:
-            return 'rejected %d and closed' % res.first.status
+            return said(passed, res) if passed else 'rejected %d and closed' % res.first.status
         if alt:
             label, chk = alt
             m2 = chk(res)
@@ -503,32 +515,165 @@ def reject_case(cid, title, ref, req, statuses=(400,), app='echo', canary=True,
 
 
 def accept_case(cid, title, ref, req, body=None, app='echo', extra=None, alt=None,
-                expect=None, canary=True, methods=None, is_choice=False):
+                expect=None, canary=True, methods=None, is_choice=False, passed='served'):
     """A request that must be served (200) with body `body`; the canary after it answered.
     extra(res) may add checks (return msg on failure).  alt: (label, checker) permitted
-    alternative (e.g. rejection) reported as CHOICE."""
+    alternative (e.g. rejection) reported as CHOICE.  passed: the PASS message (text, or a
+    function of the result that may itself raise a CHOICE or FAIL)."""
     exp = expect or '200%s; framing stays in sync (next pipelined request answered)' % (
         ' with body %r' % body if body is not None else '')
 
     @case(cid, title, ref, app=app, expect=exp)
     def fn(ctx):
-        res = exchange(ctx.port(app), req + (CANARY if canary else b''),
-                       n=2 if canary else 1, methods=methods,
-                       close_wait=0 if canary else 0.5)
-        ctx.res = res
+        res = ctx.exchange(app, req + (CANARY if canary else b''),
+                           n=2 if canary else 1, methods=methods,
+                           close_wait=0 if canary else 0.5)
         m = served(res, body=body, canary=canary)
         if m is None and extra:
             m = extra(res)
         if m is None:
             if is_choice:
                 choice('served (request accepted)')
-            return 'served'
+            return said(passed, res)
         if alt:
             label, chk = alt
             if chk(res) is None:
                 choice(label)
         fail(m)
     return fn
+
+
+def rule_case(cid, title, ref, req, rules, app='echo', slow=False, expect='', **kw):
+    """Send `req` (exchange() keywords in kw) and judge the result by `rules`: rows of
+    (test(res), verdict kind, message); the first row whose test holds gives the verdict
+    (message as text or a function of the result); FAIL with desc(res) if none holds."""
+    @case(cid, title, ref, app=app, slow=slow, expect=expect)
+    def fn(ctx):
+        return judge(ctx.exchange(app, req, **kw), rules)
+    return fn
+
+
+def judge(res, rules):
+    for test, kind, msg in rules:
+        if test(res):
+            if kind == PASS:
+                return said(msg, res)
+            raise Verdict(kind, said(msg, res))
+    fail(desc(res))
+
+
+# Common rule tests and rows
+def ANY(res):
+    return True
+
+
+def no_final(res):
+    return not res.finals
+
+
+def status_is(*codes):
+    return lambda res: bool(res.finals) and res.first.status in codes
+
+
+def failing(check):
+    """A rule row: FAIL with the message of `check` (served, rejected, ...) when it returns one."""
+    return (check, FAIL, check)
+
+
+def not_closed(res):
+    return not res.closed
+
+
+def several(res):
+    return len(res.finals) > 1
+
+
+def says_close(res):
+    return b'close' in res.first.conn_tokens()
+
+
+NO_RESPONSE = (no_final, FAIL, 'no response')
+NO_RESPONSE_DESC = (no_final, FAIL, desc)
+NO_RESPONSE_WHY = (no_final, FAIL, lambda res: 'no response (%s)' % desc(res))
+REJECTED_400 = (lambda res: rejected(res) is None, PASS, '400 and closed')
+UNEXPECTED = (ANY, FAIL, lambda res: 'unexpected: %s' % desc(res))
+UNEXPECTED_STATUS = (ANY, FAIL, lambda res: 'unexpected %d' % res.first.status)
+# accept_case alt: any 400 answer is the server's (permitted) choice
+ANSWERED_400 = ('rejected 400', lambda res: None if status_is(400)(res) else 'not 400')
+
+
+def ok200(res):
+    return bool(res.first) and res.first.status == 200
+
+
+def served_ok(res):
+    return served(res) is None
+
+
+def canary_missing(res):
+    return len(res.finals) < 2 or not is_canary(res.finals[1])
+
+
+def has_te(res):
+    return res.first.has('transfer-encoding')
+
+
+def paths(res):
+    return [xpath(r) for r in res.finals]
+
+
+def closed_with_status(res):
+    return '%d and closed' % res.first.status
+
+
+def bad_date(res):
+    d = res.first.h('date')
+    return len(d) != 1 or not IMF_FIXDATE.match(d[0])
+
+
+def date_skew(res):
+    import email.utils
+    return email.utils.parsedate_to_datetime(res.first.h1('date').decode()).timestamp() - time.time()
+
+
+def env_of(res, key):
+    return demo_env(res.first).get(key)
+
+
+def env_is(key, want):
+    """An extra check: the demo environ has key = want (else 'KEY=seen')."""
+    return lambda res: None if env_of(res, key) == want else '%s=%r' % (key, env_of(res, key))
+
+
+def env_has(want):
+    """An extra check: the demo environ holds every key = value of `want`."""
+    def chk(res):
+        env = demo_env(res.first)
+        bad = {k: env.get(k) for k, v in want.items() if env.get(k) != v}
+        return 'mismatch %r' % bad if bad else None
+    return chk
+
+
+def sp_or_reject(key, label, leak):
+    """Rules for a forbidden byte in a field value: 400 and close, or replaced by SP (CHOICE)."""
+    return [REJECTED_400,
+            (lambda res: ok200(res) and env_of(res, key) == 'a b', CHOICE, label),
+            (ok200, FAIL, lambda res: '%s: %s=%r' % (leak, key, env_of(res, key))),
+            UNEXPECTED]
+
+
+def expect_100(ctx, head, rest, n=2):
+    """Send a head with Expect: 100-continue, wait up to 2 s for a first response (the 100 or a
+    final status), then send `rest` and wait for n final responses.  Returns (the responses
+    seen before `rest` was sent, the Result)."""
+    with ctx.conn() as c:
+        c.send(head)
+        c.wait(lambda: len(c.parsed()[0]) >= 1, 2.0)
+        got = c.parsed()[0]
+        c.send(rest)
+        c.wait_finals(n, 3)
+        c.settle(0.15)
+    return got, ctx.res
 
 
 def rej_alt(statuses=(400,), label=None):
@@ -552,29 +697,20 @@ def served_alt(label, body=None, extra=None):
 # A01-A02 CL + TE
 for cid, hdrs in (('A01', b'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n'),
                   ('A02', b'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n')):
-    def _mk(cid=cid, hdrs=hdrs):
-        @case(cid, 'Content-Length and Transfer-Encoding both present (%s first)'
+    rule_case(cid, 'Content-Length and Transfer-Encoding both present (%s first)'
               % ('CL' if hdrs.startswith(b'Content') else 'TE'),
               'RFC 9112 6.1 (MAY reject or use TE alone; MUST close after responding), 6.3 #3',
+              post(headers=hdrs, body=b'0\r\n\r\n') + CANARY, [
+                  NO_RESPONSE_WHY,
+                  (several, FAIL,
+                   lambda res: 'request after CL+TE message processed on the same connection (%s)' % desc(res)),
+                  (not_closed, FAIL, lambda res: 'connection not closed after CL+TE request (%d)' % res.first.status),
+                  (status_is(400), PASS, 'rejected 400 and closed'),
+                  (lambda res: res.first.status == 200 and res.first.body == b'', CHOICE,
+                   'processed by Transfer-Encoding (empty body), then closed'),
+                  (ANY, FAIL, lambda res: 'unexpected response %d body %r' % (res.first.status, res.first.body[:40]))],
               expect='400, or process as chunked (empty body); in both cases close; '
-                     'the request after the chunked body is never processed')
-        def fn(ctx):
-            req = post(headers=hdrs, body=b'0\r\n\r\n') + CANARY
-            res = exchange(ctx.echo, req, n=1, close_wait=1.5)
-            ctx.res = res
-            if not res.finals:
-                fail('no response (%s)' % desc(res))
-            r = res.first
-            if len(res.finals) > 1:
-                fail('request after CL+TE message processed on the same connection (%s)' % desc(res))
-            if not res.closed:
-                fail('connection not closed after CL+TE request (%d)' % r.status)
-            if r.status == 400:
-                return 'rejected 400 and closed'
-            if r.status == 200 and r.body == b'':
-                choice('processed by Transfer-Encoding (empty body), then closed')
-            fail('unexpected response %d body %r' % (r.status, r.body[:40]))
-    _mk()
+                     'the request after the chunked body is never processed', n=1, close_wait=1.5)
 
 reject_case('A03', 'Conflicting duplicate Content-Length fields (5 and 6)', 'RFC 9112 6.3 #5 (MUST 400 and close)',
             post(headers=b'Content-Length: 5\r\nContent-Length: 6\r\n', body=b'hello!'))
@@ -654,41 +790,25 @@ reject_case('A23', 'Empty Transfer-Encoding value', 'RFC 9112 6.1 (transfer-codi
             post(headers=b'Transfer-Encoding: \r\n', body=b'5\r\nhello\r\n0\r\n\r\n'), statuses=(400, 501))
 
 
-@case('A24', 'Transfer-Encoding: chunked in an HTTP/1.0 request (with Content-Length)',
-      'RFC 9112 6.1 (HTTP/1.0 with TE: MUST treat framing as faulty, even with CL, and close)',
-      expect='framing treated as faulty (400 preferred); connection closed; bytes after not processed')
-def _a24(ctx):
-    req = (b'POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n'
-           b'0\r\n\r\n' + CANARY)
-    res = exchange(ctx.echo, req, n=1, close_wait=1.5)
-    ctx.res = res
-    if not res.finals:
-        fail('no response (%s)' % desc(res))
-    if len(res.finals) > 1:
-        fail('bytes after the message were processed as a request (%s)' % desc(res))
-    if not res.closed:
-        fail('connection not closed')
-    if res.first.status == 400:
-        return '400 and closed'
-    choice('answered %d (body %r) then closed' % (res.first.status, res.first.body[:30]))
-
-
-@case('A25', 'Transfer-Encoding: chunked in an HTTP/1.0 request (no Content-Length)',
-      'RFC 9112 6.1 (MUST treat as faulty framing and close)',
-      expect='400 preferred; connection closed')
-def _a25(ctx):
-    req = b'POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' + CANARY
-    res = exchange(ctx.echo, req, n=1, close_wait=1.5)
-    ctx.res = res
-    if not res.finals:
-        fail('no response (%s)' % desc(res))
-    if len(res.finals) > 1:
-        fail('bytes after the message processed (%s)' % desc(res))
-    if not res.closed:
-        fail('connection not closed')
-    if res.first.status == 400:
-        return '400 and closed'
-    choice('answered %d (body %r) then closed' % (res.first.status, res.first.body[:30]))
+# A24-A25 Transfer-Encoding in an HTTP/1.0 request: faulty framing, the connection closed
+for cid, title, ref, req, expect, after in (
+        ('A24', 'Transfer-Encoding: chunked in an HTTP/1.0 request (with Content-Length)',
+         'RFC 9112 6.1 (HTTP/1.0 with TE: MUST treat framing as faulty, even with CL, and close)',
+         b'POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n',
+         'framing treated as faulty (400 preferred); connection closed; bytes after not processed',
+         'bytes after the message were processed as a request'),
+        ('A25', 'Transfer-Encoding: chunked in an HTTP/1.0 request (no Content-Length)',
+         'RFC 9112 6.1 (MUST treat as faulty framing and close)',
+         b'POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+         '400 preferred; connection closed',
+         'bytes after the message processed')):
+    rule_case(cid, title, ref, req + CANARY, [
+        NO_RESPONSE_WHY,
+        (several, FAIL, lambda res, after=after: '%s (%s)' % (after, desc(res))),
+        (not_closed, FAIL, 'connection not closed'),
+        (status_is(400), PASS, '400 and closed'),
+        (ANY, CHOICE, lambda res: 'answered %d (body %r) then closed' % (res.first.status, res.first.body[:30]))],
+        expect=expect, n=1, close_wait=1.5)
 
 
 def _obs_fold_check(res):
@@ -715,66 +835,29 @@ reject_case('A29', 'Whitespace before colon in Content-Length', 'RFC 9112 5.1 (M
             b'POST / HTTP/1.1\r\nHost: h\r\nContent-Length : 5\r\n\r\nhello')
 reject_case('A30', 'Tab before colon in Transfer-Encoding', 'RFC 9112 5.1 (MUST 400)',
             b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n')
-
-
-@case('A31', 'Whitespace-preceded line between request-line and first field',
-      'RFC 9112 2.2 (MUST reject, or consume each whitespace-preceded line without processing it)',
-      app='demo', expect='400 and close, or the line ignored (no HTTP_X_INJECT in the environ)')
-def _a31(ctx):
-    req = b'GET / HTTP/1.1\r\n X-Inject: 1\r\nHost: h\r\n\r\n' + CANARY
-    res = exchange(ctx.demo, req, n=2, close_wait=0)
-    ctx.res = res
-    if rejected(res) is None:
-        return '400 and closed'
-    if res.first and res.first.status == 200:
-        env = demo_env(res.first)
-        if 'HTTP_X_INJECT' in env:
-            fail('whitespace-preceded line processed as a field: HTTP_X_INJECT=%r' % env['HTTP_X_INJECT'])
-        choice('line ignored, request served')
-    fail('unexpected: %s' % desc(res))
-
-
+rule_case('A31', 'Whitespace-preceded line between request-line and first field',
+          'RFC 9112 2.2 (MUST reject, or consume each whitespace-preceded line without processing it)',
+          b'GET / HTTP/1.1\r\n X-Inject: 1\r\nHost: h\r\n\r\n' + CANARY, [
+              REJECTED_400,
+              (lambda res: ok200(res) and 'HTTP_X_INJECT' in demo_env(res.first), FAIL,
+               lambda res: 'whitespace-preceded line processed as a field: HTTP_X_INJECT=%r'
+               % env_of(res, 'HTTP_X_INJECT')),
+              (ok200, CHOICE, 'line ignored, request served'),
+              UNEXPECTED],
+          app='demo', expect='400 and close, or the line ignored (no HTTP_X_INJECT in the environ)', n=2, close_wait=0)
 reject_case('A32', 'Bare CR used as a field line terminator ("X-A: 1\\rHost: h")',
             'RFC 9112 2.2 (bare CR: MUST treat as invalid or replace by SP; then Host is missing -> 400)',
             b'GET / HTTP/1.1\r\nX-A: 1\rHost: h\r\n\r\n')
-
-
-@case('A33', 'Bare CR inside a field value', 'RFC 9112 2.2; RFC 9110 5.5 (MUST reject or replace with SP)',
-      app='demo', expect='400 and close, or value with SP in place of CR')
-def _a33(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\nX-CR: a\rb\r\n\r\n' + CANARY
-    res = exchange(ctx.demo, req, n=2)
-    ctx.res = res
-    if rejected(res) is None:
-        return '400 and closed'
-    if res.first and res.first.status == 200:
-        v = demo_env(res.first).get('HTTP_X_CR')
-        if v == 'a b':
-            choice('CR replaced by SP')
-        fail('bare CR passed through to the application: HTTP_X_CR=%r' % v)
-    fail('unexpected: %s' % desc(res))
-
-
+rule_case('A33', 'Bare CR inside a field value', 'RFC 9112 2.2; RFC 9110 5.5 (MUST reject or replace with SP)',
+          b'GET / HTTP/1.1\r\nHost: h\r\nX-CR: a\rb\r\n\r\n' + CANARY,
+          sp_or_reject('HTTP_X_CR', 'CR replaced by SP', 'bare CR passed through to the application'),
+          app='demo', expect='400 and close, or value with SP in place of CR', n=2)
 reject_case('A34', 'Bare CR terminating the request-line', 'RFC 9112 2.2',
             b'GET / HTTP/1.1\rHost: h\r\n\r\n')
-
-
-@case('A35', 'NUL byte in a field value', 'RFC 9110 5.5 (MUST reject or replace NUL with SP)', app='demo',
-      expect='400 and close, or value with SP')
-def _a35(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\nX-Nul: a\x00b\r\n\r\n' + CANARY
-    res = exchange(ctx.demo, req, n=2)
-    ctx.res = res
-    if rejected(res) is None:
-        return '400 and closed'
-    if res.first and res.first.status == 200:
-        v = demo_env(res.first).get('HTTP_X_NUL')
-        if v == 'a b':
-            choice('NUL replaced by SP')
-        fail('NUL passed to the application: HTTP_X_NUL=%r' % v)
-    fail('unexpected: %s' % desc(res))
-
-
+rule_case('A35', 'NUL byte in a field value', 'RFC 9110 5.5 (MUST reject or replace NUL with SP)',
+          b'GET / HTTP/1.1\r\nHost: h\r\nX-Nul: a\x00b\r\n\r\n' + CANARY,
+          sp_or_reject('HTTP_X_NUL', 'NUL replaced by SP', 'NUL passed to the application'),
+          app='demo', expect='400 and close, or value with SP', n=2)
 reject_case('A36', 'NUL byte in a field name', 'RFC 9110 5.1 (field-name = token)',
             b'GET / HTTP/1.1\r\nHost: h\r\nX-N\x00ul: a\r\n\r\n')
 reject_case('A37', 'NUL byte in the request-target', 'RFC 9112 3.2 / RFC 3986 (invalid request-line)',
@@ -783,42 +866,21 @@ reject_case('A38', 'Field name with invalid character "X(Foo)"', 'RFC 9110 5.1 (
             b'GET / HTTP/1.1\r\nHost: h\r\nX(Foo): 1\r\n\r\n')
 reject_case('A39', 'Empty field name (": foo")', 'RFC 9110 5.1', b'GET / HTTP/1.1\r\nHost: h\r\n: foo\r\n\r\n')
 reject_case('A40', 'Field line without a colon', 'RFC 9112 5', b'GET / HTTP/1.1\r\nHost: h\r\nNoColonHere\r\n\r\n')
-
-
-@case('A41', 'Other control character (0x01) in a field value', 'RFC 9110 5.5 (field-vchar excludes CTL)',
-      app='demo', expect='400 preferred; RFC only mandates action for CR/LF/NUL, so passing it is a choice')
-def _a41(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\nX-Ctl: a\x01b\r\n\r\n' + CANARY
-    res = exchange(ctx.demo, req, n=2)
-    ctx.res = res
-    if rejected(res) is None:
-        return '400 and closed'
-    if res.first and res.first.status == 200:
-        choice('accepted; HTTP_X_CTL=%r' % demo_env(res.first).get('HTTP_X_CTL'))
-    fail('unexpected: %s' % desc(res))
-
-
+rule_case('A41', 'Other control character (0x01) in a field value', 'RFC 9110 5.5 (field-vchar excludes CTL)',
+          b'GET / HTTP/1.1\r\nHost: h\r\nX-Ctl: a\x01b\r\n\r\n' + CANARY, [
+              REJECTED_400,
+              (ok200, CHOICE, lambda res: 'accepted; HTTP_X_CTL=%r' % env_of(res, 'HTTP_X_CTL')),
+              UNEXPECTED],
+          app='demo', expect='400 preferred; RFC only mandates action for CR/LF/NUL, so passing it is a choice', n=2)
 accept_case('A42', 'obs-text (0xE9) in a field value is accepted', 'RFC 9110 5.5 (obs-text allowed in field-value)',
-            get(headers=b'X-Latin: caf\xe9\r\n'), app='demo',
-            extra=lambda res: None if demo_env(res.first).get('HTTP_X_LATIN') == 'caf\xe9'
-            else 'HTTP_X_LATIN=%r' % demo_env(res.first).get('HTTP_X_LATIN'))
-
-
-@case('A43', 'Field name with underscore "Content_Length" is not a Content-Length',
-      'RFC 9110 5.1 (distinct field name); RFC 9112 6.3 #7 (no CL/TE: body length 0)',
-      expect='200 with empty body; the following bytes are the next request; no CONTENT_LENGTH')
-def _a43(ctx):
-    req = b'POST / HTTP/1.1\r\nHost: h\r\nContent_Length: 5\r\n\r\n' + CANARY
-    res = exchange(ctx.echo, req, n=2)
-    ctx.res = res
-    m = served(res, body=b'')
-    if m:
-        fail(m)
-    if res.first.h1('x-content-length') not in (b'', None):
-        fail('CONTENT_LENGTH=%r derived from Content_Length' % res.first.h1('x-content-length'))
-    return 'not used for framing'
-
-
+            get(headers=b'X-Latin: caf\xe9\r\n'), app='demo', extra=env_is('HTTP_X_LATIN', 'caf\xe9'))
+accept_case('A43', 'Field name with underscore "Content_Length" is not a Content-Length',
+            'RFC 9110 5.1 (distinct field name); RFC 9112 6.3 #7 (no CL/TE: body length 0)',
+            b'POST / HTTP/1.1\r\nHost: h\r\nContent_Length: 5\r\n\r\n', body=b'',
+            extra=lambda res: None if res.first.h1('x-content-length') in (b'', None)
+            else 'CONTENT_LENGTH=%r derived from Content_Length' % res.first.h1('x-content-length'),
+            passed='not used for framing',
+            expect='200 with empty body; the following bytes are the next request; no CONTENT_LENGTH')
 reject_case('A44', 'Trailer section carrying Content-Length does not alter framing... (invalid trailer line)',
             'RFC 9112 7.1.2 (trailer = field lines; a request-line there is invalid)',
             b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nGET /x HTTP/1.1\r\n\r\n',
@@ -875,15 +937,13 @@ reject_case('B12', 'Chunk extension with an unterminated quoted string', 'RFC 91
       expect='either served or rejected (400/413/431) and closed')
 def _b13(ctx):
     req = chunked(b'5;x=' + b'a' * 4096 + b'\r\nhello\r\n0\r\n\r\n') + CANARY
-    res = exchange(ctx.echo, req, n=2, close_wait=0)
-    ctx.res = res
+    res = ctx.exchange('echo', req, n=2, close_wait=0)
     if served(res, body=b'hello') is None:
         choice('served')
     if res.finals and res.closed and len(res.finals) == 1 and res.first.status in (400, 413, 431):
         choice('rejected %d and closed' % res.first.status)
     if res.finals and not res.closed and res.first.status >= 400:
-        res2 = exchange(ctx.echo, req, n=1, close_wait=1.5)
-        ctx.res = res2
+        res2 = ctx.exchange('echo', req, n=1, close_wait=1.5)
         if rejected(res2, (400, 413, 431)) is None:
             choice('rejected %d and closed' % res2.first.status)
     fail('unexpected: %s' % desc(res))
@@ -906,21 +966,14 @@ accept_case('B17', 'Chunk size lines terminated by bare LF', 'RFC 9112 7.1 (CRLF
       expect='no premature processing problem: either the response waits for the CRLF, or it is '
              'sent; after the CRLF arrives the connection works for the next request')
 def _b18(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(chunked(b'5\r\nhello\r\n0\r\n'))
         c.wait_finals(1, 1.0)
         early = len(c.finals())
         c.send(b'\r\n' + CANARY)
         c.wait_finals(2, 3.0)
         c.settle(0.15)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
-    m = served(res, body=b'hello')
-    if m:
-        fail(m)
+    must(served(ctx.res, body=b'hello'))
     return 'served; response %s before the final CRLF' % ('sent' if early else 'held')
 
 
@@ -929,15 +982,11 @@ def _b18(ctx):
       expect='no 200 with a complete body claimed for an incomplete message is harmful? -> '
              'either 400 or the response as read; must not hang')
 def _b19(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(chunked(b'5\r\nhello\r\n0\r\n'))
         c.s.shutdown(socket.SHUT_WR)
         c.wait_close(3.0)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.res
     if not res.closed:
         fail('server did not close after client half-close of an incomplete message')
     if not res.finals:
@@ -964,124 +1013,73 @@ reject_case('B24', 'Chunk size with a non-hex character ("5g")', 'RFC 9112 7.1',
 # ======================================================================================
 
 
-@case('C01', 'absolute-form request-target; Host field differs',
-      'RFC 9112 3.2.2 (server MUST accept absolute-form; MUST ignore Host and use the target\'s authority)',
-      app='demo', expect='200; PATH_INFO /p, QUERY_STRING q=1; host information from the target (example.com)')
-def _c01(ctx):
-    req = b'GET http://example.com/p?q=1 HTTP/1.1\r\nHost: other.invalid\r\n\r\n' + CANARY
-    res = exchange(ctx.demo, req, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
+def _target_authority(res):
     env = demo_env(res.first)
     if env.get('PATH_INFO') != '/p' or env.get('QUERY_STRING') != 'q=1':
-        fail('PATH_INFO=%r QUERY_STRING=%r' % (env.get('PATH_INFO'), env.get('QUERY_STRING')))
-    host = env.get('HTTP_HOST')
-    if host != 'example.com':
-        fail('application sees HTTP_HOST=%r (the ignored Host field), SERVER_NAME=%r; target authority '
-             'example.com is not used' % (host, env.get('SERVER_NAME')))
-    return 'HTTP_HOST taken from the target'
+        return 'PATH_INFO=%r QUERY_STRING=%r' % (env.get('PATH_INFO'), env.get('QUERY_STRING'))
+    if env.get('HTTP_HOST') != 'example.com':
+        return ('application sees HTTP_HOST=%r (the ignored Host field), SERVER_NAME=%r; target authority '
+                'example.com is not used' % (env.get('HTTP_HOST'), env.get('SERVER_NAME')))
+    return None
 
 
+accept_case('C01', 'absolute-form request-target; Host field differs',
+            'RFC 9112 3.2.2 (server MUST accept absolute-form; MUST ignore Host and use the target\'s authority)',
+            b'GET http://example.com/p?q=1 HTTP/1.1\r\nHost: other.invalid\r\n\r\n', app='demo',
+            extra=_target_authority, passed='HTTP_HOST taken from the target',
+            expect='200; PATH_INFO /p, QUERY_STRING q=1; host information from the target (example.com)')
 reject_case('C02', 'absolute-form without Host field in HTTP/1.1', 'RFC 9112 3.2 (MUST 400 when Host missing)',
             b'GET http://example.com/p HTTP/1.1\r\n\r\n')
-
-
-@case('C03', 'absolute-form with empty path "http://example.com"', 'RFC 9112 3.2.2, RFC 9110 4.2.3',
-      expect='served; path "/" (or empty)')
-def _c03(ctx):
-    res = exchange(ctx.echo, b'GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n' + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        if rejected(res) is None:
-            choice('rejected 400')
-        fail(m)
-    choice('X-Path=%r' % xpath(res.first))
-
-
-@case('C04', 'asterisk-form with OPTIONS', 'RFC 9112 3.2.4 (OPTIONS * is valid)',
-      expect='not rejected as malformed (2xx, or a non-400 answer)')
-def _c04(ctx):
-    res = exchange(ctx.echo, b'OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, n=2)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if res.first.status == 400:
-        fail('OPTIONS * rejected as 400')
-    if len(res.finals) < 2 or not is_canary(res.finals[1]):
-        fail('next request not served after OPTIONS *')
-    return '%d, X-Path=%r' % (res.first.status, xpath(res.first))
-
-
+accept_case('C03', 'absolute-form with empty path "http://example.com"', 'RFC 9112 3.2.2, RFC 9110 4.2.3',
+            b'GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n', alt=rej_alt(label='rejected 400'),
+            passed=lambda res: choice('X-Path=%r' % xpath(res.first)), expect='served; path "/" (or empty)')
+rule_case('C04', 'asterisk-form with OPTIONS', 'RFC 9112 3.2.4 (OPTIONS * is valid)',
+          b'OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, [
+              NO_RESPONSE,
+              (status_is(400), FAIL, 'OPTIONS * rejected as 400'),
+              (canary_missing, FAIL, 'next request not served after OPTIONS *'),
+              (ANY, PASS, lambda res: '%d, X-Path=%r' % (res.first.status, xpath(res.first)))],
+          expect='not rejected as malformed (2xx, or a non-400 answer)', n=2)
 reject_case('C05', 'asterisk-form with GET', 'RFC 9112 3.2.4 (asterisk-form only for OPTIONS); 3 (invalid -> 400)',
             b'GET * HTTP/1.1\r\nHost: h\r\n\r\n')
-
-
-@case('C06', 'authority-form with CONNECT', 'RFC 9112 3.2.3; RFC 9110 9.3.6 (2xx to CONNECT = tunnel)',
-      expect='a non-2xx answer (400/405/501) since no tunnel is provided')
-def _c06(ctx):
-    res = exchange(ctx.echo, b'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', n=1,
-                   close_wait=1.0)
-    ctx.res = res
-    if not res.finals:
-        fail('no response (%s)' % desc(res))
-    st = res.first.status
-    if 200 <= st < 300:
-        fail('CONNECT answered %d (implies a tunnel); X-Path=%r' % (st, xpath(res.first)))
-    return '%d%s' % (st, ' and closed' if res.closed else '')
-
-
+rule_case('C06', 'authority-form with CONNECT', 'RFC 9112 3.2.3; RFC 9110 9.3.6 (2xx to CONNECT = tunnel)',
+          b'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', [
+              NO_RESPONSE_WHY,
+              (lambda res: 200 <= res.first.status < 300, FAIL,
+               lambda res: 'CONNECT answered %d (implies a tunnel); X-Path=%r' % (res.first.status, xpath(res.first))),
+              (ANY, PASS, lambda res: '%d%s' % (res.first.status, ' and closed' if res.closed else ''))],
+          expect='a non-2xx answer (400/405/501) since no tunnel is provided', n=1, close_wait=1.0)
 reject_case('C07', 'authority-form with GET', 'RFC 9112 3.2.3 (authority-form only for CONNECT)',
             b'GET example.com:80 HTTP/1.1\r\nHost: example.com\r\n\r\n')
 reject_case('C08', 'Invalid character in method ("G(T")', 'RFC 9110 9.1 (method = token); RFC 9112 3',
             b'G(T / HTTP/1.1\r\nHost: h\r\n\r\n')
-
-
-@case('C09', 'Lower-case method "get" (methods are case-sensitive)', 'RFC 9110 9.1 (case-sensitive; unknown -> SHOULD 501)',
-      expect='not treated as GET: 501, or passed through as "get"')
-def _c09(ctx):
-    res = exchange(ctx.echo, b'get / HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, n=2)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if res.first.status == 501:
-        return '501'
-    if res.first.status == 200:
-        if res.first.h1('x-method') != b'get':
-            fail('method changed to %r' % res.first.h1('x-method'))
-        choice('passed to the application as "get" (200)')
-    fail('unexpected %d' % res.first.status)
-
-
-@case('C10', 'Unknown method "FOO"', 'RFC 9110 9.1 (unrecognized method SHOULD 501)',
-      expect='501, or passed to the application (WSGI lets the app decide)')
-def _c10(ctx):
-    res = exchange(ctx.echo, b'FOO / HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, n=2)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if res.first.status == 501:
-        return '501'
-    if res.first.status == 200 and res.first.h1('x-method') == b'FOO':
-        choice('passed to the application (200)')
-    fail('unexpected %d' % res.first.status)
+rule_case('C09', 'Lower-case method "get" (methods are case-sensitive)', 'RFC 9110 9.1 (case-sensitive; unknown -> SHOULD 501)',
+          b'get / HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, [
+              NO_RESPONSE,
+              (status_is(501), PASS, '501'),
+              (lambda res: ok200(res) and res.first.h1('x-method') != b'get', FAIL,
+               lambda res: 'method changed to %r' % res.first.h1('x-method')),
+              (ok200, CHOICE, 'passed to the application as "get" (200)'),
+              UNEXPECTED_STATUS],
+          expect='not treated as GET: 501, or passed through as "get"', n=2)
+rule_case('C10', 'Unknown method "FOO"', 'RFC 9110 9.1 (unrecognized method SHOULD 501)',
+          b'FOO / HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, [
+              NO_RESPONSE,
+              (status_is(501), PASS, '501'),
+              (lambda res: ok200(res) and res.first.h1('x-method') == b'FOO', CHOICE, 'passed to the application (200)'),
+              UNEXPECTED_STATUS],
+          expect='501, or passed to the application (WSGI lets the app decide)', n=2)
 
 
 def _lenient_or_400(cid, title, req, ref):
     @case(cid, title, ref, expect='400 (SHOULD) or whitespace-tolerant parse (MAY); never a mis-parse')
     def fn(ctx):
-        res = exchange(ctx.echo, req + CANARY, n=2, close_wait=0)
-        ctx.res = res
+        res = ctx.exchange('echo', req + CANARY, n=2, close_wait=0)
         if res.finals and res.first.status == 400:
             if len(res.finals) > 1:
                 fail('request after 400 processed')
-            if not res.closed:
-                c2 = exchange(ctx.echo, req + CANARY, n=1, close_wait=1.5)
-                ctx.res = c2
-                if not c2.closed:
-                    fail('400 but connection left open')
+            if not res.closed and not ctx.exchange('echo', req + CANARY, n=1, close_wait=1.5).closed:
+                fail('400 but connection left open')
             return '400'
         if served(res) is None:
             p = xpath(res.first)
@@ -1099,55 +1097,25 @@ _lenient_or_400('C12', 'Tab separators in request-line', b'GET\t/\tHTTP/1.1\r\nH
 _lenient_or_400('C13', 'Trailing space after HTTP-version', b'GET / HTTP/1.1 \r\nHost: h\r\n\r\n', 'RFC 9112 3')
 reject_case('C14', 'Request-line without HTTP-version (HTTP/0.9 style)', 'RFC 9112 3 (request-line requires version)',
             b'GET /\r\nHost: h\r\n\r\n', statuses=(400, 505))
-
-
-@case('C15', 'Request-target longer than the server parses (20 000 octets)', 'RFC 9112 3 (MUST 414)',
-      expect='414 and close')
-def _c15(ctx):
-    req = b'GET /' + b'a' * 20000 + b' HTTP/1.1\r\nHost: h\r\n\r\n'
-    res = exchange(ctx.echo, req + CANARY, n=1, close_wait=1.5)
-    ctx.res = res
-    m = rejected(res, (414,))
-    if m:
-        fail(m)
-    return '414 and closed'
-
-
+reject_case('C15', 'Request-target longer than the server parses (20 000 octets)', 'RFC 9112 3 (MUST 414)',
+            b'GET /' + b'a' * 20000 + b' HTTP/1.1\r\nHost: h\r\n\r\n', statuses=(414,),
+            passed='414 and closed', expect='414 and close')
 accept_case('C16', '8000-octet request-target is supported', 'RFC 9112 3 (SHOULD support >= 8000 octets)',
             get(b'/' + b'b' * 7999), extra=lambda res: None if xpath(res.first) == b'/' + b'b' * 7999
             else 'X-Path length %d' % len(xpath(res.first) or b''))
-
-
-@case('C17', 'HTTP/1.0 request', 'RFC 9112 9.3 (1.0 without keep-alive: close after response); 6.1 (no TE to 1.0)',
-      expect='200, body close-delimited or with Content-Length (no chunked), connection closed')
-def _c17(ctx):
-    res = exchange(ctx.echo, b'POST /ten HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc', n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals or res.first.status != 200:
-        fail('no 200 (%s)' % desc(res))
-    r = res.first
-    if r.has('transfer-encoding'):
-        fail('Transfer-Encoding sent to an HTTP/1.0 client')
-    if not res.closed:
-        fail('connection not closed after HTTP/1.0 response')
-    if r.body != b'abc':
-        fail('body %r' % r.body)
-    if r.status_line[:8] not in (b'HTTP/1.1', b'HTTP/1.0'):
-        fail('status line %r' % r.status_line)
-    return 'served, %s, closed' % r.framing
-
-
-@case('C18', 'HTTP/2.0 in an HTTP/1.1 request-line', 'RFC 9110 15.6.6 (505); RFC 9112 2.3',
-      expect='505 (or 400) and close')
-def _c18(ctx):
-    res = exchange(ctx.echo, b'GET / HTTP/2.0\r\nHost: h\r\n\r\n' + CANARY, n=1, close_wait=1.5)
-    ctx.res = res
-    m = rejected(res, (505, 400))
-    if m:
-        fail(m)
-    return '%d and closed' % res.first.status
-
-
+rule_case('C17', 'HTTP/1.0 request', 'RFC 9112 9.3 (1.0 without keep-alive: close after response); 6.1 (no TE to 1.0)',
+          b'POST /ten HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc', [
+              (lambda res: not res.finals or res.first.status != 200, FAIL, lambda res: 'no 200 (%s)' % desc(res)),
+              (has_te, FAIL, 'Transfer-Encoding sent to an HTTP/1.0 client'),
+              (not_closed, FAIL, 'connection not closed after HTTP/1.0 response'),
+              (lambda res: res.first.body != b'abc', FAIL, lambda res: 'body %r' % res.first.body),
+              (lambda res: res.first.status_line[:8] not in (b'HTTP/1.1', b'HTTP/1.0'), FAIL,
+               lambda res: 'status line %r' % res.first.status_line),
+              (ANY, PASS, lambda res: 'served, %s, closed' % res.first.framing)],
+          expect='200, body close-delimited or with Content-Length (no chunked), connection closed', n=1, close_wait=2.0)
+reject_case('C18', 'HTTP/2.0 in an HTTP/1.1 request-line', 'RFC 9110 15.6.6 (505); RFC 9112 2.3',
+            b'GET / HTTP/2.0\r\nHost: h\r\n\r\n', statuses=(505, 400), passed=closed_with_status,
+            expect='505 (or 400) and close')
 reject_case('C19', 'Version "HTTP/1.10" (two-digit minor: invalid grammar)', 'RFC 9112 2.3 (HTTP-version = DIGIT "." DIGIT)',
             b'GET / HTTP/1.10\r\nHost: h\r\n\r\n', statuses=(400, 505))
 
@@ -1155,13 +1123,11 @@ reject_case('C19', 'Version "HTTP/1.10" (two-digit minor: invalid grammar)', 'RF
 @case('C20', 'Higher minor version "HTTP/1.2"', 'RFC 9110 2.5 (SHOULD process as the highest 1.x minor)',
       expect='200, processed as HTTP/1.1')
 def _c20(ctx):
-    res = exchange(ctx.echo, b'GET / HTTP/1.2\r\nHost: h\r\n\r\n' + CANARY, n=2)
-    ctx.res = res
+    res = ctx.exchange('echo', b'GET / HTTP/1.2\r\nHost: h\r\n\r\n' + CANARY, n=2)
     m = served(res)
-    if m:
-        if res.finals and res.first.status in (400, 505):
-            fail('HTTP/1.2 rejected with %d (SHOULD be processed as 1.1)' % res.first.status)
-        fail(m)
+    if m and res.finals and res.first.status in (400, 505):
+        fail('HTTP/1.2 rejected with %d (SHOULD be processed as 1.1)' % res.first.status)
+    must(m)
     return 'served'
 
 
@@ -1174,20 +1140,11 @@ accept_case('C25', 'Empty lines (CRLF) before the request-line are ignored', 'RF
             b'\r\n\r\n' + get())
 reject_case('C26', 'origin-form target not starting with "/"', 'RFC 9112 3.2 (request-target forms)',
             b'GET abc HTTP/1.1\r\nHost: h\r\n\r\n')
-
-
-@case('C27', 'Fragment in request-target ("/a#frag")', 'RFC 9112 3.2.1 (origin-form has no fragment)',
-      expect='400, or served with the fragment not part of PATH_INFO')
-def _c27(ctx):
-    res = exchange(ctx.echo, get(b'/a#frag') + CANARY, n=2, close_wait=0)
-    ctx.res = res
-    if res.finals and res.first.status == 400:
-        return '400'
-    if served(res) is None:
-        choice('served, X-Path=%r' % xpath(res.first))
-    fail('unexpected: %s' % desc(res))
-
-
+rule_case('C27', 'Fragment in request-target ("/a#frag")', 'RFC 9112 3.2.1 (origin-form has no fragment)',
+          get(b'/a#frag') + CANARY, [
+              (status_is(400), PASS, '400'),
+              (served_ok, CHOICE, lambda res: 'served, X-Path=%r' % xpath(res.first))],
+          expect='400, or served with the fragment not part of PATH_INFO', n=2, close_wait=0)
 reject_case('C28', 'Raw space-like control (0x7F) / non-ASCII byte in request-target', 'RFC 9112 3.2 (invalid target)',
             b'GET /a\x7fb HTTP/1.1\r\nHost: h\r\n\r\n')
 reject_case('C29', 'Empty request-line then garbage (only LF line)', 'RFC 9112 3',
@@ -1201,7 +1158,6 @@ reject_case('C30', 'Method longer than the request-line limit (20 000 octets)',
 # ======================================================================================
 # D. Host
 # ======================================================================================
-
 reject_case('D01', 'HTTP/1.1 request without Host', 'RFC 9112 3.2 (MUST 400)', b'GET / HTTP/1.1\r\n\r\n')
 accept_case('D02', 'HTTP/1.0 request without Host is served', 'RFC 9112 3.2 (Host required in 1.1 only)',
             b'GET / HTTP/1.0\r\n\r\n', canary=False)
@@ -1232,21 +1188,10 @@ accept_case('D15', 'Host with empty port ("h:")', 'RFC 3986 3.2.3 (port = *DIGIT
             b'GET / HTTP/1.1\r\nHost: h:\r\n\r\n', alt=rej_alt(label='rejected empty port (400)'))
 reject_case('D16', 'Host with control char (0x01)', 'RFC 9112 3.2 (invalid Host value: MUST 400)',
             b'GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n')
-
-
-@case('D17', 'absolute-form target overrides Host (echo: path taken from target)',
-      'RFC 9112 3.2.2', expect='200, X-Path from the target')
-def _d17(ctx):
-    res = exchange(ctx.echo, b'GET http://a.example/from-target HTTP/1.1\r\nHost: b.example\r\n\r\n' + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    if xpath(res.first) != b'/from-target':
-        fail('X-Path=%r' % xpath(res.first))
-    return 'served'
-
-
+accept_case('D17', 'absolute-form target overrides Host (echo: path taken from target)',
+            'RFC 9112 3.2.2', b'GET http://a.example/from-target HTTP/1.1\r\nHost: b.example\r\n\r\n',
+            extra=lambda res: None if xpath(res.first) == b'/from-target' else 'X-Path=%r' % xpath(res.first),
+            expect='200, X-Path from the target')
 reject_case('D18', 'absolute-form with invalid Host field value', 'RFC 9112 3.2 (invalid Host MUST 400, even with absolute-form)',
             b'GET http://a.example/ HTTP/1.1\r\nHost: a b\r\n\r\n', alt=served_alt('accepted, Host ignored for absolute-form'))
 
@@ -1258,181 +1203,105 @@ reject_case('D18', 'absolute-form with invalid Host field value', 'RFC 9112 3.2 
 @case('E01', 'HTTP/1.1 connection is persistent by default', 'RFC 9112 9.3',
       expect='two sequential requests answered on one connection; no Connection: close')
 def _e01(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(get(b'/one'))
         c.wait_finals(1, 3)
         time.sleep(0.2)
         c.send(get(b'/two'))
         c.wait_finals(2, 3)
         c.settle(0.15)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
-    if [xpath(r) for r in res.finals] != [b'/one', b'/two']:
+    res = ctx.res
+    if paths(res) != [b'/one', b'/two']:
         fail('responses %s' % desc(res))
-    if b'close' in res.first.conn_tokens():
+    if says_close(res):
         fail('Connection: close on a persistent 1.1 response')
     return 'persistent'
 
 
-@case('E02', 'Connection: close is honoured', 'RFC 9112 9.6 (MUST close after the response; SHOULD send close)',
-      expect='response with Connection: close, then the server closes; the next request is not processed')
-def _e02(ctx):
-    res = exchange(ctx.echo, get(b'/x', b'Connection: close\r\n') + CANARY, n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if len(res.finals) > 1:
-        fail('request after Connection: close processed (MUST NOT process further requests)')
-    if not res.closed:
-        fail('not closed')
-    if b'close' not in res.first.conn_tokens():
-        fail('no Connection: close in the final response (SHOULD)')
-    return 'closed with Connection: close'
-
-
-@case('E03', 'Connection option "CLOSE" (case-insensitive) among other tokens', 'RFC 9110 7.6.1 (options case-insensitive)',
-      expect='closed after the response')
-def _e03(ctx):
-    res = exchange(ctx.echo, get(b'/x', b'Connection: foo, CLOSE\r\n') + CANARY, n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if len(res.finals) > 1 or not res.closed:
-        fail('close option not recognised (%s)' % desc(res))
-    return 'closed'
-
-
-@case('E04', 'HTTP/1.0 with Connection: keep-alive (demo app, has Content-Length)', 'RFC 9112 9.3 (MAY honour keep-alive)',
-      app='demo', expect='either persists (and says Connection: keep-alive) or closes')
-def _e04(ctx):
-    req = b'GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
-    res = exchange(ctx.demo, req + b'GET /CANARY HTTP/1.0\r\n\r\n', n=2, close_wait=1.5)
-    ctx.res = res
-    if not res.finals or res.first.status != 200:
-        fail('no 200')
-    r = res.first
-    if res.first.framing == 'chunked':
-        fail('chunked response to HTTP/1.0')
-    if len(res.finals) >= 2:
-        if b'keep-alive' not in r.conn_tokens():
-            fail('kept the 1.0 connection alive without Connection: keep-alive in the response')
-        choice('kept alive (Connection: keep-alive), second request answered')
-    if res.closed and len(res.finals) == 1:
-        choice('closed after the response (keep-alive not honoured)')
-    fail('unexpected: %s' % desc(res))
-
-
-@case('E05', 'HTTP/1.0 with Connection: keep-alive, body of unknown length (echo)',
-      'RFC 9112 6.3 #8 / 9.3 (a close-delimited body forces close)',
-      expect='no chunked; the response is delimited (close or Content-Length); closed if close-delimited')
-def _e05(ctx):
-    res = exchange(ctx.echo, b'POST /k HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi',
-                   n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals:
-        fail('no response (%s)' % desc(res))
-    r = res.first
-    if r.has('transfer-encoding'):
-        fail('Transfer-Encoding in a response to HTTP/1.0')
-    if r.framing == 'close' and not res.closed:
-        fail('close-delimited body but connection kept open')
-    if r.body != b'hi':
-        fail('body %r' % r.body)
-    return '%s, closed=%s' % (r.framing, res.closed)
-
-
-@case('E06', 'HTTP/1.0 without keep-alive closes', 'RFC 9112 9.3', app='demo', expect='closed after the response')
-def _e06(ctx):
-    res = exchange(ctx.demo, b'GET / HTTP/1.0\r\n\r\n' + b'GET /CANARY HTTP/1.0\r\n\r\n', n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if len(res.finals) > 1 or not res.closed:
-        fail('1.0 connection not closed (%s)' % desc(res))
-    return 'closed'
-
-
-@case('E07', 'Pipelining: three requests (GET, POST with body, GET) in one write',
-      'RFC 9112 9.3.2 (MUST respond in the same order)', expect='three responses in order, bodies correct')
-def _e07(ctx):
-    req = (get(b'/p1') + post(b'/p2', b'Content-Length: 4\r\n', b'body') +
-           get(b'/p3', b'X-Pad: ' + b'x' * 100 + b'\r\n'))
-    res = exchange(ctx.echo, req, n=3)
-    ctx.res = res
-    paths = [xpath(r) for r in res.finals]
-    if paths != [b'/p1', b'/p2', b'/p3']:
-        fail('order/paths %r (%s)' % (paths, desc(res)))
-    if res.finals[1].body != b'body':
-        fail('POST body %r' % res.finals[1].body)
-    return 'in order'
-
-
-@case('E08', 'Pipelining: 20 requests in one write, last with Connection: close', 'RFC 9112 9.3.2, 9.6',
-      expect='20 responses in order, then close')
-def _e08(ctx):
-    req = b''.join(get(b'/q%d' % i) for i in range(19)) + get(b'/q19', b'Connection: close\r\n')
-    res = exchange(ctx.echo, req, n=20, close_wait=2.0, timeout=5)
-    ctx.res = res
-    paths = [xpath(r) for r in res.finals]
-    if paths != [b'/q%d' % i for i in range(20)]:
-        fail('paths %r' % paths)
-    if not res.closed:
-        fail('not closed after Connection: close')
-    return 'in order, closed'
-
-
-@case('E09', 'Pipelined requests mixing HEAD and GET', 'RFC 9112 9.3.2; RFC 9110 9.3.2',
-      expect='responses in order; HEAD response without body so the GET response parses')
-def _e09(ctx):
-    req = b'HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n' + get(b'/g') + b'HEAD /h2 HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY
-    res = exchange(ctx.echo, req, n=4, methods=['HEAD', 'GET', 'HEAD', 'GET'])
-    ctx.res = res
-    paths = [xpath(r) for r in res.finals]
-    if paths != [b'/h', b'/g', b'/h2', b'/CANARY'] or res.leftover:
-        fail('paths %r leftover %r' % (paths, res.leftover[:60]))
-    return 'in order'
-
-
-@case('E10', 'After Connection: close in a pipeline, later requests are not processed',
-      'RFC 9112 9.6 (server MUST NOT process further requests)', expect='only first response; closed')
-def _e10(ctx):
-    req = get(b'/first', b'Connection: close\r\n') + post(b'/second', b'Content-Length: 1\r\n', b'x')
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0)
-    ctx.res = res
-    if len(res.finals) != 1 or xpath(res.first) != b'/first':
-        fail('%s' % desc(res))
-    if not res.closed:
-        fail('not closed')
-    return 'ok'
-
-
-@case('E11', 'Responses that close the connection carry Connection: close', 'RFC 9112 9.6 (SHOULD send close)',
-      expect='400 for a framing error carries Connection: close')
-def _e11(ctx):
-    res = exchange(ctx.echo, post(headers=b'Content-Length: x\r\n', body=b'hello'), n=1, close_wait=1.5)
-    ctx.res = res
-    if not res.finals:
-        fail('no response')
-    if res.closed and b'close' not in res.first.conn_tokens():
-        fail('server closed without sending Connection: close')
-    return 'Connection: close present'
-
-
-@case('E12', 'Request body not read by the application (demo app) is skipped; next request works',
-      'RFC 9112 6.3, 9.3 (framing must be honoured to keep the connection)',
-      app='demo', expect='both answered, or the first answered with Connection: close and closed')
-def _e12(ctx):
-    req = post(b'/a', b'Content-Length: 10\r\n', b'GET /x HTT') + CANARY
-    res = exchange(ctx.demo, req, n=2, close_wait=0)
-    ctx.res = res
-    if served(res) is None:
-        return 'body skipped, next request served'
-    if len(res.finals) == 1 and res.closed and b'close' in res.first.conn_tokens():
-        choice('closed after first response')
-    fail('%s' % desc(res))
+rule_case('E02', 'Connection: close is honoured', 'RFC 9112 9.6 (MUST close after the response; SHOULD send close)',
+          get(b'/x', b'Connection: close\r\n') + CANARY, [
+              NO_RESPONSE,
+              (several, FAIL, 'request after Connection: close processed (MUST NOT process further requests)'),
+              (not_closed, FAIL, 'not closed'),
+              (lambda res: not says_close(res), FAIL, 'no Connection: close in the final response (SHOULD)'),
+              (ANY, PASS, 'closed with Connection: close')],
+          expect='response with Connection: close, then the server closes; the next request is not processed',
+          n=1, close_wait=2.0)
+rule_case('E03', 'Connection option "CLOSE" (case-insensitive) among other tokens', 'RFC 9110 7.6.1 (options case-insensitive)',
+          get(b'/x', b'Connection: foo, CLOSE\r\n') + CANARY, [
+              NO_RESPONSE,
+              (lambda res: several(res) or not res.closed, FAIL, lambda res: 'close option not recognised (%s)' % desc(res)),
+              (ANY, PASS, 'closed')],
+          expect='closed after the response', n=1, close_wait=2.0)
+rule_case('E04', 'HTTP/1.0 with Connection: keep-alive (demo app, has Content-Length)', 'RFC 9112 9.3 (MAY honour keep-alive)',
+          b'GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' + b'GET /CANARY HTTP/1.0\r\n\r\n', [
+              (lambda res: not res.finals or res.first.status != 200, FAIL, 'no 200'),
+              (lambda res: res.first.framing == 'chunked', FAIL, 'chunked response to HTTP/1.0'),
+              (lambda res: len(res.finals) >= 2 and b'keep-alive' not in res.first.conn_tokens(), FAIL,
+               'kept the 1.0 connection alive without Connection: keep-alive in the response'),
+              (lambda res: len(res.finals) >= 2, CHOICE, 'kept alive (Connection: keep-alive), second request answered'),
+              (lambda res: res.closed and len(res.finals) == 1, CHOICE, 'closed after the response (keep-alive not honoured)'),
+              UNEXPECTED],
+          app='demo', expect='either persists (and says Connection: keep-alive) or closes', n=2, close_wait=1.5)
+rule_case('E05', 'HTTP/1.0 with Connection: keep-alive, body of unknown length (echo)',
+          'RFC 9112 6.3 #8 / 9.3 (a close-delimited body forces close)',
+          b'POST /k HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi', [
+              NO_RESPONSE_WHY,
+              (has_te, FAIL, 'Transfer-Encoding in a response to HTTP/1.0'),
+              (lambda res: res.first.framing == 'close' and not res.closed, FAIL, 'close-delimited body but connection kept open'),
+              (lambda res: res.first.body != b'hi', FAIL, lambda res: 'body %r' % res.first.body),
+              (ANY, PASS, lambda res: '%s, closed=%s' % (res.first.framing, res.closed))],
+          expect='no chunked; the response is delimited (close or Content-Length); closed if close-delimited',
+          n=1, close_wait=2.0)
+rule_case('E06', 'HTTP/1.0 without keep-alive closes', 'RFC 9112 9.3',
+          b'GET / HTTP/1.0\r\n\r\n' + b'GET /CANARY HTTP/1.0\r\n\r\n', [
+              NO_RESPONSE,
+              (lambda res: several(res) or not res.closed, FAIL, lambda res: '1.0 connection not closed (%s)' % desc(res)),
+              (ANY, PASS, 'closed')],
+          app='demo', expect='closed after the response', n=1, close_wait=2.0)
+rule_case('E07', 'Pipelining: three requests (GET, POST with body, GET) in one write',
+          'RFC 9112 9.3.2 (MUST respond in the same order)',
+          get(b'/p1') + post(b'/p2', b'Content-Length: 4\r\n', b'body') + get(b'/p3', b'X-Pad: ' + b'x' * 100 + b'\r\n'), [
+              (lambda res: paths(res) != [b'/p1', b'/p2', b'/p3'], FAIL,
+               lambda res: 'order/paths %r (%s)' % (paths(res), desc(res))),
+              (lambda res: res.finals[1].body != b'body', FAIL, lambda res: 'POST body %r' % res.finals[1].body),
+              (ANY, PASS, 'in order')],
+          expect='three responses in order, bodies correct', n=3)
+rule_case('E08', 'Pipelining: 20 requests in one write, last with Connection: close', 'RFC 9112 9.3.2, 9.6',
+          b''.join(get(b'/q%d' % i) for i in range(19)) + get(b'/q19', b'Connection: close\r\n'), [
+              (lambda res: paths(res) != [b'/q%d' % i for i in range(20)], FAIL, lambda res: 'paths %r' % paths(res)),
+              (not_closed, FAIL, 'not closed after Connection: close'),
+              (ANY, PASS, 'in order, closed')],
+          expect='20 responses in order, then close', n=20, close_wait=2.0, timeout=5)
+rule_case('E09', 'Pipelined requests mixing HEAD and GET', 'RFC 9112 9.3.2; RFC 9110 9.3.2',
+          b'HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n' + get(b'/g') + b'HEAD /h2 HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, [
+              (lambda res: paths(res) != [b'/h', b'/g', b'/h2', b'/CANARY'] or res.leftover, FAIL,
+               lambda res: 'paths %r leftover %r' % (paths(res), res.leftover[:60])),
+              (ANY, PASS, 'in order')],
+          expect='responses in order; HEAD response without body so the GET response parses',
+          n=4, methods=['HEAD', 'GET', 'HEAD', 'GET'])
+rule_case('E10', 'After Connection: close in a pipeline, later requests are not processed',
+          'RFC 9112 9.6 (server MUST NOT process further requests)',
+          get(b'/first', b'Connection: close\r\n') + post(b'/second', b'Content-Length: 1\r\n', b'x'), [
+              (lambda res: len(res.finals) != 1 or xpath(res.first) != b'/first', FAIL, desc),
+              (not_closed, FAIL, 'not closed'),
+              (ANY, PASS, 'ok')],
+          expect='only first response; closed', n=1, close_wait=2.0)
+rule_case('E11', 'Responses that close the connection carry Connection: close', 'RFC 9112 9.6 (SHOULD send close)',
+          post(headers=b'Content-Length: x\r\n', body=b'hello'), [
+              NO_RESPONSE,
+              (lambda res: res.closed and not says_close(res), FAIL, 'server closed without sending Connection: close'),
+              (ANY, PASS, 'Connection: close present')],
+          expect='400 for a framing error carries Connection: close', n=1, close_wait=1.5)
+# E12, E15: an unread request body is skipped (or the connection closed with Connection: close)
+UNREAD_BODY = [(served_ok, PASS, 'body skipped, next request served'),
+               (lambda res: len(res.finals) == 1 and res.closed and says_close(res), CHOICE,
+                'closed after first response')]
+rule_case('E12', 'Request body not read by the application (demo app) is skipped; next request works',
+          'RFC 9112 6.3, 9.3 (framing must be honoured to keep the connection)',
+          post(b'/a', b'Content-Length: 10\r\n', b'GET /x HTT') + CANARY, UNREAD_BODY,
+          app='demo', expect='both answered, or the first answered with Connection: close and closed',
+          n=2, close_wait=0)
 
 
 # ======================================================================================
@@ -1442,62 +1311,32 @@ def _e12(ctx):
 @case('F01', 'Expect: 100-continue with a body: 100 sent before the body', 'RFC 9110 10.1.1 (MUST send 100 or a final status)',
       expect='HTTP/1.1 100 Continue, then after the body 200 echoing it')
 def _f01(ctx):
-    c = Conn(ctx.echo)
-    try:
-        c.send(post(b'/e', b'Content-Length: 5\r\nExpect: 100-continue\r\n'))
-        c.wait(lambda: len(c.parsed()[0]) >= 1, 2.0)
-        got = c.parsed()[0]
-        c.send(b'hello' + CANARY)
-        c.wait_finals(2, 3)
-        c.settle(0.15)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    got, res = expect_100(ctx, post(b'/e', b'Content-Length: 5\r\nExpect: 100-continue\r\n'), b'hello' + CANARY)
     if not got:
         fail('nothing received within 2 s of the head (no 100 and no final status)')
     if got[0].status != 100:
         if got[0].status >= 200:
             choice('final status %d without waiting for body' % got[0].status)
         fail('first response %d' % got[0].status)
-    if got[0].raw != b'HTTP/1.1 100 Continue\r\n\r\n':
-        # headers allowed but note
-        pass
-    m = served(res, body=b'hello')
-    if m:
-        fail(m)
+    must(served(res, body=b'hello'))
     return '100 then 200'
 
 
-@case('F02', 'Expect: 100-continue on a request without content', 'RFC 9110 10.1.1 (MAY omit 100 when no content)',
-      expect='200 (a 100 is permitted but pointless)')
-def _f02(ctx):
-    res = exchange(ctx.echo, get(b'/e', b'Expect: 100-continue\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    if res.interims:
-        choice('sent 100 Continue for a request without content')
-    return '200 without 100'
-
-
-@case('F03', 'Expect: 100-continue with the body already sent', 'RFC 9110 10.1.1 (MAY omit 100 if content received)',
-      expect='200 echoing the body; a 100 before it is permitted')
-def _f03(ctx):
-    res = exchange(ctx.echo, post(b'/e', b'Content-Length: 5\r\nExpect: 100-continue\r\n', b'hello') + CANARY, n=2)
-    ctx.res = res
-    m = served(res, body=b'hello')
-    if m:
-        fail(m)
-    return 'served%s' % (' (with 100)' if res.interims else '')
+accept_case('F02', 'Expect: 100-continue on a request without content', 'RFC 9110 10.1.1 (MAY omit 100 when no content)',
+            get(b'/e', b'Expect: 100-continue\r\n'),
+            passed=lambda res: choice('sent 100 Continue for a request without content') if res.interims
+            else '200 without 100',
+            expect='200 (a 100 is permitted but pointless)')
+accept_case('F03', 'Expect: 100-continue with the body already sent', 'RFC 9110 10.1.1 (MAY omit 100 if content received)',
+            post(b'/e', b'Content-Length: 5\r\nExpect: 100-continue\r\n', b'hello'), body=b'hello',
+            passed=lambda res: 'served%s' % (' (with 100)' if res.interims else ''),
+            expect='200 echoing the body; a 100 before it is permitted')
 
 
 @case('F04', 'Expect: 100-continue in an HTTP/1.0 request is ignored', 'RFC 9110 10.1.1 (MUST ignore in HTTP/1.0; no 1xx to 1.0 - 15.2)',
       expect='no 100 Continue; 200 after the body')
 def _f04(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(b'POST /e HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n')
         c.pump(1.0)
         c.settle(0.3)
@@ -1505,10 +1344,7 @@ def _f04(ctx):
         c.send(b'hello')
         c.wait_finals(1, 3)
         c.wait_close(1.5)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.res
     if early.startswith(b'HTTP/1.1 100') or res.interims:
         fail('sent 100 Continue to an HTTP/1.0 client: %r' % early[:80])
     if not res.finals or res.first.status != 200 or res.first.body != b'hello':
@@ -1516,41 +1352,23 @@ def _f04(ctx):
     return 'no 100, 200'
 
 
-@case('F05', 'Unknown expectation ("Expect: foo")', 'RFC 9110 10.1.1 (MAY respond 417)',
-      expect='417 (the task brief\'s expectation); processing normally is allowed')
-def _f05(ctx):
-    res = exchange(ctx.echo, get(b'/e', b'Expect: foo\r\n') + CANARY, n=2, close_wait=0)
-    ctx.res = res
-    if res.finals and res.first.status == 417:
-        return '417%s' % (' and closed' if res.closed else '; next request %s' % (
-            'served' if len(res.finals) > 1 else 'not served'))
-    if served(res) is None:
-        choice('ignored the unknown expectation and served 200 (417 is only MAY)')
-    fail('%s' % desc(res))
+rule_case('F05', 'Unknown expectation ("Expect: foo")', 'RFC 9110 10.1.1 (MAY respond 417)',
+          get(b'/e', b'Expect: foo\r\n') + CANARY, [
+              (status_is(417), PASS, lambda res: '417%s' % (' and closed' if res.closed else '; next request %s' % (
+                  'served' if len(res.finals) > 1 else 'not served'))),
+              (served_ok, CHOICE, 'ignored the unknown expectation and served 200 (417 is only MAY)')],
+          expect='417 (the task brief\'s expectation); processing normally is allowed', n=2, close_wait=0)
 
 
 @case('F06', 'Expect: "100-Continue" (case-insensitive)', 'RFC 9110 10.1.1 (Expect value is case-insensitive)',
       expect='treated as 100-continue: 100 sent before the body')
 def _f06(ctx):
-    c = Conn(ctx.echo)
-    try:
-        c.send(post(b'/e', b'Content-Length: 5\r\nExpect: 100-Continue\r\n'))
-        c.wait(lambda: len(c.parsed()[0]) >= 1, 2.0)
-        got = c.parsed()[0]
-        c.send(b'hello' + CANARY)
-        c.wait_finals(2, 3)
-        c.settle(0.15)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    got, res = expect_100(ctx, post(b'/e', b'Content-Length: 5\r\nExpect: 100-Continue\r\n'), b'hello' + CANARY)
     if not got:
         fail('no 100 (and no final) within 2 s for Expect: 100-Continue')
     if got[0].status == 417:
         fail('417 for a case variant of 100-continue')
-    m = served(res, body=b'hello')
-    if m:
-        fail(m)
+    must(served(res, body=b'hello'))
     return 'first response %d' % got[0].status
 
 
@@ -1559,18 +1377,14 @@ def _f06(ctx):
       app='demo', expect='final 200 without 100; then either Connection: close and close, or the late body '
                          'is discarded and the next request served (never parsed as a request)')
 def _f07(ctx):
-    c = Conn(ctx.demo)
-    try:
+    with ctx.conn('demo') as c:
         c.send(post(b'/e', b'Content-Length: 5\r\nExpect: 100-continue\r\n'))
         c.wait_finals(1, 2.0)
         first = c.finals()
         c.send(b'hello' + CANARY)
         c.wait_finals(2, 3.0)
         c.settle(0.2)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.res
     if not first:
         fail('no final response while the client waits for 100 (client must wait its own timeout)')
     r = res.first
@@ -1590,17 +1404,7 @@ def _f07(ctx):
 @case('F08', '100 Continue response has no body and no framing headers', 'RFC 9110 15.2 (1xx: no content)',
       expect='"HTTP/1.1 100 Continue" with no Content-Length/Transfer-Encoding')
 def _f08(ctx):
-    c = Conn(ctx.echo)
-    try:
-        c.send(post(b'/e', b'Content-Length: 2\r\nExpect: 100-continue\r\n'))
-        c.wait(lambda: len(c.parsed()[0]) >= 1, 2.0)
-        c.send(b'ok')
-        c.wait_finals(1, 3)
-        c.settle(0.15)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    _, res = expect_100(ctx, post(b'/e', b'Content-Length: 2\r\nExpect: 100-continue\r\n'), b'ok', n=1)
     if not res.interims:
         skip('no 100 sent')
     r = res.interims[0]
@@ -1618,8 +1422,7 @@ def _f08(ctx):
 @case('G01', 'HEAD on demo: no body, Content-Length as GET would send', 'RFC 9110 9.3.2 (no content; SHOULD same fields)',
       app='demo', expect='no body bytes; Content-Length present and = GET length + 1 ("HEAD" vs "GET" in the page)')
 def _g01(ctx):
-    res = exchange(ctx.demo, b'HEAD / HTTP/1.1\r\nHost: h\r\n\r\n' + get(b'/'), n=2, methods=['HEAD', 'GET'])
-    ctx.res = res
+    res = ctx.exchange('demo', b'HEAD / HTTP/1.1\r\nHost: h\r\n\r\n' + get(b'/'), n=2, methods=['HEAD', 'GET'])
     if len(res.finals) < 2:
         fail(desc(res))
     h, g = res.finals
@@ -1639,133 +1442,60 @@ def _g01(ctx):
     return 'ok'
 
 
-@case('G02', 'HEAD on echo (streamed body): no body bytes on the wire', 'RFC 9110 9.3.2; RFC 9112 6.3 #1',
-      expect='no body; next pipelined response parses right after the head')
-def _g02(ctx):
-    res = exchange(ctx.echo, b'HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, n=2, methods=['HEAD', 'GET'])
-    ctx.res = res
-    if len(res.finals) < 2 or not is_canary(res.finals[1]):
-        fail('HEAD response carried body bytes or next response missing (%s) raw=%r' % (desc(res), res.raw[:300]))
-    h = res.first
-    return 'ok (framing headers: TE=%r CL=%r)' % (h.h1('transfer-encoding'), h.h1('content-length'))
-
-
-@case('G03', 'HEAD request with Content-Length body (body must be consumed)', 'RFC 9112 6.3',
-      expect='body skipped, next request served')
-def _g03(ctx):
-    res = exchange(ctx.echo, b'HEAD /h HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc' + CANARY, n=2,
-                   methods=['HEAD', 'GET'])
-    ctx.res = res
-    if len(res.finals) < 2 or not is_canary(res.finals[1]):
-        fail(desc(res))
-    return 'ok'
+rule_case('G02', 'HEAD on echo (streamed body): no body bytes on the wire', 'RFC 9110 9.3.2; RFC 9112 6.3 #1',
+          b'HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n' + CANARY, [
+              (canary_missing, FAIL, lambda res: 'HEAD response carried body bytes or next response missing (%s) raw=%r'
+               % (desc(res), res.raw[:300])),
+              (ANY, PASS, lambda res: 'ok (framing headers: TE=%r CL=%r)'
+               % (res.first.h1('transfer-encoding'), res.first.h1('content-length')))],
+          expect='no body; next pipelined response parses right after the head', n=2, methods=['HEAD', 'GET'])
+rule_case('G03', 'HEAD request with Content-Length body (body must be consumed)', 'RFC 9112 6.3',
+          b'HEAD /h HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc' + CANARY,
+          [(canary_missing, FAIL, desc), (ANY, PASS, 'ok')],
+          expect='body skipped, next request served', n=2, methods=['HEAD', 'GET'])
 
 
 # ======================================================================================
 # H. Limits
 # ======================================================================================
 
-@case('H01', 'One huge header field (100 KiB)', 'RFC 6585 5 (431); RFC 9110 15.5 (4xx)',
-      expect='431 (or 400) and close')
-def _h01(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\nX-Big: ' + b'a' * 100000 + b'\r\n\r\n'
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0)
-    ctx.res = res
-    m = rejected(res, (431, 400))
-    if m:
-        fail(m)
-    if res.first.status != 431:
-        choice('400 instead of 431')
-    return '431 and closed'
+# Limits: a head the server will not take is refused with 431 (or 400) and the connection closed
+TOO_LARGE = dict(statuses=(431, 400), canary=False, close_wait=2.0, passed=closed_with_status)
 
-
-@case('H02', 'Head larger than 64 KiB from many moderate fields (90 x 800 B)', 'RFC 6585 5',
-      expect='431 and close')
-def _h02(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-F%d: %s\r\n' % (i, b'v' * 800) for i in range(90)) + b'\r\n'
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0)
-    ctx.res = res
-    m = rejected(res, (431, 400))
-    if m:
-        fail(m)
-    return '%d and closed' % res.first.status
-
-
-@case('H03', 'Too many header fields (200 small fields)', 'RFC 6585 5', expect='431 and close')
-def _h03(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-F%d: v\r\n' % i for i in range(200)) + b'\r\n'
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0)
-    ctx.res = res
-    m = rejected(res, (431, 400))
-    if m:
-        fail(m)
-    return '%d and closed' % res.first.status
-
-
-@case('H04', '50 header fields are fine', 'RFC 9110 5 (servers ought to handle common sizes)',
-      expect='200')
-def _h04(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-F%d: v\r\n' % i for i in range(50)) + b'\r\n'
-    res = exchange(ctx.echo, req + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    return 'ok'
-
-
-@case('H05', 'Declared Content-Length larger than the server accepts (100 MB)', 'RFC 9110 15.5.14 (413; MAY close)',
-      expect='413 without waiting for the body, then close')
-def _h05(ctx):
-    req = post(headers=b'Content-Length: 100000000\r\n', body=b'x' * 1000)
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0, timeout=3)
-    ctx.res = res
-    m = rejected(res, (413,))
-    if m:
-        fail(m)
-    return '413 and closed'
-
-
-@case('H06', 'Chunk size larger than the body limit (0x8000000 = 128 MiB)', 'RFC 9110 15.5.14',
-      expect='413 (or 400) and close, or response cut short')
-def _h06(ctx):
-    req = chunked(b'8000000\r\n' + b'x' * 1000)
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0, timeout=3)
-    ctx.res = res
-    if rejected(res, (413,)) is None:
-        return '413 and closed'
-    if rejected(res, (400,)) is None:
-        choice('400 and closed')
-    if res.finals and res.first.status == 200:
-        fail('200 started for a body the server cannot accept (%s)' % desc(res))
-    fail(desc(res))
-
-
-@case('H07', 'Long header field name (20 000 octets)', 'RFC 6585 5', expect='431 (or 400) and close')
-def _h07(ctx):
-    req = b'GET / HTTP/1.1\r\nHost: h\r\nX-' + b'n' * 70000 + b': v\r\n\r\n'
-    res = exchange(ctx.echo, req, n=1, close_wait=2.0)
-    ctx.res = res
-    m = rejected(res, (431, 400))
-    if m:
-        fail(m)
-    return '%d and closed' % res.first.status
+reject_case('H01', 'One huge header field (100 KiB)', 'RFC 6585 5 (431); RFC 9110 15.5 (4xx)',
+            b'GET / HTTP/1.1\r\nHost: h\r\nX-Big: ' + b'a' * 100000 + b'\r\n\r\n',
+            **dict(TOO_LARGE, passed=lambda res: choice('400 instead of 431') if res.first.status != 431
+                   else '431 and closed'),
+            expect='431 (or 400) and close')
+reject_case('H02', 'Head larger than 64 KiB from many moderate fields (90 x 800 B)', 'RFC 6585 5',
+            b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-F%d: %s\r\n' % (i, b'v' * 800) for i in range(90)) + b'\r\n',
+            **TOO_LARGE, expect='431 and close')
+reject_case('H03', 'Too many header fields (200 small fields)', 'RFC 6585 5',
+            b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-F%d: v\r\n' % i for i in range(200)) + b'\r\n',
+            **TOO_LARGE, expect='431 and close')
+accept_case('H04', '50 header fields are fine', 'RFC 9110 5 (servers ought to handle common sizes)',
+            b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-F%d: v\r\n' % i for i in range(50)) + b'\r\n',
+            passed='ok', expect='200')
+reject_case('H05', 'Declared Content-Length larger than the server accepts (100 MB)', 'RFC 9110 15.5.14 (413; MAY close)',
+            post(headers=b'Content-Length: 100000000\r\n', body=b'x' * 1000),
+            **dict(TOO_LARGE, statuses=(413,), passed='413 and closed'),
+            expect='413 without waiting for the body, then close')
+rule_case('H06', 'Chunk size larger than the body limit (0x8000000 = 128 MiB)', 'RFC 9110 15.5.14',
+          chunked(b'8000000\r\n' + b'x' * 1000), [
+              (lambda res: rejected(res, (413,)) is None, PASS, '413 and closed'),
+              (lambda res: rejected(res, (400,)) is None, CHOICE, '400 and closed'),
+              (status_is(200), FAIL, lambda res: '200 started for a body the server cannot accept (%s)' % desc(res))],
+          expect='413 (or 400) and close, or response cut short', n=1, close_wait=2.0, timeout=3)
+reject_case('H07', 'Long header field name (20 000 octets)', 'RFC 6585 5',
+            b'GET / HTTP/1.1\r\nHost: h\r\nX-' + b'n' * 70000 + b': v\r\n\r\n',
+            **TOO_LARGE, expect='431 (or 400) and close')
 
 
 @case('H08', 'Request body of 1 MiB with Content-Length is echoed intact', 'RFC 9112 6.2',
       expect='200 with the same 1 MiB back')
 def _h08(ctx):
     body = bytes(range(256)) * 4096
-    c = Conn(ctx.echo)
-    try:
-        t = threading.Thread(target=c.send, args=(post(headers=b'Content-Length: %d\r\n' % len(body), body=body),))
-        t.start()
-        c.wait_finals(1, 10)
-        t.join()
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.flood('echo', post(headers=b'Content-Length: %d\r\n' % len(body), body=body), 1, 10, join=None)
     if not res.finals or res.first.body != body:
         fail('%s body len %d' % (desc(res), len(res.first.body) if res.finals else -1))
     return 'ok'
@@ -1783,263 +1513,100 @@ accept_case('I01', 'PATH_INFO is percent-decoded ("/a%20b")', 'CGI RFC 3875 4.1.
             extra=_xp(b'/a b'))
 accept_case('I02', 'PATH_INFO decodes %2F to "/"', 'PEP 3333 / wsgiref (PATH_INFO decoded)', get(b'/a%2Fb'),
             extra=_xp(b'/a/b'))
-
-
-@case('I03', 'QUERY_STRING passed raw (not decoded)', 'CGI RFC 3875 4.1.7', expect='X-Query exactly as sent')
-def _i03(ctx):
-    res = exchange(ctx.echo, get(b'/q?a=%20b&c=d+e&f=%2F') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    if res.first.h1('x-query') != b'a=%20b&c=d+e&f=%2F':
-        fail('X-Query=%r' % res.first.h1('x-query'))
-    return 'raw'
-
-
+accept_case('I03', 'QUERY_STRING passed raw (not decoded)', 'CGI RFC 3875 4.1.7', get(b'/q?a=%20b&c=d+e&f=%2F'),
+            extra=lambda res: None if res.first.h1('x-query') == b'a=%20b&c=d+e&f=%2F'
+            else 'X-Query=%r' % res.first.h1('x-query'),
+            passed='raw', expect='X-Query exactly as sent')
 accept_case('I04', 'Empty query "?": QUERY_STRING empty, PATH_INFO without "?"', 'CGI RFC 3875 4.1.7', get(b'/p?'),
             extra=lambda res: None if (xpath(res.first), res.first.h1('x-query')) == (b'/p', b'')
             else 'X-Path=%r X-Query=%r' % (xpath(res.first), res.first.h1('x-query')))
+accept_case('I05', 'Environ basics via demo (SCRIPT_NAME, protocol, method, url_scheme, HTTP_HOST)', 'PEP 3333; CGI RFC 3875',
+            get(b'/x/y?z=1'), app='demo', passed='ok',
+            extra=env_has({'SCRIPT_NAME': '', 'SERVER_PROTOCOL': 'HTTP/1.1', 'REQUEST_METHOD': 'GET',
+                           'wsgi.url_scheme': 'http', 'HTTP_HOST': 'h', 'PATH_INFO': '/x/y', 'QUERY_STRING': 'z=1'}),
+            expect="SCRIPT_NAME '', SERVER_PROTOCOL 'HTTP/1.1', REQUEST_METHOD 'GET', wsgi.url_scheme 'http', HTTP_HOST 'h'")
+accept_case('I06', 'Header names with dashes become HTTP_* with underscores', 'CGI RFC 3875 4.1.18',
+            get(b'/', b'X-Custom-Header: v1\r\n'), app='demo', extra=env_is('HTTP_X_CUSTOM_HEADER', 'v1'),
+            passed='ok', expect="HTTP_X_CUSTOM_HEADER = 'v1'")
+accept_case('I07', 'Header with underscore cannot spoof a dash header (X-Foo + X_Foo)', 'DESIGN.md ("_" never spoofs); RFC 3875 4.1.18',
+            get(b'/', b'X-Foo: dash\r\nX_Foo: under\r\n'), app='demo', extra=env_is('HTTP_X_FOO', 'dash'),
+            passed='ok', expect="HTTP_X_FOO = 'dash' only (the underscore field dropped)")
+accept_case('I08', 'Header with underscore only (X_Only) is not in the environ', 'DESIGN.md',
+            get(b'/', b'X_Only: 1\r\n'), app='demo',
+            extra=lambda res: 'HTTP_X_ONLY=%r present' % env_of(res, 'HTTP_X_ONLY')
+            if 'HTTP_X_ONLY' in demo_env(res.first) else None,
+            passed='dropped', expect='no HTTP_X_ONLY')
 
 
-@case('I05', 'Environ basics via demo (SCRIPT_NAME, protocol, method, url_scheme, HTTP_HOST)', 'PEP 3333; CGI RFC 3875',
-      app='demo', expect="SCRIPT_NAME '', SERVER_PROTOCOL 'HTTP/1.1', REQUEST_METHOD 'GET', wsgi.url_scheme 'http', HTTP_HOST 'h'")
-def _i05(ctx):
-    res = exchange(ctx.demo, get(b'/x/y?z=1') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    env = demo_env(res.first)
-    want = {'SCRIPT_NAME': '', 'SERVER_PROTOCOL': 'HTTP/1.1', 'REQUEST_METHOD': 'GET',
-            'wsgi.url_scheme': 'http', 'HTTP_HOST': 'h', 'PATH_INFO': '/x/y', 'QUERY_STRING': 'z=1'}
-    bad = {k: env.get(k) for k, v in want.items() if env.get(k) != v}
-    if bad:
-        fail('mismatch %r' % bad)
-    return 'ok'
-
-
-@case('I06', 'Header names with dashes become HTTP_* with underscores', 'CGI RFC 3875 4.1.18', app='demo',
-      expect="HTTP_X_CUSTOM_HEADER = 'v1'")
-def _i06(ctx):
-    res = exchange(ctx.demo, get(b'/', b'X-Custom-Header: v1\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    v = demo_env(res.first).get('HTTP_X_CUSTOM_HEADER')
-    if v != 'v1':
-        fail('HTTP_X_CUSTOM_HEADER=%r' % v)
-    return 'ok'
-
-
-@case('I07', 'Header with underscore cannot spoof a dash header (X-Foo + X_Foo)', 'DESIGN.md ("_" never spoofs); RFC 3875 4.1.18',
-      app='demo', expect="HTTP_X_FOO = 'dash' only (the underscore field dropped)")
-def _i07(ctx):
-    res = exchange(ctx.demo, get(b'/', b'X-Foo: dash\r\nX_Foo: under\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    v = demo_env(res.first).get('HTTP_X_FOO')
-    if v != 'dash':
-        fail('HTTP_X_FOO=%r' % v)
-    return 'ok'
-
-
-@case('I08', 'Header with underscore only (X_Only) is not in the environ', 'DESIGN.md', app='demo',
-      expect='no HTTP_X_ONLY')
-def _i08(ctx):
-    res = exchange(ctx.demo, get(b'/', b'X_Only: 1\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    env = demo_env(res.first)
-    if 'HTTP_X_ONLY' in env:
-        fail('HTTP_X_ONLY=%r present' % env['HTTP_X_ONLY'])
-    return 'dropped'
-
-
-@case('I09', 'Content-Type / Content-Length map to CONTENT_TYPE / CONTENT_LENGTH only', 'CGI RFC 3875 4.1.2, 4.1.3; PEP 3333',
-      app='demo', expect='CONTENT_TYPE and CONTENT_LENGTH set; no HTTP_CONTENT_TYPE / HTTP_CONTENT_LENGTH')
-def _i09(ctx):
-    res = exchange(ctx.demo, post(b'/', b'Content-Type: text/x-y\r\nContent-Length: 3\r\n', b'abc') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
+def _content_vars(res):
     env = demo_env(res.first)
     if env.get('CONTENT_TYPE') != 'text/x-y' or env.get('CONTENT_LENGTH') != '3':
-        fail('CONTENT_TYPE=%r CONTENT_LENGTH=%r' % (env.get('CONTENT_TYPE'), env.get('CONTENT_LENGTH')))
+        return 'CONTENT_TYPE=%r CONTENT_LENGTH=%r' % (env.get('CONTENT_TYPE'), env.get('CONTENT_LENGTH'))
     dup = [k for k in ('HTTP_CONTENT_TYPE', 'HTTP_CONTENT_LENGTH') if k in env]
-    if dup:
-        fail('duplicated as %r' % dup)
-    return 'ok'
+    return 'duplicated as %r' % dup if dup else None
 
 
-@case('I10', 'Repeated header fields joined in order with comma', 'RFC 9110 5.3 (combine with "," and OWS)',
-      app='demo', expect="HTTP_X_REP = '1, 2, 3' (or '1,2,3')")
-def _i10(ctx):
-    res = exchange(ctx.demo, get(b'/', b'X-Rep: 1\r\nX-Other: o\r\nx-rep: 2\r\nX-REP:  3 \r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    v = demo_env(res.first).get('HTTP_X_REP')
-    if v == '1, 2, 3':
-        return "joined with ', '"
-    if v == '1,2,3':
-        choice("joined with ',' (no space; RFC allows any OWS)")
-    fail('HTTP_X_REP=%r' % v)
-
-
+accept_case('I09', 'Content-Type / Content-Length map to CONTENT_TYPE / CONTENT_LENGTH only', 'CGI RFC 3875 4.1.2, 4.1.3; PEP 3333',
+            post(b'/', b'Content-Type: text/x-y\r\nContent-Length: 3\r\n', b'abc'), app='demo',
+            extra=_content_vars, passed='ok',
+            expect='CONTENT_TYPE and CONTENT_LENGTH set; no HTTP_CONTENT_TYPE / HTTP_CONTENT_LENGTH')
+accept_case('I10', 'Repeated header fields joined in order with comma', 'RFC 9110 5.3 (combine with "," and OWS)',
+            get(b'/', b'X-Rep: 1\r\nX-Other: o\r\nx-rep: 2\r\nX-REP:  3 \r\n'), app='demo',
+            passed=lambda res: judge(res, [
+                (lambda r: env_of(r, 'HTTP_X_REP') == '1, 2, 3', PASS, "joined with ', '"),
+                (lambda r: env_of(r, 'HTTP_X_REP') == '1,2,3', CHOICE, "joined with ',' (no space; RFC allows any OWS)"),
+                (ANY, FAIL, lambda r: 'HTTP_X_REP=%r' % env_of(r, 'HTTP_X_REP'))]),
+            expect="HTTP_X_REP = '1, 2, 3' (or '1,2,3')")
 accept_case('I11', 'Field value OWS trimmed', 'RFC 9112 5.1', get(b'/', b'X-Ows: \t  v w \t \r\n'), app='demo',
-            extra=lambda res: None if demo_env(res.first).get('HTTP_X_OWS') == 'v w'
-            else 'HTTP_X_OWS=%r' % demo_env(res.first).get('HTTP_X_OWS'))
-
-
-@case('I12', 'PATH_INFO with encoded non-UTF-8 byte (%FF)', 'PEP 3333 (latin-1 native strings)',
-      expect='served; the byte 0xFF reaches the app (echo percent-encodes it in X-Path)')
-def _i12(ctx):
-    res = exchange(ctx.echo, get(b'/%FF') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        if res.finals and res.first.status == 400:
-            choice('rejected 400')
-        fail(m)
-    return 'X-Path=%r' % xpath(res.first)
-
-
-@case('I13', 'PATH_INFO with encoded NUL (%00)', 'PEP 3333; security', expect='400, or passed through (echo encodes)')
-def _i13(ctx):
-    res = exchange(ctx.echo, get(b'/a%00b') + CANARY, n=2)
-    ctx.res = res
-    if res.finals and res.first.status == 400:
-        return '400'
-    if served(res) is None:
-        choice('passed to the app, X-Path=%r' % xpath(res.first))
-    fail(desc(res))
-
-
-@case('I14', 'Dot segments are not resolved by the server (/a/../b)', 'RFC 3986 5.2.4 (info)',
-      expect='any; reported')
-def _i14(ctx):
-    res = exchange(ctx.echo, get(b'/a/../b/./c') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        if res.finals and res.first.status == 400:
-            choice('rejected 400')
-        fail(m)
-    choice('X-Path=%r' % xpath(res.first))
-
-
-@case('I15', 'CONTENT_LENGTH for a chunked request', 'PEP 3333 / CGI 4.1.2 (absent if no length known)',
-      expect='CONTENT_LENGTH empty/absent (length unknown) or the decoded length; reported')
-def _i15(ctx):
-    res = exchange(ctx.echo, chunked(b'3\r\nabc\r\n0\r\n\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res, body=b'abc')
-    if m:
-        fail(m)
-    v = res.first.h1('x-content-length')
-    if v not in (b'', None, b'3'):
-        fail('X-Content-Length=%r' % v)
-    choice('X-Content-Length=%r' % v)
-
-
-@case('I16', 'Repeated Cookie fields', 'RFC 6265 5.4 / RFC 9113 8.2.3 (cookies joined by "; ")', app='demo',
-      expect="reported: HTTP_COOKIE joined value")
-def _i16(ctx):
-    res = exchange(ctx.demo, get(b'/', b'Cookie: a=1\r\nCookie: b=2\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    choice('HTTP_COOKIE=%r' % demo_env(res.first).get('HTTP_COOKIE'))
-
-
-@case('I17', 'SERVER_PROTOCOL for an HTTP/1.0 request', 'CGI RFC 3875 4.1.16', app='demo',
-      expect="SERVER_PROTOCOL 'HTTP/1.0'")
-def _i17(ctx):
-    res = exchange(ctx.demo, b'GET / HTTP/1.0\r\n\r\n', n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    v = demo_env(res.first).get('SERVER_PROTOCOL')
-    if v != 'HTTP/1.0':
-        fail('SERVER_PROTOCOL=%r' % v)
-    return 'ok'
-
-
-@case('I18', 'Header name case-insensitivity (x-lower) maps to HTTP_X_LOWER', 'RFC 9110 5.1', app='demo',
-      expect="HTTP_X_LOWER 'v'")
-def _i18(ctx):
-    res = exchange(ctx.demo, get(b'/', b'x-lower: v\r\n') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
-    if demo_env(res.first).get('HTTP_X_LOWER') != 'v':
-        fail('HTTP_X_LOWER=%r' % demo_env(res.first).get('HTTP_X_LOWER'))
-    return 'ok'
+            extra=env_is('HTTP_X_OWS', 'v w'))
+accept_case('I12', 'PATH_INFO with encoded non-UTF-8 byte (%FF)', 'PEP 3333 (latin-1 native strings)', get(b'/%FF'),
+            alt=ANSWERED_400, passed=lambda res: 'X-Path=%r' % xpath(res.first),
+            expect='served; the byte 0xFF reaches the app (echo percent-encodes it in X-Path)')
+rule_case('I13', 'PATH_INFO with encoded NUL (%00)', 'PEP 3333; security', get(b'/a%00b') + CANARY, [
+              (status_is(400), PASS, '400'),
+              (served_ok, CHOICE, lambda res: 'passed to the app, X-Path=%r' % xpath(res.first))],
+          expect='400, or passed through (echo encodes)', n=2)
+accept_case('I14', 'Dot segments are not resolved by the server (/a/../b)', 'RFC 3986 5.2.4 (info)', get(b'/a/../b/./c'),
+            alt=ANSWERED_400, passed=lambda res: choice('X-Path=%r' % xpath(res.first)), expect='any; reported')
+accept_case('I15', 'CONTENT_LENGTH for a chunked request', 'PEP 3333 / CGI 4.1.2 (absent if no length known)',
+            chunked(b'3\r\nabc\r\n0\r\n\r\n'), body=b'abc',
+            extra=lambda res: None if res.first.h1('x-content-length') in (b'', None, b'3')
+            else 'X-Content-Length=%r' % res.first.h1('x-content-length'),
+            passed=lambda res: choice('X-Content-Length=%r' % res.first.h1('x-content-length')),
+            expect='CONTENT_LENGTH empty/absent (length unknown) or the decoded length; reported')
+accept_case('I16', 'Repeated Cookie fields', 'RFC 6265 5.4 / RFC 9113 8.2.3 (cookies joined by "; ")',
+            get(b'/', b'Cookie: a=1\r\nCookie: b=2\r\n'), app='demo',
+            passed=lambda res: choice('HTTP_COOKIE=%r' % env_of(res, 'HTTP_COOKIE')),
+            expect="reported: HTTP_COOKIE joined value")
+rule_case('I17', 'SERVER_PROTOCOL for an HTTP/1.0 request', 'CGI RFC 3875 4.1.16', b'GET / HTTP/1.0\r\n\r\n',
+          [NO_RESPONSE_DESC, failing(env_is('SERVER_PROTOCOL', 'HTTP/1.0')), (ANY, PASS, 'ok')],
+          app='demo', expect="SERVER_PROTOCOL 'HTTP/1.0'", n=1, close_wait=2.0)
+accept_case('I18', 'Header name case-insensitivity (x-lower) maps to HTTP_X_LOWER', 'RFC 9110 5.1',
+            get(b'/', b'x-lower: v\r\n'), app='demo', extra=env_is('HTTP_X_LOWER', 'v'), passed='ok',
+            expect="HTTP_X_LOWER 'v'")
 
 
 # ======================================================================================
 # J. Response correctness
 # ======================================================================================
-
-@case('J01', 'Date header in 200 responses (IMF-fixdate)', 'RFC 9110 6.6.1 (origin with clock MUST send Date in 2xx)',
-      app='demo', expect='Date: IMF-fixdate')
-def _j01(ctx):
-    res = exchange(ctx.demo, get(b'/') + CANARY, n=2)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    d = res.first.h('date')
-    if len(d) != 1 or not IMF_FIXDATE.match(d[0]):
-        fail('Date %r' % d)
-    return 'ok'
-
-
-@case('J02', 'Date header in 4xx responses', 'RFC 9110 6.6.1 (MUST send Date in 4xx)', expect='Date present in 400')
-def _j02(ctx):
-    res = exchange(ctx.echo, b'GET / HTTP/1.1\r\n\r\n', n=1, close_wait=1.5)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    d = res.first.h('date')
-    if len(d) != 1 or not IMF_FIXDATE.match(d[0]):
-        fail('Date in %d: %r' % (res.first.status, d))
-    return 'ok'
-
-
-@case('J03', 'Status line format', 'RFC 9112 4 (HTTP-version SP 3DIGIT SP reason CRLF)', app='demo',
-      expect='HTTP/1.1 200 OK')
-def _j03(ctx):
-    res = exchange(ctx.demo, get(b'/') + CANARY, n=2)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    if res.first.status_line != b'HTTP/1.1 200 OK':
-        fail('%r' % res.first.status_line)
-    return 'ok'
-
-
-@case('J04', 'Chunked response to HTTP/1.1 (echo) is well-formed', 'RFC 9112 7.1, 6.1',
-      expect='Transfer-Encoding: chunked, no Content-Length, valid chunks')
-def _j04(ctx):
-    res = exchange(ctx.echo, post(headers=b'Content-Length: 3\r\n', body=b'abc') + CANARY, n=2)
-    ctx.res = res
-    m = served(res, body=b'abc')
-    if m:
-        fail(m)
-    r = res.first
-    if r.has('content-length') and r.has('transfer-encoding'):
-        fail('both Content-Length and Transfer-Encoding')
-    return 'framing %s' % r.framing
+rule_case('J01', 'Date header in 200 responses (IMF-fixdate)', 'RFC 9110 6.6.1 (origin with clock MUST send Date in 2xx)',
+          get(b'/') + CANARY, [NO_RESPONSE_DESC, (bad_date, FAIL, lambda res: 'Date %r' % res.first.h('date')),
+                               (ANY, PASS, 'ok')],
+          app='demo', expect='Date: IMF-fixdate', n=2)
+rule_case('J02', 'Date header in 4xx responses', 'RFC 9110 6.6.1 (MUST send Date in 4xx)', b'GET / HTTP/1.1\r\n\r\n',
+          [NO_RESPONSE_DESC, (bad_date, FAIL, lambda res: 'Date in %d: %r' % (res.first.status, res.first.h('date'))),
+           (ANY, PASS, 'ok')],
+          expect='Date present in 400', n=1, close_wait=1.5)
+rule_case('J03', 'Status line format', 'RFC 9112 4 (HTTP-version SP 3DIGIT SP reason CRLF)', get(b'/') + CANARY,
+          [NO_RESPONSE_DESC, (lambda res: res.first.status_line != b'HTTP/1.1 200 OK', FAIL,
+                              lambda res: '%r' % res.first.status_line), (ANY, PASS, 'ok')],
+          app='demo', expect='HTTP/1.1 200 OK', n=2)
+accept_case('J04', 'Chunked response to HTTP/1.1 (echo) is well-formed', 'RFC 9112 7.1, 6.1',
+            post(headers=b'Content-Length: 3\r\n', body=b'abc'), body=b'abc',
+            extra=lambda res: 'both Content-Length and Transfer-Encoding'
+            if res.first.has('content-length') and has_te(res) else None,
+            passed=lambda res: 'framing %s' % res.first.framing,
+            expect='Transfer-Encoding: chunked, no Content-Length, valid chunks')
 
 
 @case('J05', '204 / 304 responses carry no body', 'RFC 9110 15.3.5, 15.4.5',
@@ -2048,80 +1615,46 @@ def _j05(ctx):
     skip('neither the echo nor the demo application can produce 204/304')
 
 
-@case('J06', 'Error response (400) is well-formed and self-delimited', 'RFC 9112 6.3',
-      expect='status line, Content-Length or close-delimited body, Connection: close')
-def _j06(ctx):
-    res = exchange(ctx.echo, b'GET / HTTP/1.1\r\nHost: a b\r\n\r\n', n=1, close_wait=1.5)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    r = res.first
-    if r.problems:
-        fail('; '.join(r.problems))
-    if r.framing == 'close' and not res.closed:
-        fail('close-delimited error but not closed')
-    if res.parse_error:
-        fail(res.parse_error)
-    return 'ok (%s)' % r.framing
-
-
-@case('J07', 'Response to an HTTP/1.0 request: version and no chunked', 'RFC 9110 2.5 / RFC 9112 6.1', app='echo',
-      expect='no Transfer-Encoding to 1.0; status line HTTP/1.x')
-def _j07(ctx):
-    res = exchange(ctx.echo, b'GET /x HTTP/1.0\r\n\r\n', n=1, close_wait=2.0)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    if res.first.has('transfer-encoding'):
-        fail('TE to 1.0')
-    return '%r %s' % (res.first.status_line, res.first.framing)
-
-
-@case('J08', 'Error status for a 4xx to an HTTP/1.0 request has no chunked encoding', 'RFC 9112 6.1',
-      expect='no TE in the 400 response to a 1.0 request')
-def _j08(ctx):
-    res = exchange(ctx.echo, b'GET / HTTP/1.0\r\nHost : h\r\n\r\n', n=1, close_wait=1.5)
-    ctx.res = res
-    if not res.finals:
-        fail(desc(res))
-    if res.first.has('transfer-encoding'):
-        fail('TE in a response to HTTP/1.0')
-    if res.first.status != 400:
-        fail('status %d for whitespace before colon' % res.first.status)
-    return 'ok'
+rule_case('J06', 'Error response (400) is well-formed and self-delimited', 'RFC 9112 6.3',
+          b'GET / HTTP/1.1\r\nHost: a b\r\n\r\n', [
+              NO_RESPONSE_DESC,
+              (lambda res: res.first.problems, FAIL, lambda res: '; '.join(res.first.problems)),
+              (lambda res: res.first.framing == 'close' and not res.closed, FAIL, 'close-delimited error but not closed'),
+              (lambda res: res.parse_error, FAIL, lambda res: res.parse_error),
+              (ANY, PASS, lambda res: 'ok (%s)' % res.first.framing)],
+          expect='status line, Content-Length or close-delimited body, Connection: close', n=1, close_wait=1.5)
+rule_case('J07', 'Response to an HTTP/1.0 request: version and no chunked', 'RFC 9110 2.5 / RFC 9112 6.1',
+          b'GET /x HTTP/1.0\r\n\r\n', [
+              NO_RESPONSE_DESC,
+              (has_te, FAIL, 'TE to 1.0'),
+              (ANY, PASS, lambda res: '%r %s' % (res.first.status_line, res.first.framing))],
+          expect='no Transfer-Encoding to 1.0; status line HTTP/1.x', n=1, close_wait=2.0)
+rule_case('J08', 'Error status for a 4xx to an HTTP/1.0 request has no chunked encoding', 'RFC 9112 6.1',
+          b'GET / HTTP/1.0\r\nHost : h\r\n\r\n', [
+              NO_RESPONSE_DESC,
+              (has_te, FAIL, 'TE in a response to HTTP/1.0'),
+              (lambda res: res.first.status != 400, FAIL, lambda res: 'status %d for whitespace before colon' % res.first.status),
+              (ANY, PASS, 'ok')],
+          expect='no TE in the 400 response to a 1.0 request', n=1, close_wait=1.5)
 
 
 # ======================================================================================
 # K. Line endings
 # ======================================================================================
 
-@case('K01', 'LF-only line endings in request-line and fields', 'RFC 9112 2.2 (MAY recognise bare LF)',
-      expect='either served (LF accepted) or 400 and close')
-def _k01(ctx):
-    req = b'GET /lf HTTP/1.1\nHost: h\nX-A: 1\n\n'
-    res = exchange(ctx.echo, req + CANARY, n=2, close_wait=0)
-    ctx.res = res
-    if served(res) is None and xpath(res.first) == b'/lf':
-        choice('accepted bare LF as line terminator')
-    if res.finals and res.first.status == 400:
-        if len(res.finals) > 1:
-            fail('request after 400 processed')
-        choice('rejected bare LF (400)')
-    fail(desc(res))
-
-
-@case('K02', 'Mixed CRLF / LF in header section', 'RFC 9112 2.2', expect='served or 400 consistently')
-def _k02(ctx):
-    req = b'GET /mix HTTP/1.1\r\nHost: h\nX-A: 1\r\n\n'
-    res = exchange(ctx.echo, req + CANARY, n=2, close_wait=0)
-    ctx.res = res
-    if served(res) is None and xpath(res.first) == b'/mix':
-        choice('accepted')
-    if res.finals and res.first.status == 400:
-        if len(res.finals) > 1:
-            fail('request after 400 processed')
-        choice('rejected (400)')
-    fail(desc(res))
+# K01-K02 bare LF line endings: accepted (served, path intact) or 400
+for cid, title, ref, req, path, accepted, refused, expect in (
+        ('K01', 'LF-only line endings in request-line and fields', 'RFC 9112 2.2 (MAY recognise bare LF)',
+         b'GET /lf HTTP/1.1\nHost: h\nX-A: 1\n\n', b'/lf', 'accepted bare LF as line terminator',
+         'rejected bare LF (400)', 'either served (LF accepted) or 400 and close'),
+        ('K02', 'Mixed CRLF / LF in header section', 'RFC 9112 2.2',
+         b'GET /mix HTTP/1.1\r\nHost: h\nX-A: 1\r\n\n', b'/mix', 'accepted', 'rejected (400)',
+         'served or 400 consistently')):
+    rule_case(cid, title, ref, req + CANARY, [
+        (lambda res, path=path: served_ok(res) and xpath(res.first) == path, CHOICE, accepted),
+        (lambda res: status_is(400)(res) and several(res), FAIL, 'request after 400 processed'),
+        (status_is(400), CHOICE, refused)],
+        expect=expect, n=2, close_wait=0)
 
 
 reject_case('K03', 'Header value containing bare LF then a would-be field ("X-A: 1\\n Transfer-Encoding: chunked")',
@@ -2133,7 +1666,6 @@ reject_case('K03', 'Header value containing bare LF then a would-be field ("X-A:
 # ======================================================================================
 # L. Additional framing / persistence / environ / response cases
 # ======================================================================================
-
 accept_case('B25', '1000 one-byte chunks', 'RFC 9112 7.1',
             chunked(b''.join(b'1\r\n%c\r\n' % (48 + i % 10) for i in range(1000)) + b'0\r\n\r\n'),
             body=bytes(48 + i % 10 for i in range(1000)))
@@ -2152,28 +1684,18 @@ def _b27(ctx):
         parts += [data[i:i + n], 0.002]
         i += n
         k += 1
-    res = exchange(ctx.echo, parts, n=2, timeout=3)
-    ctx.res = res
-    m = served(res, body=b'hello world')
-    if m:
-        fail(m)
+    must(served(ctx.exchange('echo', parts, n=2, timeout=3), body=b'hello world'))
     return 'served'
 
 
-@case('E13', 'Valid request followed by an invalid one in the same write', 'RFC 9112 9.3.2; 5.1',
-      expect='200 for the first (complete), then 400 and close')
-def _e13(ctx):
-    req = get(b'/ok') + b'GET /bad HTTP/1.1\r\nHost : h\r\n\r\n' + CANARY
-    res = exchange(ctx.echo, req, n=2, close_wait=1.5)
-    ctx.res = res
-    st = res.statuses()
-    if st[:2] != [200, 400] or xpath(res.first) != b'/ok':
-        fail('statuses %r (%s)' % (st, desc(res)))
-    if len(st) > 2:
-        fail('request after the 400 processed')
-    if not res.closed:
-        fail('not closed after 400')
-    return '200, 400, closed'
+rule_case('E13', 'Valid request followed by an invalid one in the same write', 'RFC 9112 9.3.2; 5.1',
+          get(b'/ok') + b'GET /bad HTTP/1.1\r\nHost : h\r\n\r\n' + CANARY, [
+              (lambda res: res.statuses()[:2] != [200, 400] or xpath(res.first) != b'/ok', FAIL,
+               lambda res: 'statuses %r (%s)' % (res.statuses(), desc(res))),
+              (lambda res: len(res.statuses()) > 2, FAIL, 'request after the 400 processed'),
+              (not_closed, FAIL, 'not closed after 400'),
+              (ANY, PASS, '200, 400, closed')],
+          expect='200 for the first (complete), then 400 and close', n=2, close_wait=1.5)
 
 
 @case('E14', 'Unread request body larger than the server will drain (demo, 200 KB)', 'RFC 9112 9.3, 9.6',
@@ -2181,161 +1703,85 @@ def _e13(ctx):
                          'Connection: close and the connection closes (never a parse of body bytes)')
 def _e14(ctx):
     body = (b'GET /x HTTP/1.1\r\nHost: h\r\n\r\n' * 7000)[:200000]
-    c = Conn(ctx.demo)
-    try:
-        t = threading.Thread(target=c.send, args=(post(b'/big', b'Content-Length: %d\r\n' % len(body), body) + CANARY,))
-        t.start()
-        c.wait_finals(2, 5)
-        c.wait_close(2)
-        t.join(5)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.flood('demo', post(b'/big', b'Content-Length: %d\r\n' % len(body), body) + CANARY, 2, 5, close_wait=2)
     if not res.finals or res.first.status != 200:
         fail(desc(res))
     if len(res.finals) >= 2:
         if not is_canary(res.finals[1]) or len(res.finals) > 2:
             fail('body bytes parsed as requests: %s' % [demo_env(r).get('PATH_INFO') for r in res.finals])
         return 'drained, next request served'
-    if b'close' not in res.first.conn_tokens():
+    if not says_close(res):
         fail('closed without Connection: close in the response')
     if not res.closed:
         fail('neither served the next request nor closed')
     choice('first response says Connection: close, then closed')
 
 
-@case('E15', 'Unread chunked request body (demo) is skipped; next request served', 'RFC 9112 7.1, 9.3', app='demo',
-      expect='both answered, or Connection: close and close')
-def _e15(ctx):
-    req = chunked(b'1e\r\nGET /inner HTTP/1.1\r\nHost: h\r\n\r\n0\r\n\r\n') + CANARY
-    res = exchange(ctx.demo, req, n=2, close_wait=0)
-    ctx.res = res
-    if served(res) is None:
-        return 'body skipped, next request served'
-    if len(res.finals) == 1 and res.closed and b'close' in res.first.conn_tokens():
-        choice('closed after first response')
-    fail(desc(res))
-
-
-@case('E16', 'Upgrade: h2c is ignored by an HTTP/1.1-only server', 'RFC 9110 7.8 (server MAY ignore Upgrade)',
-      expect='200 (no 101), connection usable')
-def _e16(ctx):
-    req = get(b'/up', b'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n')
-    res = exchange(ctx.echo, req + CANARY, n=2)
-    ctx.res = res
-    if res.interims and res.interims[0].status == 101:
-        fail('101 Switching Protocols sent')
-    m = served(res)
-    if m:
-        fail(m)
-    return 'ignored'
-
-
-@case('E17', 'Pipelined requests larger than the receive buffer (12 x 4 KB heads in one write)', 'RFC 9112 9.3.2',
-      expect='12 responses in order')
-def _e17(ctx):
-    req = b''.join(get(b'/r%d' % i, b'X-Pad: ' + b'p' * 4000 + b'\r\n') for i in range(12))
-    res = exchange(ctx.echo, req, n=12, timeout=5)
-    ctx.res = res
-    paths = [xpath(r) for r in res.finals]
-    if paths != [b'/r%d' % i for i in range(12)]:
-        fail('paths %r' % paths)
-    return 'in order'
+rule_case('E15', 'Unread chunked request body (demo) is skipped; next request served', 'RFC 9112 7.1, 9.3',
+          chunked(b'1e\r\nGET /inner HTTP/1.1\r\nHost: h\r\n\r\n0\r\n\r\n') + CANARY, UNREAD_BODY,
+          app='demo', expect='both answered, or Connection: close and close', n=2, close_wait=0)
+rule_case('E16', 'Upgrade: h2c is ignored by an HTTP/1.1-only server', 'RFC 9110 7.8 (server MAY ignore Upgrade)',
+          get(b'/up', b'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n')
+          + CANARY, [
+              (lambda res: res.interims and res.interims[0].status == 101, FAIL, '101 Switching Protocols sent'),
+              failing(served),
+              (ANY, PASS, 'ignored')],
+          expect='200 (no 101), connection usable', n=2)
+rule_case('E17', 'Pipelined requests larger than the receive buffer (12 x 4 KB heads in one write)', 'RFC 9112 9.3.2',
+          b''.join(get(b'/r%d' % i, b'X-Pad: ' + b'p' * 4000 + b'\r\n') for i in range(12)), [
+              (lambda res: paths(res) != [b'/r%d' % i for i in range(12)], FAIL, lambda res: 'paths %r' % paths(res)),
+              (ANY, PASS, 'in order')],
+          expect='12 responses in order', n=12, timeout=5)
 
 
 @case('E18', 'Pipelining: 200 requests in one write', 'RFC 9112 9.3.2', expect='200 responses in order')
 def _e18(ctx):
-    req = b''.join(get(b'/m%d' % i) for i in range(200))
-    c = Conn(ctx.echo)
-    try:
-        t = threading.Thread(target=c.send, args=(req,))
-        t.start()
-        c.wait_finals(200, 10)
-        t.join(5)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
-    paths = [xpath(r) for r in res.finals]
-    if paths != [b'/m%d' % i for i in range(200)]:
-        fail('%d responses; first mismatch at %r' % (len(paths), next(
-            (i for i, p in enumerate(paths) if p != b'/m%d' % i), None)))
+    ps = paths(ctx.flood('echo', b''.join(get(b'/m%d' % i) for i in range(200)), 200, 10))
+    if ps != [b'/m%d' % i for i in range(200)]:
+        fail('%d responses; first mismatch at %r' % (len(ps), next(
+            (i for i, p in enumerate(ps) if p != b'/m%d' % i), None)))
     return 'in order'
 
 
 @case('F09', 'Expect: 100-continue with a Content-Length over the limit', 'RFC 9110 10.1.1 (final status decidable from '
       'the head: MUST send it immediately, not 100); 15.5.14', expect='413 at once, no 100 Continue, close')
 def _f09(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(post(b'/e', b'Content-Length: 100000000\r\nExpect: 100-continue\r\n'))
         c.wait_finals(1, 2.0)
         c.wait_close(1.5)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
-    if res.interims:
+    if ctx.res.interims:
         fail('100 Continue sent for a request that will be refused')
-    m = rejected(res, (413,))
-    if m:
-        fail(m)
+    must(rejected(ctx.res, (413,)))
     return '413 without 100, closed'
 
 
 @case('F10', 'Expect: 100-continue with a chunked body', 'RFC 9110 10.1.1', expect='100, then 200 echoing the body')
 def _f10(ctx):
-    c = Conn(ctx.echo)
-    try:
-        c.send(post(b'/e', b'Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n'))
-        c.wait(lambda: len(c.parsed()[0]) >= 1, 2.0)
-        got = c.parsed()[0]
-        c.send(b'5\r\nhello\r\n0\r\n\r\n' + CANARY)
-        c.wait_finals(2, 3)
-        c.settle(0.15)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    got, res = expect_100(ctx, post(b'/e', b'Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n'),
+                          b'5\r\nhello\r\n0\r\n\r\n' + CANARY)
     if not got:
         fail('nothing within 2 s of the head (no 100, no final)')
-    m = served(res, body=b'hello')
-    if m:
-        fail(m)
+    must(served(res, body=b'hello'))
     return 'first response %d' % got[0].status
 
 
 accept_case('D19', 'Host without space after colon ("Host:h")', 'RFC 9112 5.1 (OWS optional)',
             b'GET / HTTP/1.1\r\nHost:h\r\n\r\n')
-
-
-@case('I19', 'Encoded CRLF in path cannot inject response headers (/a%0D%0AX-Injected:%20yes)',
-      'RFC 9110 5.5 (no CR/LF in field values sent)', expect='no X-Injected response header; response well-formed')
-def _i19(ctx):
-    res = exchange(ctx.echo, get(b'/a%0D%0AX-Injected:%20yes') + CANARY, n=2, close_wait=0)
-    ctx.res = res
-    if any(r.has('x-injected') for r in res.all) or b'\r\nX-Injected' in res.raw:
-        fail('header injected')
-    if res.finals and res.first.status == 400:
-        return '400'
-    m = served(res)
-    if m:
-        fail(m)
-    return 'X-Path=%r' % xpath(res.first)
-
-
-@case('I20', 'Malformed percent-escapes in path ("/a%zz", "/b%")', 'RFC 3986 2.1; PEP 3333', expect='400, or kept literally')
-def _i20(ctx):
-    res = exchange(ctx.echo, get(b'/a%zz') + get(b'/b%') + CANARY, n=3, close_wait=0)
-    ctx.res = res
-    if res.finals and res.first.status == 400:
-        choice('rejected 400')
-    if [r.status for r in res.finals] == [200, 200, 200]:
-        choice('passed literally: %r %r' % (xpath(res.finals[0]), xpath(res.finals[1])))
-    fail(desc(res))
-
-
+rule_case('I19', 'Encoded CRLF in path cannot inject response headers (/a%0D%0AX-Injected:%20yes)',
+          'RFC 9110 5.5 (no CR/LF in field values sent)', get(b'/a%0D%0AX-Injected:%20yes') + CANARY, [
+              (lambda res: any(r.has('x-injected') for r in res.all) or b'\r\nX-Injected' in res.raw, FAIL,
+               'header injected'),
+              (status_is(400), PASS, '400'),
+              failing(served),
+              (ANY, PASS, lambda res: 'X-Path=%r' % xpath(res.first))],
+          expect='no X-Injected response header; response well-formed', n=2, close_wait=0)
+rule_case('I20', 'Malformed percent-escapes in path ("/a%zz", "/b%")', 'RFC 3986 2.1; PEP 3333',
+          get(b'/a%zz') + get(b'/b%') + CANARY, [
+              (status_is(400), CHOICE, 'rejected 400'),
+              (lambda res: res.statuses() == [200, 200, 200], CHOICE,
+               lambda res: 'passed literally: %r %r' % (xpath(res.finals[0]), xpath(res.finals[1])))],
+          expect='400, or kept literally', n=3, close_wait=0)
 accept_case('I21', '"+" in path is not decoded to space', 'RFC 3986 (only %XX escapes)', get(b'/a+b'),
             extra=_xp(b'/a+b'))
 
@@ -2343,74 +1789,49 @@ accept_case('I21', '"+" in path is not decoded to space', 'RFC 3986 (only %XX es
 @case('I22', 'SERVER_PORT and REMOTE_ADDR', 'CGI RFC 3875 4.1.8, 4.1.15', app='demo',
       expect="SERVER_PORT = the listening port, REMOTE_ADDR '127.0.0.1'")
 def _i22(ctx):
-    res = exchange(ctx.demo, get(b'/') + CANARY, n=2)
-    ctx.res = res
-    m = served(res)
-    if m:
-        fail(m)
+    res = ctx.exchange('demo', get(b'/') + CANARY, n=2)
+    must(served(res))
     env = demo_env(res.first)
     if env.get('SERVER_PORT') != str(ctx.demo) or env.get('REMOTE_ADDR') != '127.0.0.1':
         fail('SERVER_PORT=%r REMOTE_ADDR=%r' % (env.get('SERVER_PORT'), env.get('REMOTE_ADDR')))
     return 'ok'
 
 
-@case('J09', 'Date header value is current', 'RFC 9110 6.6.1 (best approximation of the current time)',
-      app='demo', expect='within 5 s of the local clock')
-def _j09(ctx):
-    import email.utils
-    res = exchange(ctx.demo, get(b'/') + CANARY, n=2)
-    ctx.res = res
-    if not res.finals or not res.first.h1('date'):
-        fail(desc(res))
-    t = email.utils.parsedate_to_datetime(res.first.h1('date').decode()).timestamp()
-    if abs(t - time.time()) > 5:
-        fail('Date %r is %.0f s off' % (res.first.h1('date'), t - time.time()))
-    return 'ok'
-
-
-@case('J10', 'Error response to HEAD has no body', 'RFC 9110 9.3.2', expect='400 head only, no body bytes')
-def _j10(ctx):
-    res = exchange(ctx.echo, b'HEAD / HTTP/1.1\r\nHost : h\r\n\r\n', n=1, methods=['HEAD'], close_wait=1.5)
-    ctx.res = res
-    if not res.finals or res.first.status != 400:
-        fail(desc(res))
-    if res.leftover:
-        fail('body bytes after the HEAD error response: %r' % res.leftover[:80])
-    return 'ok'
+rule_case('J09', 'Date header value is current', 'RFC 9110 6.6.1 (best approximation of the current time)',
+          get(b'/') + CANARY, [
+              (lambda res: not res.finals or not res.first.h1('date'), FAIL, desc),
+              (lambda res: abs(date_skew(res)) > 5, FAIL,
+               lambda res: 'Date %r is %.0f s off' % (res.first.h1('date'), date_skew(res))),
+              (ANY, PASS, 'ok')],
+          app='demo', expect='within 5 s of the local clock', n=2)
+rule_case('J10', 'Error response to HEAD has no body', 'RFC 9110 9.3.2', b'HEAD / HTTP/1.1\r\nHost : h\r\n\r\n', [
+              (lambda res: not res.finals or res.first.status != 400, FAIL, desc),
+              (lambda res: res.leftover, FAIL, lambda res: 'body bytes after the HEAD error response: %r' % res.leftover[:80]),
+              (ANY, PASS, 'ok')],
+          expect='400 head only, no body bytes', n=1, methods=['HEAD'], close_wait=1.5)
 
 
 # ======================================================================================
 # S. Slow clients (run concurrently)
 # ======================================================================================
-
-@case('S01', 'Request head trickled one byte every 100 ms (~3.5 s, under the 10 s head timeout)',
-      'RFC 9112 9.5 (server chooses timeouts); expected behaviour', slow=True, expect='200')
-def _s01(ctx):
-    req = get(b'/slow', b'X-Slow: yes\r\n')
-    parts = []
-    for b in req:
-        parts += [bytes([b]), 0.1]
-    res = exchange(ctx.echo, parts[:-1], n=1, timeout=3)
-    ctx.res = res
-    if not res.finals or res.first.status != 200 or xpath(res.first) != b'/slow':
-        fail(desc(res))
-    return 'served'
+rule_case('S01', 'Request head trickled one byte every 100 ms (~3.5 s, under the 10 s head timeout)',
+          'RFC 9112 9.5 (server chooses timeouts); expected behaviour',
+          [p for b in get(b'/slow', b'X-Slow: yes\r\n') for p in (bytes([b]), 0.1)][:-1], [
+              (lambda res: not res.finals or res.first.status != 200 or xpath(res.first) != b'/slow', FAIL, desc),
+              (ANY, PASS, 'served')],
+          slow=True, expect='200', n=1, timeout=3)
 
 
 @case('S02', 'Idle keep-alive connection is eventually closed', 'RFC 9112 9.5, 9.8', slow=True,
       expect='closed a few seconds after the response (configured keep-alive 5 s); no spurious response')
 def _s02(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(get(b'/idle'))
         c.wait_finals(1, 3)
         t_resp = time.monotonic()
         c.wait_close(KEEPALIVE_T + 8)
         dt = time.monotonic() - t_resp
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.res
     if not res.closed:
         fail('idle connection still open after %.1f s' % dt)
     if len(res.all) > 1:
@@ -2421,36 +1842,27 @@ def _s02(ctx):
 @case('S03', 'Connection that sends nothing is eventually closed', 'RFC 9112 9.5', slow=True,
       expect='closed (configured first-byte timeout 10 s); a 408 is allowed')
 def _s03(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.wait_close(FIRST_BYTE_T + 8)
         dt = time.monotonic() - c.t0
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
-    if not res.closed:
+    if not ctx.res.closed:
         fail('still open after %.1f s' % dt)
-    if res.raw:
-        choice('closed after %.1f s with %r' % (dt, res.raw[:40]))
+    if ctx.res.raw:
+        choice('closed after %.1f s with %r' % (dt, ctx.res.raw[:40]))
     return 'closed silently after %.1f s' % dt
 
 
 @case('S04', 'Slowloris: a head trickled forever (1 byte/s) is cut off', 'RFC 9112 9.5; RFC 9110 15.5.9 (408)',
       slow=True, expect='closed around the 10 s head timeout (408 permitted)')
 def _s04(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(b'GET / HTTP/1.1\r\nHost: h\r\nX-Slow: ')
         end = time.monotonic() + HEAD_T + 8
         while time.monotonic() < end and not c.closed:
             c.send(b'a')
             c.pump(1.0)
         dt = time.monotonic() - c.t0
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.res
     if not res.closed:
         fail('still open after %.1f s of trickling' % dt)
     st = res.first.status if res.finals else None
@@ -2459,31 +1871,21 @@ def _s04(ctx):
     return 'cut after %.1f s%s' % (dt, ' with 408' if st == 408 else ' silently')
 
 
-@case('S05', 'Request body trickled (10 bytes, one per 300 ms)', 'expected behaviour (body timeout 30 s)',
-      slow=True, expect='200 echoing the body')
-def _s05(ctx):
-    parts = [post(b'/sb', b'Content-Length: 10\r\n')]
-    for b in b'0123456789':
-        parts += [0.3, bytes([b])]
-    res = exchange(ctx.echo, parts, n=1, timeout=3)
-    ctx.res = res
-    if not res.finals or res.first.body != b'0123456789':
-        fail(desc(res))
-    return 'served'
+rule_case('S05', 'Request body trickled (10 bytes, one per 300 ms)', 'expected behaviour (body timeout 30 s)',
+          [post(b'/sb', b'Content-Length: 10\r\n')] + [p for b in b'0123456789' for p in (0.3, bytes([b]))], [
+              (lambda res: not res.finals or res.first.body != b'0123456789', FAIL, desc),
+              (ANY, PASS, 'served')],
+          slow=True, expect='200 echoing the body', n=1, timeout=3)
 
 
 @case('S06', 'Partial request head, then silence', 'RFC 9110 15.5.9 (408 SHOULD carry close); RFC 9112 9.5', slow=True,
       expect='closed after the head timeout; if 408 sent, it carries Connection: close')
 def _s06(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         c.send(b'GET / HTTP/1.1\r\nHost: h\r\n')
         c.wait_close(HEAD_T + 8)
         dt = time.monotonic() - c.t0
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
+    res = ctx.res
     if not res.closed:
         fail('still open after %.1f s' % dt)
     if res.finals:
@@ -2499,20 +1901,15 @@ def _s06(ctx):
 @case('S07', 'Slow head within timeout across packets, second request on the same connection', 'RFC 9112 9.3',
       slow=True, expect='both served')
 def _s07(ctx):
-    c = Conn(ctx.echo)
-    try:
+    with ctx.conn() as c:
         for piece in (b'GET /s1 HTTP/1.1\r\n', b'Host: h\r\n', b'\r\n'):
             c.send(piece)
             time.sleep(1.0)
         c.wait_finals(1, 3)
         c.send(get(b'/s2'))
         c.wait_finals(2, 3)
-        res = Result(c)
-        ctx.res = res
-    finally:
-        c.close()
-    if [xpath(r) for r in res.finals] != [b'/s1', b'/s2']:
-        fail(desc(res))
+    if paths(ctx.res) != [b'/s1', b'/s2']:
+        fail(desc(ctx.res))
     return 'served'
 
 
@@ -2566,6 +1963,33 @@ class Ctx:
 
     def port(self, app):
         return self.echo if app == 'echo' else self.demo
+
+    def exchange(self, app, data, **kw):
+        """exchange() with the `app` server; the result is kept for the report."""
+        self.res = exchange(self.port(app), data, **kw)
+        return self.res
+
+    @contextlib.contextmanager
+    def conn(self, app='echo'):
+        """A connection driven by hand; its Result is kept for the report when the block ends."""
+        c = Conn(self.port(app))
+        try:
+            yield c
+            self.res = Result(c)
+        finally:
+            c.close()
+
+    def flood(self, app, data, n, timeout, close_wait=0, join=5):
+        """Send `data` from a thread (too large to send before reading) while waiting for n
+        final responses, then (close_wait) for the close."""
+        with self.conn(app) as c:
+            t = threading.Thread(target=c.send, args=(data,))
+            t.start()
+            c.wait_finals(n, timeout)
+            if close_wait:
+                c.wait_close(close_wait)
+            t.join(join)
+        return self.res
 
 
 def run_case(cs, engine, ports):
