@@ -31,9 +31,9 @@
 //! is parsed when its LF arrives, and the skip mode applies the same checks, in the same
 //! order, as a whole line would get. When a line is bad in more than one way, the first
 //! offending byte decides: the first byte beyond `max_head` (431) or beyond a full buffer
-//! (431, or 414 for the request line), or the first byte that makes the line invalid
-//! (obs-fold at its first byte, a bad name at its colon, a bad value byte, the byte after a
-//! bare CR; a line without a colon at its LF). A limit and an invalid byte at the same byte:
+//! (431; for the request line 414, or 501 if only method came before that byte), or the
+//! first byte that makes the line invalid (obs-fold at its first byte, a bad name at its
+//! colon, a bad value byte, the byte after a bare CR; a line without a colon at its LF). A limit and an invalid byte at the same byte:
 //! the limit. Checks that need the whole line (the request line's syntax, field counts,
 //! framing fields) are decided at its LF. A line received whole ([`check_field_prefix`] on
 //! the bytes before the limit), cut by reads, or skipped all get the same error.
@@ -725,13 +725,11 @@ impl HeadParser {
         }
     }
 
+    /// After a field line or the head's end (the request line has its own check,
+    /// [`HeadParser::line_too_long`]).
     fn check_head_size(&self, limits: &HeadLimits<'_>) -> Result<(), RemoteError> {
         if self.consumed > limits.max_head {
-            Err(if self.request_line_done {
-                RemoteError::HeadTooLarge
-            } else {
-                RemoteError::UriTooLong
-            })
+            Err(RemoteError::HeadTooLarge)
         } else {
             Ok(())
         }
