@@ -28,8 +28,9 @@ pub enum RemoteError {
     UnsupportedVersion,
     /// The request line or its target is longer than the limit (414).
     UriTooLong,
-    /// The request line is longer than the limit without a space among its first
-    /// `max_request_line` octets: a method longer than any implemented (501, RFC 9112 §3).
+    /// The request line outgrew a limit (`max_request_line`, `max_head`, the buffer) while
+    /// every octet before the first one over it was method (a token, no space yet): a method
+    /// longer than any implemented (501, RFC 9112 §3).
     MethodTooLong,
     /// The request head is larger than the limit (431).
     HeadTooLarge,
