@@ -10,43 +10,23 @@
 //! It takes about 35 s, most of it in the cases about deadlines (idle keep-alive 5 s, first
 //! byte and head 10 s), which run in parallel.
 
-use std::process::Command;
+#[path = "conformance/run.rs"]
+mod run;
+
+use std::ffi::OsStr;
+use std::path::Path;
 
 #[test]
 fn rfc9112_conformance_probe_passes_on_both_engines() {
-    let probe = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/conformance/probe.py");
-    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance.txt");
-    let out = Command::new("python3")
-        .arg(probe)
-        .arg("--bin")
-        .arg(env!("CARGO_BIN_EXE_wsgiref"))
-        .arg("--log")
-        .arg(&log)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("this test runs the probe with `python3`, which must be on PATH (CI installs it): {e}")
-        });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let failed: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("FAIL") || l.starts_with("ERROR") || l.starts_with("INVARIANT"))
-        .collect();
-    assert!(
-        out.status.success(),
-        "the conformance probe failed ({}):\n{}\n{}\nfull results in {}\n{}",
-        out.status,
-        failed.join("\n"),
-        stdout.lines().last().unwrap_or_default(),
-        log.display(),
-        String::from_utf8_lossy(&out.stderr)
+    run::run_probe(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/conformance/probe.py"
+        )),
+        &[
+            OsStr::new("--bin"),
+            OsStr::new(env!("CARGO_BIN_EXE_wsgiref")),
+        ],
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance.txt"),
     );
-    let summary = stdout
-        .lines()
-        .find(|l| l.contains("case definitions"))
-        .unwrap_or_default();
-    assert!(
-        summary.contains("PASS="),
-        "no summary from the probe:\n{stdout}"
-    );
-    eprintln!("{summary}");
 }

@@ -4,7 +4,12 @@
 //! the probe's "poll" column, and `inline`, in its "threads" column). Any case that breaks a
 //! requirement, or any response that breaks an invariant, fails the test.
 
+#[path = "../../std-adapter/tests/conformance/run.rs"]
+mod run;
+
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// A `wsgiref-tokio` process on a free loopback port, killed (by its own id) on drop.
@@ -62,42 +67,14 @@ fn rfc9112_conformance_probe_passes_under_both_executions() {
         Served::start("demo", "inline"),
     ];
     let ports: Vec<String> = servers.iter().map(|s| s.port.to_string()).collect();
-    let probe = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../std-adapter/tests/conformance/probe.py"
+    let ports = ports.join(",");
+    run::run_probe(
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../std-adapter/tests/conformance/probe.py"
+        )),
+        &[OsStr::new("--ports"), OsStr::new(&ports)],
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-tokio.txt"),
     );
-    let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("conformance-tokio.txt");
-    let out = Command::new("python3")
-        .arg(probe)
-        .arg("--ports")
-        .arg(ports.join(","))
-        .arg("--log")
-        .arg(&log)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("this test runs the probe with `python3`, which must be on PATH (CI installs it): {e}")
-        });
     drop(servers);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let failed: Vec<&str> = stdout
-        .lines()
-        .filter(|l| l.starts_with("FAIL") || l.starts_with("ERROR") || l.starts_with("INVARIANT"))
-        .collect();
-    assert!(
-        out.status.success(),
-        "the conformance probe failed ({}):\n{}\nfull results in {}\n{}",
-        out.status,
-        failed.join("\n"),
-        log.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = stdout
-        .lines()
-        .find(|l| l.contains("case definitions"))
-        .unwrap_or_default();
-    assert!(
-        summary.contains("PASS="),
-        "no summary from the probe:\n{stdout}"
-    );
-    eprintln!("{summary}");
 }

@@ -33,10 +33,11 @@
 //! offending byte decides: the first byte beyond `max_head` (431) or beyond a full buffer
 //! (431; for the request line 414, or 501 if only method came before that byte), or the
 //! first byte that makes the line invalid (obs-fold at its first byte, a bad name at its
-//! colon, a bad value byte, the byte after a bare CR; a line without a colon at its LF). A limit and an invalid byte at the same byte:
-//! the limit. Checks that need the whole line (the request line's syntax, field counts,
-//! framing fields) are decided at its LF. A line received whole ([`check_field_prefix`] on
-//! the bytes before the limit), cut by reads, or skipped all get the same error.
+//! colon, a bad value byte, the byte after a bare CR; a line without a colon at its LF). A
+//! limit and an invalid byte at the same byte: the limit. Checks that need the whole line
+//! (the request line's syntax, field counts, framing fields) are decided at its LF. A line
+//! received whole ([`check_field_prefix`] on the bytes before the limit), cut by reads, or
+//! skipped all get the same error.
 //! `tests/splits.rs` checks this on random requests.
 
 use heapless::Vec;
